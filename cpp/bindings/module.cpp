@@ -1,0 +1,28 @@
+// The one extension module, pynla._core: each capability's binding file adds its functions.
+#include "pynla/common/error.hpp"
+
+#include "common.hpp"
+
+namespace pynla::bindings {
+void bind_threads(py::module_& m);
+void bind_dense(py::module_& m);
+void bind_spgemm(py::module_& m);
+}  // namespace pynla::bindings
+
+PYBIND11_MODULE(_core, m) {
+    namespace py = pybind11;
+    m.doc() = "pynla's compiled kernels. Use the pynla package, not this module.";
+    pynla::bindings::bind_threads(m);
+    pynla::bindings::bind_dense(m);
+    pynla::bindings::bind_spgemm(m);
+
+    // Kept for the life of the process: the translator may run after module teardown starts.
+    static py::handle linalg_error = py::object(py::module_::import("numpy.linalg").attr("LinAlgError")).release();
+    py::register_local_exception_translator([](std::exception_ptr error) {
+        try {
+            if (error) std::rethrow_exception(error);
+        } catch (const pynla::linalg_error& e) {
+            PyErr_SetString(linalg_error.ptr(), e.what());
+        }
+    });
+}

@@ -1,0 +1,18 @@
+// pynla._core thread controls: the OpenMP thread count the kernels use.
+#include "pynla/common/parallel.hpp"
+
+#include "common.hpp"
+
+namespace pynla::bindings {
+
+void bind_threads(py::module_& m) {
+#ifdef PYNLA_HAS_OPENMP
+    m.attr("has_openmp") = true;
+#else
+    m.attr("has_openmp") = false;
+#endif
+    m.def("get_num_threads", &max_threads, "Threads the next kernel call from this thread will use.");
+    m.def("set_num_threads", &set_max_threads, py::arg("n"), "Sets the threads kernels use (OpenMP's omp_set_num_threads).");
+}
+
+}  // namespace pynla::bindings

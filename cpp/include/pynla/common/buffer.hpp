@@ -1,0 +1,51 @@
+// An owned, uninitialised array of trivially copyable values: the output buffers of kernels.
+// Unlike std::vector it does not zero its memory first (a full extra pass over a large result),
+// and its release() hands the memory to whoever frees it with std::free (the numpy capsule).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <type_traits>
+
+namespace pynla {
+
+template <class T>
+class Buffer {
+    static_assert(std::is_trivially_copyable_v<T>, "Buffer holds plain values only");
+
+public:
+    Buffer() = default;
+    explicit Buffer(std::int64_t size) : size_(size) {
+        if (size < 0) throw std::bad_alloc();
+        // malloc(0) may return nullptr; keep one element so data() is never null.
+        const auto bytes = static_cast<std::size_t>(size > 0 ? size : 1) * sizeof(T);
+        if (bytes / sizeof(T) != static_cast<std::size_t>(size > 0 ? size : 1)) throw std::bad_alloc();
+        data_.reset(static_cast<T*>(std::malloc(bytes)));
+        if (!data_) throw std::bad_alloc();
+    }
+
+    T* data() noexcept { return data_.get(); }
+    const T* data() const noexcept { return data_.get(); }
+    std::int64_t size() const noexcept { return size_; }
+    T& operator[](std::int64_t k) noexcept { return data_.get()[k]; }
+    const T& operator[](std::int64_t k) const noexcept { return data_.get()[k]; }
+
+    // Keep only the first `size` elements (the memory is not returned).
+    void shrink_to(std::int64_t size) noexcept {
+        if (size < size_) size_ = size;
+    }
+    // Gives up ownership: the caller frees the pointer with std::free.
+    T* release() noexcept { return data_.release(); }
+
+private:
+    struct FreeDeleter {
+        void operator()(T* p) const noexcept { std::free(p); }
+    };
+    std::unique_ptr<T, FreeDeleter> data_;
+    std::int64_t size_ = 0;
+};
+
+}  // namespace pynla

@@ -1,0 +1,85 @@
+// Threads for the kernels: OpenMP (libgomp), so threadpoolctl and OMP_NUM_THREADS govern it.
+// Work is cut into tasks of similar cost, fixed before any thread starts; a task's output goes
+// to a place fixed in advance, so results never depend on the number of threads.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <vector>
+
+#ifdef PYNLA_HAS_OPENMP
+#include <omp.h>
+#endif
+
+namespace pynla {
+
+inline int max_threads() {
+#ifdef PYNLA_HAS_OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+inline void set_max_threads(int n) {
+#ifdef PYNLA_HAS_OPENMP
+    omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
+inline int thread_index() {
+#ifdef PYNLA_HAS_OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+// Runs body(task, thread) for task in [0, n_tasks), tasks handed out one at a time, with
+// thread in [0, max_threads()) naming the worker (for per-thread scratch). The first exception
+// thrown by any task is rethrown here, on the caller: none may escape an OpenMP region.
+template <class Body>
+void parallel_for(std::int64_t n_tasks, Body&& body) {
+    std::exception_ptr first_error;
+#ifdef PYNLA_HAS_OPENMP
+#pragma omp parallel for schedule(dynamic, 1) if (n_tasks > 1)
+#endif
+    for (std::int64_t task = 0; task < n_tasks; ++task) {
+        try {
+            body(task, thread_index());
+        } catch (...) {
+#ifdef PYNLA_HAS_OPENMP
+#pragma omp critical(pynla_first_error)
+#endif
+            if (!first_error) first_error = std::current_exception();
+        }
+    }
+    if (first_error) std::rethrow_exception(first_error);
+}
+
+// Cuts the items [0, n) into at most n_tasks contiguous ranges of about equal cost, given
+// cumulative(i) = cost of the items [0, i), non-decreasing in i, for i in [0, n]. Returns the
+// boundaries: range t is [bounds[t], bounds[t + 1]). The cut depends only on the costs.
+template <class CumulativeCost>
+std::vector<std::int64_t> split_by_cost(std::int64_t n, std::int64_t n_tasks, CumulativeCost&& cumulative) {
+    n_tasks = std::max<std::int64_t>(1, std::min(n_tasks, n));
+    const std::int64_t total = cumulative(n);
+    std::vector<std::int64_t> bounds{0};
+    for (std::int64_t t = 1; t < n_tasks; ++t) {
+        // First item whose cumulative cost reaches t/n_tasks of the total (no overflow: t < n_tasks).
+        const std::int64_t target = total / n_tasks * t + total % n_tasks * t / n_tasks;
+        std::int64_t low = bounds.back(), high = n;
+        while (low < high) {
+            const std::int64_t mid = low + (high - low) / 2;
+            if (cumulative(mid) < target) low = mid + 1; else high = mid;
+        }
+        if (low > bounds.back() && low < n) bounds.push_back(low);
+    }
+    bounds.push_back(n);
+    return bounds;
+}
+
+}  // namespace pynla

@@ -1,0 +1,32 @@
+// Scalar arithmetic shared by the kernels. Complex products use the textbook formula, as SciPy's
+// sparsetools do, rather than std::complex's operator* (which calls __muldc3 to rescue inf/nan
+// cases and is several times slower): results then match SciPy's bit for bit.
+#pragma once
+
+#include <complex>
+#include <type_traits>
+
+namespace pynla {
+
+template <class T>
+struct is_complex : std::false_type {};
+template <class F>
+struct is_complex<std::complex<F>> : std::true_type {};
+template <class T>
+constexpr bool is_complex_v = is_complex<T>::value;
+
+template <class T>
+constexpr bool is_kernel_scalar_v = std::is_same_v<T, float> || std::is_same_v<T, double> ||
+                                    std::is_same_v<T, std::complex<float>> ||
+                                    std::is_same_v<T, std::complex<double>>;
+
+template <class T>
+inline T multiply(const T& a, const T& b) {
+    if constexpr (is_complex_v<T>) {
+        return T(a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real());
+    } else {
+        return a * b;
+    }
+}
+
+}  // namespace pynla

@@ -1,0 +1,194 @@
+// Sparse x sparse product C = A B, row by row (Gustavson, ACM TOMS 4(3), 1978).
+//
+// Algorithm. Row i of C is the sum over the entries A(i, k) of A(i, k) * B(k, :).
+//   0. flops(i) = sum over A(i, k) of nnz(B(k, :)), the number of products row i makes.
+//      Rows are cut into tasks of about equal flops (not equal row counts).
+//   1. Symbolic pass: count the distinct columns of each row -> C.indptr (exact size, so the
+//      output is allocated once, at its final size, and handed to numpy without a copy).
+//   2. Numeric pass: sum each row into its slot at C.indptr[i].
+// Each row uses a per-thread hash accumulator sized to the row (hash_accumulator.hpp), or a
+// dense one when the row covers a large share of the columns (dense_accumulator.hpp).
+//
+// In:   CSR views; column indices may be unsorted and may repeat (repeats are summed).
+// Out:  no duplicate columns; sorted columns if options.sort_indices. Entries whose sum is
+//       exactly zero are dropped, as SciPy's csr_matmat does; each value is summed in the
+//       same order as SciPy's (A's row order, then B's), so values match SciPy's bit for bit.
+// Threads: one thread writes each row at a place fixed by the symbolic pass, so the result is
+//       the same, bit for bit, for any number of threads.
+// Cost: O(flops + nnz(A) + n_rows) time; memory: C itself, flops (8 bytes a row) and one
+//       accumulator per thread.
+// Throws std::overflow_error if nnz(C) does not fit in I (the caller retries with int64).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <vector>
+
+#include "pynla/common/csr.hpp"
+#include "pynla/common/error.hpp"
+#include "pynla/common/parallel.hpp"
+#include "pynla/common/scalar.hpp"
+#include "pynla/spgemm/dense_accumulator.hpp"
+#include "pynla/spgemm/hash_accumulator.hpp"
+
+namespace pynla::spgemm {
+
+struct Options {
+    bool sort_indices = true;
+};
+
+namespace detail {
+
+// A row whose bound on distinct columns exceeds n_cols / kDenseShare uses the dense accumulator.
+constexpr std::int64_t kDenseShare = 4;
+// Tasks per thread: enough for dynamic scheduling to even out what the flop count misjudges.
+constexpr std::int64_t kTasksPerThread = 16;
+
+template <class I, class T>
+class Workspace {
+public:
+    HashAccumulator<I, T> hash;
+    DenseAccumulator<I, T>& dense(std::int64_t n_cols) {
+        if (!dense_) dense_ = std::make_unique<DenseAccumulator<I, T>>(n_cols);
+        return *dense_;
+    }
+
+private:
+    std::unique_ptr<DenseAccumulator<I, T>> dense_;
+};
+
+// Calls visit(column, p, q) for every product A(i, k) B(k, column), p and q the positions of
+// the two factors in a.data and b.data, in SciPy's order.
+template <class I, class T, class Visit>
+void for_each_product(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, Visit&& visit) {
+    for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) {
+        const std::int64_t k = a.indices[p];
+        for (std::int64_t q = b.row_begin(k); q < b.row_end(k); ++q) visit(b.indices[q], p, q);
+    }
+}
+
+// cumulative[i] = flops of rows [0, i) of A B.
+template <class I, class T>
+std::vector<std::int64_t> cumulative_flops(const CsrView<I, T>& a, const CsrView<I, T>& b) {
+    std::vector<std::int64_t> cumulative(static_cast<std::size_t>(a.n_rows) + 1, 0);
+    const auto bounds = split_by_cost(a.n_rows, max_threads() * kTasksPerThread,
+                                      [&](std::int64_t i) { return a.row_begin(i) + i; });
+    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, [&](std::int64_t task, int) {
+        for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
+            std::int64_t flops = 0;
+            for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) flops += b.row_length(a.indices[p]);
+            cumulative[i + 1] = flops;
+        }
+    });
+    for (std::int64_t i = 0; i < a.n_rows; ++i) cumulative[i + 1] += cumulative[i];
+    return cumulative;
+}
+
+template <class I, class T>
+std::int64_t count_row(Workspace<I, T>& workspace, const CsrView<I, T>& a, const CsrView<I, T>& b,
+                       std::int64_t i, std::int64_t flops) {
+    if (flops == 0) return 0;
+    const std::int64_t bound = std::min(flops, b.n_cols);
+    if (bound * kDenseShare > b.n_cols) {
+        auto& dense = workspace.dense(b.n_cols);
+        dense.begin_count(static_cast<I>(i));
+        for_each_product(a, b, i, [&](I column, std::int64_t, std::int64_t) { dense.count(column); });
+        return dense.end_count();
+    }
+    auto& hash = workspace.hash;
+    hash.begin_count(bound);
+    for_each_product(a, b, i, [&](I column, std::int64_t, std::int64_t) { hash.count(column); });
+    return hash.end_count();
+}
+
+template <class I, class T>
+std::int64_t sum_row(Workspace<I, T>& workspace, const CsrView<I, T>& a, const CsrView<I, T>& b,
+                     std::int64_t i, std::int64_t distinct, bool sort_indices, I* out_indices, T* out_values) {
+    if (distinct == 0) return 0;
+    if (distinct * kDenseShare > b.n_cols) {
+        auto& dense = workspace.dense(b.n_cols);
+        dense.begin_sum(static_cast<I>(i));
+        for_each_product(a, b, i, [&](I column, std::int64_t p, std::int64_t q) {
+            dense.add(column, multiply(a.data[p], b.data[q]));
+        });
+        return dense.end_sum(sort_indices, out_indices, out_values);
+    }
+    auto& hash = workspace.hash;
+    hash.begin_sum(distinct);
+    for_each_product(a, b, i, [&](I column, std::int64_t p, std::int64_t q) {
+        hash.add(column, multiply(a.data[p], b.data[q]));
+    });
+    return hash.end_sum(sort_indices, out_indices, out_values);
+}
+
+// Rows whose sums cancelled to zero end early, marked by a column index of -1; slide every row
+// left over those gaps and rewrite indptr. Sequential: exact cancellation is rare.
+template <class I, class T>
+void close_gaps(Csr<I, T>& c) {
+    std::int64_t write = 0, row_begin = 0;
+    for (std::int64_t i = 0; i < c.n_rows; ++i) {
+        const std::int64_t row_end = c.indptr[i + 1];
+        for (std::int64_t read = row_begin; read < row_end && c.indices[read] != I(-1); ++read, ++write) {
+            c.indices[write] = c.indices[read];
+            c.data[write] = c.data[read];
+        }
+        c.indptr[i + 1] = static_cast<I>(write);
+        row_begin = row_end;
+    }
+    c.indices.shrink_to(write);
+    c.data.shrink_to(write);
+}
+
+}  // namespace detail
+
+template <class I, class T>
+Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options& options = {}) {
+    static_assert(is_kernel_scalar_v<T>, "spgemm: float, double, complex<float> or complex<double>");
+    PYNLA_REQUIRE(a.n_cols == b.n_rows, "spgemm: inner dimensions differ");
+    // Row numbers are stamped as -2 - row in the dense accumulator: they must fit I with room.
+    PYNLA_REQUIRE(a.n_rows < std::numeric_limits<I>::max() && b.n_cols <= std::numeric_limits<I>::max(),
+                  "spgemm: shape does not fit the index type");
+    const std::int64_t n_rows = a.n_rows;
+
+    const auto flops = detail::cumulative_flops(a, b);
+    const auto bounds = split_by_cost(n_rows, max_threads() == 1 ? 1 : max_threads() * detail::kTasksPerThread,
+                                      [&](std::int64_t i) { return flops[i] + i; });
+    const auto n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
+    std::vector<detail::Workspace<I, T>> workspaces(static_cast<std::size_t>(max_threads()));
+
+    Csr<I, T> c{n_rows, b.n_cols, Buffer<I>(n_rows + 1), {}, {}};
+    c.indptr[0] = 0;
+    parallel_for(n_tasks, [&](std::int64_t task, int thread) {
+        for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
+            c.indptr[i + 1] = static_cast<I>(detail::count_row(workspaces[thread], a, b, i, flops[i + 1] - flops[i]));
+        }
+    });
+    std::int64_t nnz = 0;
+    for (std::int64_t i = 0; i < n_rows; ++i) {
+        nnz += c.indptr[i + 1];
+        if (nnz > std::numeric_limits<I>::max()) throw std::overflow_error("spgemm: nnz(C) does not fit the index type");
+        c.indptr[i + 1] = static_cast<I>(nnz);
+    }
+
+    c.indices = Buffer<I>(nnz);
+    c.data = Buffer<T>(nnz);
+    std::vector<char> task_has_gaps(static_cast<std::size_t>(n_tasks), 0);
+    parallel_for(n_tasks, [&](std::int64_t task, int thread) {
+        for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
+            const std::int64_t begin = c.indptr[i], distinct = c.indptr[i + 1] - begin;
+            const std::int64_t written = detail::sum_row(workspaces[thread], a, b, i, distinct, options.sort_indices,
+                                                         c.indices.data() + begin, c.data.data() + begin);
+            if (written < distinct) {
+                c.indices[begin + written] = I(-1);
+                task_has_gaps[task] = 1;
+            }
+        }
+    });
+    if (std::find(task_has_gaps.begin(), task_has_gaps.end(), 1) != task_has_gaps.end()) detail::close_gaps(c);
+    return c;
+}
+
+}  // namespace pynla::spgemm

@@ -1,0 +1,46 @@
+// Writing one finished row of C: entries (column, value) are copied out, in column order if
+// asked, and entries whose value is exactly zero are dropped, as SciPy's csr_matmat does.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+namespace pynla::spgemm::detail {
+
+template <class I, class T>
+struct Entry {
+    I column;
+    T value;
+};
+
+// Sorts by column: insertion sort for the short rows that dominate sparse products, else std::sort.
+template <class I, class T>
+void sort_by_column(Entry<I, T>* first, Entry<I, T>* last) {
+    if (last - first <= 32) {
+        for (auto* it = first + 1; it < last; ++it) {
+            const Entry<I, T> moving = *it;
+            auto* hole = it;
+            for (; hole > first && (hole - 1)->column > moving.column; --hole) *hole = *(hole - 1);
+            *hole = moving;
+        }
+    } else {
+        std::sort(first, last, [](const Entry<I, T>& x, const Entry<I, T>& y) { return x.column < y.column; });
+    }
+}
+
+// Copies entries to out_indices/out_values, skipping exact zeros. Returns how many were written.
+template <class I, class T>
+std::int64_t write_nonzeros(const Entry<I, T>* first, const Entry<I, T>* last, I* out_indices, T* out_values) {
+    std::int64_t written = 0;
+    for (const auto* e = first; e < last; ++e) {
+        if (e->value != T(0)) {
+            out_indices[written] = e->column;
+            out_values[written] = e->value;
+            ++written;
+        }
+    }
+    return written;
+}
+
+}  // namespace pynla::spgemm::detail

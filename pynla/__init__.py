@@ -1,0 +1,12 @@
+"""pynla: a numerical linear algebra engine with a C++ core and a SciPy-compatible API.
+
+Functions take and return SciPy types (``scipy.sparse`` arrays and matrices,
+``LinearOperator``) and run multithreaded C++ kernels with the GIL released.
+"""
+
+from pynla import _dense  # noqa: F401  (fills the core's BLAS/LAPACK table at import)
+from pynla._threads import get_num_threads, set_num_threads
+from pynla.spgemm import spgemm
+
+__all__ = ["spgemm", "get_num_threads", "set_num_threads"]
+__version__ = "0.1.0"

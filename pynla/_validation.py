@@ -1,0 +1,94 @@
+"""Checks and conversions shared by every public function.
+
+Inputs are checked once, here, before any kernel runs; each helper returns what it checked,
+and every message names the argument it is about.
+"""
+
+from collections import namedtuple
+
+import numpy as np
+import scipy.sparse as sp
+
+INT32_MAX = np.iinfo(np.int32).max
+
+#: The value dtypes the C++ kernels take.
+KERNEL_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128))
+
+#: A checked CSR matrix as the core takes it: contiguous 1-D arrays and the shape.
+CsrInput = namedtuple("CsrInput", ["indptr", "indices", "data", "shape"])
+
+
+def require_sparse(A, name):
+    """Return A if it is a 2-D SciPy sparse array or matrix; raise TypeError naming it if not."""
+    if not sp.issparse(A):
+        raise TypeError(f"{name} must be a SciPy sparse array or matrix, got {type(A).__name__}")
+    if A.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {A.shape}")
+    return A
+
+
+def csr_parts(A, name):
+    """The CSR arrays of sparse A (any format), checked: returns a CsrInput in A's own dtypes.
+
+    Malformed structure (wrong lengths, indptr[0] != 0, decreasing indptr, indptr[-1] !=
+    len(indices), column indices out of range) raises ValueError naming ``name``.
+    Duplicate and unsorted column indices are allowed: kernels sum duplicates.
+    """
+    csr = A if A.format == "csr" else A.tocsr()
+    n_rows, n_cols = csr.shape
+    indptr, indices, data = (np.asarray(x) for x in (csr.indptr, csr.indices, csr.data))
+    for label, array in (("indptr", indptr), ("indices", indices)):
+        if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+            raise ValueError(f"{name}.{label} must be a 1-D integer array, got {array.dtype} of shape {array.shape}")
+    if data.ndim != 1:
+        raise ValueError(f"{name}.data must be 1-D, got shape {data.shape}")
+    if len(indptr) != n_rows + 1:
+        raise ValueError(f"{name}.indptr has length {len(indptr)}, expected shape[0] + 1 = {n_rows + 1}")
+    if indptr[0] != 0:
+        raise ValueError(f"{name}.indptr[0] is {indptr[0]}, expected 0")
+    if indptr[-1] != len(indices) or len(indices) != len(data):
+        raise ValueError(
+            f"{name}: indptr[-1] = {indptr[-1]}, len(indices) = {len(indices)} and len(data) = {len(data)} differ"
+        )
+    if n_rows > 0 and np.any(indptr[1:] < indptr[:-1]):
+        raise ValueError(f"{name}.indptr is not non-decreasing")
+    if len(indices) > 0:
+        low, high = indices.min(), indices.max()
+        if low < 0 or high >= n_cols:
+            bad = low if low < 0 else high
+            raise ValueError(f"{name}.indices has column index {bad} out of range for {n_cols} columns")
+    return CsrInput(indptr, indices, data, (n_rows, n_cols))
+
+
+def index_dtype_for(parts, maxval):
+    """int64 if any of the CSR parts has int64 indices or ``maxval`` exceeds int32, else int32.
+
+    This is SciPy's rule for results (``get_index_dtype`` on the operands' index arrays).
+    """
+    wide = maxval > INT32_MAX or any(
+        not np.can_cast(p.indices.dtype, np.int32) or not np.can_cast(p.indptr.dtype, np.int32) for p in parts
+    )
+    return np.dtype(np.int64 if wide else np.int32)
+
+
+def cast_csr(parts, dtype, index_dtype):
+    """The CSR parts as contiguous arrays of the given dtypes (copies only what must change)."""
+    return CsrInput(
+        np.ascontiguousarray(parts.indptr, dtype=index_dtype),
+        np.ascontiguousarray(parts.indices, dtype=index_dtype),
+        np.ascontiguousarray(parts.data, dtype=dtype),
+        parts.shape,
+    )
+
+
+def csr_like(A, arrays, shape, *, sorted_indices):
+    """A CSR result of the kind of A: csr_array for a sparse array, csr_matrix for a sparse matrix.
+
+    ``arrays`` is (data, indices, indptr), used without a copy; ``sorted_indices`` says whether
+    column indices are sorted within rows (results never hold duplicates).
+    """
+    container = sp.csr_array if isinstance(A, sp.sparray) else sp.csr_matrix
+    result = container(arrays, shape=shape, copy=False)
+    result.has_sorted_indices = sorted_indices
+    result.has_canonical_format = sorted_indices
+    return result
