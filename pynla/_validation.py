@@ -31,33 +31,63 @@ def csr_parts(A, name):
     """The CSR arrays of sparse A (any format), checked: returns a CsrInput in A's own dtypes.
 
     Malformed structure (wrong lengths, indptr[0] != 0, decreasing indptr, indptr[-1] !=
-    len(indices), column indices out of range) raises ValueError naming ``name``.
-    Duplicate and unsorted column indices are allowed: kernels sum duplicates.
+    len(indices), indices out of range) raises ValueError naming ``name``, and is caught
+    before SciPy converts the input to CSR (its converters trust their input).
+    Duplicate and unsorted indices are allowed: kernels sum duplicates.
     """
+    n_rows, n_cols = A.shape
+    if A.format == "csc":
+        _check_compressed(A.indptr, A.indices, A.data, n_cols, n_rows, name, ("column", "row"))
+    elif A.format == "bsr":
+        block_rows, block_cols = A.blocksize
+        if np.shape(A.data)[1:] != (block_rows, block_cols):
+            raise ValueError(f"{name}.data has shape {np.shape(A.data)}, expected (nnzb, {block_rows}, {block_cols})")
+        _check_compressed(A.indptr, A.indices, A.data, n_rows // block_rows, n_cols // block_cols, name,
+                          ("block row", "block column"), data_ndim=3)
+    elif A.format == "coo":
+        _check_coordinates(A.coords, A.data, A.shape, name)
     csr = A if A.format == "csr" else A.tocsr()
-    n_rows, n_cols = csr.shape
-    indptr, indices, data = (np.asarray(x) for x in (csr.indptr, csr.indices, csr.data))
+    indptr, indices, data = _check_compressed(csr.indptr, csr.indices, csr.data, n_rows, n_cols, name,
+                                              ("row", "column"))
+    return CsrInput(indptr, indices, data, (n_rows, n_cols))
+
+
+def _check_compressed(indptr, indices, data, n_major, n_minor, name, axes, data_ndim=1):
+    """Checks compressed (CSR/CSC, or BSR with data_ndim=3) structure; returns the arrays."""
+    major, minor = axes
+    indptr, indices, data = (np.asarray(x) for x in (indptr, indices, data))
     for label, array in (("indptr", indptr), ("indices", indices)):
         if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
             raise ValueError(f"{name}.{label} must be a 1-D integer array, got {array.dtype} of shape {array.shape}")
-    if data.ndim != 1:
-        raise ValueError(f"{name}.data must be 1-D, got shape {data.shape}")
-    if len(indptr) != n_rows + 1:
-        raise ValueError(f"{name}.indptr has length {len(indptr)}, expected shape[0] + 1 = {n_rows + 1}")
+    if data.ndim != data_ndim:
+        raise ValueError(f"{name}.data must be {data_ndim}-D, got shape {data.shape}")
+    if len(indptr) != n_major + 1:
+        raise ValueError(f"{name}.indptr has length {len(indptr)}, expected {n_major + 1} (one more than the {major}s)")
     if indptr[0] != 0:
         raise ValueError(f"{name}.indptr[0] is {indptr[0]}, expected 0")
     if indptr[-1] != len(indices) or len(indices) != len(data):
         raise ValueError(
             f"{name}: indptr[-1] = {indptr[-1]}, len(indices) = {len(indices)} and len(data) = {len(data)} differ"
         )
-    if n_rows > 0 and np.any(indptr[1:] < indptr[:-1]):
+    if n_major > 0 and np.any(indptr[1:] < indptr[:-1]):
         raise ValueError(f"{name}.indptr is not non-decreasing")
     if len(indices) > 0:
         low, high = indices.min(), indices.max()
-        if low < 0 or high >= n_cols:
+        if low < 0 or high >= n_minor:
             bad = low if low < 0 else high
-            raise ValueError(f"{name}.indices has column index {bad} out of range for {n_cols} columns")
-    return CsrInput(indptr, indices, data, (n_rows, n_cols))
+            raise ValueError(f"{name}.indices has {minor} index {bad} out of range for {n_minor} {minor}s")
+    return indptr, indices, data
+
+
+def _check_coordinates(coords, data, shape, name):
+    """Checks COO coordinates: one index array per axis, as long as data, each in range."""
+    for axis, (index, size) in enumerate(zip(coords, shape)):
+        index = np.asarray(index)
+        if index.ndim != 1 or len(index) != len(data):
+            raise ValueError(f"{name}.coords[{axis}] has shape {index.shape}, expected ({len(data)},)")
+        if len(index) > 0 and (index.min() < 0 or index.max() >= size):
+            bad = index.min() if index.min() < 0 else index.max()
+            raise ValueError(f"{name}.coords[{axis}] has index {bad} out of range for size {size}")
 
 
 def index_dtype_for(parts, maxval):

@@ -74,11 +74,11 @@ def spgemm(A, B, *, sort_indices=True):
     shape = (A.shape[0], B.shape[1])
     dtype = np.result_type(A.dtype, B.dtype)
     a_parts, b_parts = csr_parts(A, "A"), csr_parts(B, "B")
+    index_dtype = index_dtype_for((a_parts, b_parts), maxval=max(*A.shape, *B.shape, len(a_parts.data), len(b_parts.data)))
 
     if dtype not in KERNEL_DTYPES:
-        return _scipy_product(A, a_parts, b_parts, shape, sort_indices)
+        return _scipy_product(A, a_parts, b_parts, shape, index_dtype, sort_indices)
 
-    index_dtype = index_dtype_for((a_parts, b_parts), maxval=max(*A.shape, *B.shape, len(a_parts.data), len(b_parts.data)))
     try:
         indptr, indices, data = _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices)
     except OverflowError:  # nnz(C) does not fit int32: once more with int64 indices
@@ -92,11 +92,13 @@ def _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices):
     return _core.spgemm(a, b, sort_indices=sort_indices)
 
 
-def _scipy_product(A, a_parts, b_parts, shape, sort_indices):
+def _scipy_product(A, a_parts, b_parts, shape, index_dtype, sort_indices):
     """SciPy's product, for the dtypes the kernel does not take, returned as spgemm returns."""
     a = sp.csr_array((a_parts.data, a_parts.indices, a_parts.indptr), shape=a_parts.shape)
     b = sp.csr_array((b_parts.data, b_parts.indices, b_parts.indptr), shape=b_parts.shape)
     c = sp.csr_array(a @ b, shape=shape)
     if sort_indices:
         c.sort_indices()
-    return csr_like(A, (c.data, c.indices, c.indptr), shape, sorted_indices=sort_indices)
+    indptr = np.asarray(c.indptr, dtype=np.promote_types(index_dtype, c.indptr.dtype))
+    indices = np.asarray(c.indices, dtype=indptr.dtype)
+    return csr_like(A, (c.data, indices, indptr), shape, sorted_indices=sort_indices)

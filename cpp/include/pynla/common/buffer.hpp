@@ -1,6 +1,9 @@
 // An owned, uninitialised array of trivially copyable values: the output buffers of kernels.
 // Unlike std::vector it does not zero its memory first (a full extra pass over a large result),
 // and its release() hands the memory to whoever frees it with std::free (the numpy capsule).
+// Large buffers ask Linux for transparent huge pages, as numpy does for its large arrays: the
+// first touch of a fresh 4 KiB page costs a page fault, and on virtual machines those faults
+// can cost as much as computing the result.
 #pragma once
 
 #include <cstddef>
@@ -9,6 +12,10 @@
 #include <memory>
 #include <new>
 #include <type_traits>
+
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 namespace pynla {
 
@@ -23,8 +30,7 @@ public:
         // malloc(0) may return nullptr; keep one element so data() is never null.
         const auto bytes = static_cast<std::size_t>(size > 0 ? size : 1) * sizeof(T);
         if (bytes / sizeof(T) != static_cast<std::size_t>(size > 0 ? size : 1)) throw std::bad_alloc();
-        data_.reset(static_cast<T*>(std::malloc(bytes)));
-        if (!data_) throw std::bad_alloc();
+        data_.reset(static_cast<T*>(allocate(bytes)));
     }
 
     T* data() noexcept { return data_.get(); }
@@ -41,6 +47,21 @@ public:
     T* release() noexcept { return data_.release(); }
 
 private:
+    static void* allocate(std::size_t bytes) {
+#ifdef __linux__
+        constexpr std::size_t kHugePage = std::size_t{1} << 21;
+        if (bytes >= 2 * kHugePage) {
+            void* p = nullptr;
+            if (posix_memalign(&p, kHugePage, bytes) != 0) throw std::bad_alloc();
+            madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure leaves ordinary pages
+            return p;
+        }
+#endif
+        void* p = std::malloc(bytes);
+        if (p == nullptr) throw std::bad_alloc();
+        return p;
+    }
+
     struct FreeDeleter {
         void operator()(T* p) const noexcept { std::free(p); }
     };

@@ -3,96 +3,100 @@
 // Open addressing with linear probing in a table sized to the row (a power of two at least twice
 // the row's bound on distinct columns), so the table of a typical row sits in L1 cache.
 // Fibonacci hashing spreads the regular column patterns of stencils and grids over the table.
-// One accumulator per thread; the table is emptied as each row is finished, never reallocated
-// smaller, so a thread's scratch is sized by the widest row it meets.
+// One accumulator per thread; the table is emptied as each row is finished and never shrinks,
+// so a thread's scratch is sized by the widest row it meets.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
+#include "pynla/common/scalar.hpp"
 #include "pynla/spgemm/row_entries.hpp"
+#include "pynla/spgemm/row_products.hpp"
 
 namespace pynla::spgemm::detail {
 
 template <class I, class T>
 class HashAccumulator {
 public:
-    // Symbolic pass: prepares for a row with at most max_distinct distinct columns.
-    void begin_count(std::int64_t max_distinct) {
-        resize_for(max_distinct);
-        distinct_ = 0;
-    }
-    void count(I column) {
-        std::uint64_t slot = home_slot(column);
-        while (keys_[slot] != column) {
-            if (keys_[slot] == kEmpty) {
-                keys_[slot] = column;
-                ++distinct_;
-                return;
+    // Symbolic pass: the number of distinct columns of row i of A B, given a bound on it.
+    std::int64_t count_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t max_distinct) {
+        const Table table = reserve(max_distinct);
+        I* const keys = keys_.data();
+        std::int64_t distinct = 0;
+        for_each_product(a, b, i, [&](I column, std::int64_t, std::int64_t) {
+            for (std::uint64_t slot = table.home(column);; slot = (slot + 1) & table.mask) {
+                if (keys[slot] == column) break;
+                if (keys[slot] == kEmpty) {
+                    keys[slot] = column;
+                    ++distinct;
+                    break;
+                }
             }
-            slot = (slot + 1) & mask_;
-        }
-    }
-    // Ends the symbolic row: returns its number of distinct columns and empties the table.
-    std::int64_t end_count() {
-        std::fill(keys_.begin(), keys_.begin() + static_cast<std::ptrdiff_t>(mask_ + 1), kEmpty);
-        return distinct_;
+        });
+        std::fill(keys, keys + table.mask + 1, kEmpty);
+        return distinct;
     }
 
-    // Numeric pass: prepares for a row with exactly `distinct` distinct columns.
-    void begin_sum(std::int64_t distinct) {
-        resize_for(distinct);
-        values_.resize(keys_.size());
-    }
-    void add(I column, const T& value) {
-        std::uint64_t slot = home_slot(column);
-        while (true) {
-            if (keys_[slot] == column) {
-                values_[slot] += value;
-                return;
+    // Numeric pass: writes the nonzero entries of row i of A B, which has `distinct` distinct
+    // columns (sorted by column if asked), empties the table, and returns how many were written.
+    std::int64_t sum_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t distinct,
+                         bool sort_indices, I* out_indices, T* out_values) {
+        const Table table = reserve(distinct);
+        if (values_.size() < keys_.size()) values_.resize(keys_.size());
+        if (static_cast<std::int64_t>(entries_.size()) < distinct) entries_.resize(static_cast<std::size_t>(distinct));
+        I* const keys = keys_.data();
+        T* const values = values_.data();
+        for_each_product(a, b, i, [&](I column, std::int64_t p, std::int64_t q) {
+            const T product = multiply(a.data[p], b.data[q]);
+            for (std::uint64_t slot = table.home(column);; slot = (slot + 1) & table.mask) {
+                if (keys[slot] == column) {
+                    values[slot] += product;
+                    break;
+                }
+                if (keys[slot] == kEmpty) {
+                    keys[slot] = column;
+                    values[slot] = product;
+                    break;
+                }
             }
-            if (keys_[slot] == kEmpty) {
-                keys_[slot] = column;
-                values_[slot] = value;
-                return;
+        });
+        Entry<I, T>* const first = entries_.data();
+        Entry<I, T>* last = first;
+        for (std::uint64_t slot = 0; slot <= table.mask; ++slot) {
+            if (keys[slot] != kEmpty) {
+                *last++ = {keys[slot], values[slot]};
+                keys[slot] = kEmpty;
             }
-            slot = (slot + 1) & mask_;
         }
-    }
-    // Ends the numeric row: writes its nonzero entries (sorted by column if asked), empties the
-    // table, and returns how many entries were written.
-    std::int64_t end_sum(bool sort_indices, I* out_indices, T* out_values) {
-        entries_.clear();
-        for (std::uint64_t slot = 0; slot <= mask_; ++slot) {
-            if (keys_[slot] != kEmpty) {
-                entries_.push_back({keys_[slot], values_[slot]});
-                keys_[slot] = kEmpty;
-            }
-        }
-        if (sort_indices) sort_by_column(entries_.data(), entries_.data() + entries_.size());
-        return write_nonzeros(entries_.data(), entries_.data() + entries_.size(), out_indices, out_values);
+        if (sort_indices) sort_by_column(first, last);
+        return write_nonzeros(first, last, out_indices, out_values);
     }
 
 private:
     static constexpr I kEmpty = -1;
 
-    void resize_for(std::int64_t max_distinct) {
+    struct Table {
+        std::uint64_t mask;
+        int shift;
+        std::uint64_t home(I column) const {
+            return (static_cast<std::uint64_t>(column) * 0x9E3779B97F4A7C15ull) >> shift;
+        }
+    };
+
+    // A table of at least 2 max_distinct slots (a power of two).
+    Table reserve(std::int64_t max_distinct) {
         int log2 = 1;
         while ((std::int64_t{1} << log2) < 2 * max_distinct) ++log2;
-        shift_ = 64 - log2;
-        mask_ = (std::uint64_t{1} << log2) - 1;
-        if (keys_.size() <= mask_) keys_.resize(mask_ + 1, kEmpty);
-    }
-    std::uint64_t home_slot(I column) const {
-        return (static_cast<std::uint64_t>(column) * 0x9E3779B97F4A7C15ull) >> shift_;
+        const Table table{(std::uint64_t{1} << log2) - 1, 64 - log2};
+        if (keys_.size() <= table.mask) keys_.resize(table.mask + 1, kEmpty);
+        return table;
     }
 
     std::vector<I> keys_;  // kEmpty outside a row
     std::vector<T> values_;
     std::vector<Entry<I, T>> entries_;
-    std::uint64_t mask_ = 1;
-    int shift_ = 63;
-    std::int64_t distinct_ = 0;
 };
 
 }  // namespace pynla::spgemm::detail

@@ -6,8 +6,10 @@
 //   1. Symbolic pass: count the distinct columns of each row -> C.indptr (exact size, so the
 //      output is allocated once, at its final size, and handed to numpy without a copy).
 //   2. Numeric pass: sum each row into its slot at C.indptr[i].
-// Each row uses a per-thread hash accumulator sized to the row (hash_accumulator.hpp), or a
-// dense one when the row covers a large share of the columns (dense_accumulator.hpp).
+// Each row is summed in a per-thread accumulator chosen by the row's shape: a dense window over
+// its column span when that span is narrow or densely hit (window_accumulator.hpp: banded,
+// stencil and dense rows, sorted for free), else a hash table sized to the row
+// (hash_accumulator.hpp: scattered rows of graphs and power-law matrices).
 //
 // In:   CSR views; column indices may be unsorted and may repeat (repeats are summed).
 // Out:  no duplicate columns; sorted columns if options.sort_indices. Entries whose sum is
@@ -15,8 +17,8 @@
 //       same order as SciPy's (A's row order, then B's), so values match SciPy's bit for bit.
 // Threads: one thread writes each row at a place fixed by the symbolic pass, so the result is
 //       the same, bit for bit, for any number of threads.
-// Cost: O(flops + nnz(A) + n_rows) time; memory: C itself, flops (8 bytes a row) and one
-//       accumulator per thread.
+// Cost: O(flops + nnz(A) + nnz(B) + n_rows) time; memory: C itself, flops (8 bytes a row) and
+//       one accumulator per thread.
 // Throws std::overflow_error if nnz(C) does not fit in I (the caller retries with int64).
 #pragma once
 
@@ -31,8 +33,8 @@
 #include "pynla/common/error.hpp"
 #include "pynla/common/parallel.hpp"
 #include "pynla/common/scalar.hpp"
-#include "pynla/spgemm/dense_accumulator.hpp"
 #include "pynla/spgemm/hash_accumulator.hpp"
+#include "pynla/spgemm/window_accumulator.hpp"
 
 namespace pynla::spgemm {
 
@@ -42,32 +44,57 @@ struct Options {
 
 namespace detail {
 
-// A row whose bound on distinct columns exceeds n_cols / kDenseShare uses the dense accumulator.
-constexpr std::int64_t kDenseShare = 4;
+// A row is summed in a dense window over its column span if the span is at most kMaxWindow
+// columns and at most kWindowColumnsPerProduct times its product count (the bitmap scan then
+// costs a few word reads per product); otherwise in a hash table.
+constexpr std::int64_t kMaxWindow = std::int64_t{1} << 20;
+constexpr std::int64_t kWindowColumnsPerProduct = 256;
 // Tasks per thread: enough for dynamic scheduling to even out what the flop count misjudges.
 constexpr std::int64_t kTasksPerThread = 16;
 
 template <class I, class T>
-class Workspace {
-public:
+struct Workspace {
     HashAccumulator<I, T> hash;
-    DenseAccumulator<I, T>& dense(std::int64_t n_cols) {
-        if (!dense_) dense_ = std::make_unique<DenseAccumulator<I, T>>(n_cols);
-        return *dense_;
-    }
-
-private:
-    std::unique_ptr<DenseAccumulator<I, T>> dense_;
+    WindowAccumulator<I, T> window;
 };
 
-// Calls visit(column, p, q) for every product A(i, k) B(k, column), p and q the positions of
-// the two factors in a.data and b.data, in SciPy's order.
-template <class I, class T, class Visit>
-void for_each_product(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, Visit&& visit) {
+// The columns [low, high] that row i of C can touch: from the first and last column of each
+// row of B it uses when B's rows are sorted, else all columns.
+struct ColumnSpan {
+    std::int64_t low, width;
+};
+template <class I, class T>
+ColumnSpan column_span(const CsrView<I, T>& a, const CsrView<I, T>& b, bool b_rows_sorted, std::int64_t i) {
+    if (!b_rows_sorted) return {0, b.n_cols};
+    std::int64_t low = b.n_cols, high = -1;
     for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) {
         const std::int64_t k = a.indices[p];
-        for (std::int64_t q = b.row_begin(k); q < b.row_end(k); ++q) visit(b.indices[q], p, q);
+        if (b.row_length(k) == 0) continue;
+        low = std::min<std::int64_t>(low, b.indices[b.row_begin(k)]);
+        high = std::max<std::int64_t>(high, b.indices[b.row_end(k) - 1]);
     }
+    return {low, high - low + 1};
+}
+
+template <class I, class T>
+bool use_window(const ColumnSpan& span, std::int64_t flops) {
+    return span.width <= kMaxWindow && span.width <= kWindowColumnsPerProduct * flops;
+}
+
+// True if every row of m lists its columns in non-decreasing order.
+template <class I, class T>
+bool rows_sorted(const CsrView<I, T>& m) {
+    const auto bounds = split_by_cost(m.n_rows, max_threads() * kTasksPerThread,
+                                      [&](std::int64_t i) { return m.row_begin(i) + i; });
+    std::vector<char> task_sorted(bounds.size() - 1, 1);
+    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, [&](std::int64_t task, int) {
+        for (std::int64_t i = bounds[task]; i < bounds[task + 1] && task_sorted[task]; ++i) {
+            for (std::int64_t p = m.row_begin(i) + 1; p < m.row_end(i); ++p) {
+                if (m.indices[p] < m.indices[p - 1]) task_sorted[task] = 0;
+            }
+        }
+    });
+    return std::find(task_sorted.begin(), task_sorted.end(), 0) == task_sorted.end();
 }
 
 // cumulative[i] = flops of rows [0, i) of A B.
@@ -87,41 +114,35 @@ std::vector<std::int64_t> cumulative_flops(const CsrView<I, T>& a, const CsrView
     return cumulative;
 }
 
+// What both passes know of row i before they start it.
+struct RowPlan {
+    std::int64_t flops;
+    ColumnSpan span;
+    bool window;
+};
+template <class I, class T>
+RowPlan plan_row(const CsrView<I, T>& a, const CsrView<I, T>& b, bool b_rows_sorted, std::int64_t i,
+                 std::int64_t flops) {
+    if (flops == 0) return {0, {0, 0}, false};
+    const ColumnSpan span = column_span(a, b, b_rows_sorted, i);
+    return {flops, span, use_window<I, T>(span, flops)};
+}
+
 template <class I, class T>
 std::int64_t count_row(Workspace<I, T>& workspace, const CsrView<I, T>& a, const CsrView<I, T>& b,
-                       std::int64_t i, std::int64_t flops) {
-    if (flops == 0) return 0;
-    const std::int64_t bound = std::min(flops, b.n_cols);
-    if (bound * kDenseShare > b.n_cols) {
-        auto& dense = workspace.dense(b.n_cols);
-        dense.begin_count(static_cast<I>(i));
-        for_each_product(a, b, i, [&](I column, std::int64_t, std::int64_t) { dense.count(column); });
-        return dense.end_count();
-    }
-    auto& hash = workspace.hash;
-    hash.begin_count(bound);
-    for_each_product(a, b, i, [&](I column, std::int64_t, std::int64_t) { hash.count(column); });
-    return hash.end_count();
+                       std::int64_t i, const RowPlan& plan) {
+    if (plan.flops == 0) return 0;
+    if (plan.window) return workspace.window.count_row(a, b, i, plan.span.low, plan.span.width);
+    return workspace.hash.count_row(a, b, i, std::min(plan.flops, plan.span.width));
 }
 
 template <class I, class T>
 std::int64_t sum_row(Workspace<I, T>& workspace, const CsrView<I, T>& a, const CsrView<I, T>& b,
-                     std::int64_t i, std::int64_t distinct, bool sort_indices, I* out_indices, T* out_values) {
+                     std::int64_t i, const RowPlan& plan, std::int64_t distinct, bool sort_indices,
+                     I* out_indices, T* out_values) {
     if (distinct == 0) return 0;
-    if (distinct * kDenseShare > b.n_cols) {
-        auto& dense = workspace.dense(b.n_cols);
-        dense.begin_sum(static_cast<I>(i));
-        for_each_product(a, b, i, [&](I column, std::int64_t p, std::int64_t q) {
-            dense.add(column, multiply(a.data[p], b.data[q]));
-        });
-        return dense.end_sum(sort_indices, out_indices, out_values);
-    }
-    auto& hash = workspace.hash;
-    hash.begin_sum(distinct);
-    for_each_product(a, b, i, [&](I column, std::int64_t p, std::int64_t q) {
-        hash.add(column, multiply(a.data[p], b.data[q]));
-    });
-    return hash.end_sum(sort_indices, out_indices, out_values);
+    if (plan.window) return workspace.window.sum_row(a, b, i, plan.span.low, plan.span.width, distinct, out_indices, out_values);
+    return workspace.hash.sum_row(a, b, i, distinct, sort_indices, out_indices, out_values);
 }
 
 // Rows whose sums cancelled to zero end early, marked by a column index of -1; slide every row
@@ -154,6 +175,7 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
     const std::int64_t n_rows = a.n_rows;
 
     const auto flops = detail::cumulative_flops(a, b);
+    const bool b_rows_sorted = detail::rows_sorted(b);
     const auto bounds = split_by_cost(n_rows, max_threads() == 1 ? 1 : max_threads() * detail::kTasksPerThread,
                                       [&](std::int64_t i) { return flops[i] + i; });
     const auto n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
@@ -163,7 +185,8 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
     c.indptr[0] = 0;
     parallel_for(n_tasks, [&](std::int64_t task, int thread) {
         for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
-            c.indptr[i + 1] = static_cast<I>(detail::count_row(workspaces[thread], a, b, i, flops[i + 1] - flops[i]));
+            const auto plan = detail::plan_row(a, b, b_rows_sorted, i, flops[i + 1] - flops[i]);
+            c.indptr[i + 1] = static_cast<I>(detail::count_row(workspaces[thread], a, b, i, plan));
         }
     });
     std::int64_t nnz = 0;
@@ -179,7 +202,8 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
     parallel_for(n_tasks, [&](std::int64_t task, int thread) {
         for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
             const std::int64_t begin = c.indptr[i], distinct = c.indptr[i + 1] - begin;
-            const std::int64_t written = detail::sum_row(workspaces[thread], a, b, i, distinct, options.sort_indices,
+            const auto plan = detail::plan_row(a, b, b_rows_sorted, i, flops[i + 1] - flops[i]);
+            const std::int64_t written = detail::sum_row(workspaces[thread], a, b, i, plan, distinct, options.sort_indices,
                                                          c.indices.data() + begin, c.data.data() + begin);
             if (written < distinct) {
                 c.indices[begin + written] = I(-1);

@@ -1,4 +1,4 @@
-// Writing one finished row of C: entries (column, value) are copied out, in column order if
+// Writing one finished row of C from a hash accumulator: entries (column, value) are copied out, in column order if
 // asked, and entries whose value is exactly zero are dropped, as SciPy's csr_matmat does.
 #pragma once
 
@@ -29,16 +29,15 @@ void sort_by_column(Entry<I, T>* first, Entry<I, T>* last) {
     }
 }
 
-// Copies entries to out_indices/out_values, skipping exact zeros. Returns how many were written.
+// Copies entries to out_indices/out_values, skipping exact zeros. Returns how many were kept;
+// the slots out_indices[0, last - first) may all be written.
 template <class I, class T>
 std::int64_t write_nonzeros(const Entry<I, T>* first, const Entry<I, T>* last, I* out_indices, T* out_values) {
     std::int64_t written = 0;
     for (const auto* e = first; e < last; ++e) {
-        if (e->value != T(0)) {
-            out_indices[written] = e->column;
-            out_values[written] = e->value;
-            ++written;
-        }
+        out_indices[written] = e->column;
+        out_values[written] = e->value;
+        written += (e->value != T(0));  // a zero is overwritten by the next entry, or left past the end
     }
     return written;
 }

@@ -1,0 +1,108 @@
+// Dense accumulator over a window of columns [low, low + width), for rows of C whose columns
+// lie in a band (stencils, banded and FEM matrices) or fill much of their span (dense rows).
+// The sparse accumulator (SPA) of Gilbert, Moler and Schreiber (1992), made to run fast:
+//   - per column, a value and a stamp naming the last (row, pass) that touched it, so that
+//     "seen before?" is one compare, nothing is cleared between rows, and a window can move
+//     from row to row (stale stamps never equal the current one);
+//   - accumulating is a direct store, no hashing, no probing, no branch;
+//   - the numeric pass lists the columns it meets first, marks them in a bitmap with a summary
+//     bit per 64-column word, and walks that bitmap to write the row in column order: sorted
+//     output costs no sort, and the walk reads only touched words (and clears them).
+// Cost per row: O(products + distinct + width / 4096). Arrays grow to the widest window a
+// thread meets; the caller keeps windows small enough to stay in cache.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "pynla/common/scalar.hpp"
+#include "pynla/spgemm/row_products.hpp"
+
+namespace pynla::spgemm::detail {
+
+template <class I, class T>
+class WindowAccumulator {
+public:
+    // Symbolic pass: the number of distinct columns of row i of A B, all in [low, low + width).
+    std::int64_t count_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t low,
+                           std::int64_t width) {
+        reserve(width);
+        I* const stamps = stamps_.data();
+        const I tag = static_cast<I>(i);  // symbolic pass of row i
+        std::int64_t distinct = 0;
+        for_each_product(a, b, i, [&](I column, std::int64_t, std::int64_t) {
+            const std::int64_t offset = column - low;
+            distinct += stamps[offset] != tag;
+            stamps[offset] = tag;
+        });
+        return distinct;
+    }
+
+    // Numeric pass: writes the nonzero entries of row i of A B, which has `distinct` distinct
+    // columns, all in [low, low + width), in column order (sorted whether or not asked: the
+    // walk yields them so); returns how many were written.
+    std::int64_t sum_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t low,
+                         std::int64_t width, std::int64_t distinct, I* out_indices, T* out_values) {
+        reserve(width);
+        // One slot more than distinct: every product writes its slot, only first touches advance.
+        if (static_cast<std::int64_t>(first_touches_.size()) <= distinct) first_touches_.resize(static_cast<std::size_t>(distinct) + 1);
+        I* const stamps = stamps_.data();
+        T* const values = values_.data();
+        std::uint32_t* const first_touches = first_touches_.data();
+        const I tag = static_cast<I>(-2 - i);  // numeric pass of row i: never a row number, never -1
+        std::int64_t n_touched = 0;
+        for_each_product(a, b, i, [&](I column, std::int64_t p, std::int64_t q) {
+            const T product = multiply(a.data[p], b.data[q]);
+            const auto offset = static_cast<std::uint32_t>(column - low);
+            const bool first = stamps[offset] != tag;
+            // A first touch adds to zero, as SciPy's sums start at zero: the bits match SciPy's.
+            values[offset] = keep_if(!first, values[offset]) + product;
+            stamps[offset] = tag;
+            first_touches[n_touched] = offset;
+            n_touched += first;
+        });
+
+        std::uint64_t* const words = words_.data();
+        std::uint64_t* const summary = summary_.data();
+        for (std::int64_t t = 0; t < n_touched; ++t) {
+            const std::uint32_t offset = first_touches[t];
+            words[offset >> 6] |= std::uint64_t{1} << (offset & 63);
+            summary[offset >> 12] |= std::uint64_t{1} << ((offset >> 6) & 63);
+        }
+        std::int64_t written = 0;
+        const std::int64_t n_summary = (width + 4095) / 4096;
+        for (std::int64_t s = 0; s < n_summary; ++s) {
+            for (std::uint64_t marked = summary[s]; marked != 0; marked &= marked - 1) {
+                const std::int64_t w = s * 64 + __builtin_ctzll(marked);
+                for (std::uint64_t word = words[w]; word != 0; word &= word - 1) {
+                    const std::int64_t offset = w * 64 + __builtin_ctzll(word);
+                    out_indices[written] = static_cast<I>(low + offset);
+                    out_values[written] = values[offset];
+                    written += (values[offset] != T(0));  // exact zeros are dropped, as SciPy does
+                }
+                words[w] = 0;
+            }
+            summary[s] = 0;
+        }
+        return written;
+    }
+
+private:
+    void reserve(std::int64_t width) {
+        const auto n_words = static_cast<std::size_t>((width + 63) / 64);
+        if (words_.size() < n_words) {
+            words_.resize(n_words, 0);
+            summary_.resize((n_words + 63) / 64, 0);
+            values_.resize(n_words * 64);
+            stamps_.resize(n_words * 64, I(-1));
+        }
+    }
+
+    std::vector<T> values_;
+    std::vector<I> stamps_;                    // -1, or the tag of the (row, pass) that last touched the offset
+    std::vector<std::uint32_t> first_touches_; // offsets in the order the numeric pass first met them
+    std::vector<std::uint64_t> words_;         // bit j of word w: offset 64 w + j touched; zero between rows
+    std::vector<std::uint64_t> summary_;       // bit j of summary s: word 64 s + j nonzero; zero between rows
+};
+
+}  // namespace pynla::spgemm::detail
