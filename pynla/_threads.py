@@ -8,9 +8,11 @@ from pynla import _core
 def set_num_threads(n):
     """Set the number of threads pynla's kernels use.
 
-    The kernels run on OpenMP threads, so ``threadpoolctl.threadpool_limits`` and the
-    ``OMP_NUM_THREADS`` environment variable govern them too; this sets the same limit.
-    Results do not depend on the number of threads.
+    The setting caps kernels called from every Python thread. The kernels run on OpenMP
+    threads, so ``threadpoolctl.threadpool_limits`` and ``OMP_NUM_THREADS`` govern them too:
+    those set OpenMP's limit for the calling thread, and a kernel uses the smaller of the two.
+    This function also sets the calling thread's OpenMP limit to ``n``. Results do not depend
+    on the number of threads.
 
     Parameters
     ----------
@@ -38,7 +40,8 @@ def get_num_threads():
     Returns
     -------
     int
-        The OpenMP thread limit of the calling thread (1 when built without OpenMP).
+        The threads a kernel called from this thread will use: the calling thread's OpenMP
+        limit, capped by `set_num_threads` (1 when built without OpenMP).
 
     Examples
     --------

@@ -4,6 +4,7 @@ Inputs are checked once, here, before any kernel runs; each helper returns what 
 and every message names the argument it is about.
 """
 
+import itertools
 from collections import namedtuple
 
 import numpy as np
@@ -46,6 +47,11 @@ def csr_parts(A, name):
                           ("block row", "block column"), data_ndim=3)
     elif A.format == "coo":
         _check_coordinates(A.coords, A.data, A.shape, name)
+    elif A.format == "lil":
+        _check_lists_of_lists(A.rows, A.data, A.shape, name)
+    elif A.format == "dia":
+        if np.ndim(A.data) != 2 or np.shape(A.data)[0] != len(A.offsets):
+            raise ValueError(f"{name}.data has shape {np.shape(A.data)}, expected ({len(A.offsets)}, n) for its offsets")
     csr = A if A.format == "csr" else A.tocsr()
     indptr, indices, data = _check_compressed(csr.indptr, csr.indices, csr.data, n_rows, n_cols, name,
                                               ("row", "column"))
@@ -77,6 +83,23 @@ def _check_compressed(indptr, indices, data, n_major, n_minor, name, axes, data_
             bad = low if low < 0 else high
             raise ValueError(f"{name}.indices has {minor} index {bad} out of range for {n_minor} {minor}s")
     return indptr, indices, data
+
+
+def _check_lists_of_lists(rows, data, shape, name):
+    """Checks LIL structure: a column list and a value list of equal length per row, in range.
+
+    LIL is a format of Python lists, so this walks them in Python, as SciPy's own LIL code does.
+    """
+    n_rows, n_cols = shape
+    if len(rows) != n_rows or len(data) != n_rows:
+        raise ValueError(f"{name}: LIL has {len(rows)} rows and {len(data)} data rows, expected {n_rows}")
+    row_lengths = np.fromiter(map(len, rows), dtype=np.int64, count=n_rows)
+    if not np.array_equal(row_lengths, np.fromiter(map(len, data), dtype=np.int64, count=n_rows)):
+        raise ValueError(f"{name}: a row of the LIL matrix has a different number of columns and values")
+    columns = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=int(row_lengths.sum()))
+    if len(columns) > 0 and (columns.min() < 0 or columns.max() >= n_cols):
+        bad = columns.min() if columns.min() < 0 else columns.max()
+        raise ValueError(f"{name}.rows has column index {bad} out of range for {n_cols} columns")
 
 
 def _check_coordinates(coords, data, shape, name):

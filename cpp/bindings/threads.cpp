@@ -11,8 +11,9 @@ void bind_threads(py::module_& m) {
 #else
     m.attr("has_openmp") = false;
 #endif
-    m.def("get_num_threads", &max_threads, "Threads the next kernel call from this thread will use.");
-    m.def("set_num_threads", &set_max_threads, py::arg("n"), "Sets the threads kernels use (OpenMP's omp_set_num_threads).");
+    m.def("get_num_threads", &max_threads, "Threads the next kernel called from this thread will use.");
+    m.def("set_num_threads", &set_max_threads, py::arg("n"),
+          "Caps the threads of every kernel at n and sets this thread's OpenMP limit to n.");
 }
 
 }  // namespace pynla::bindings

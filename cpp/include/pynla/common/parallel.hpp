@@ -4,6 +4,7 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <vector>
@@ -14,19 +15,31 @@
 
 namespace pynla {
 
+// pynla's own cap on threads, set by pynla.set_num_threads for every calling thread (0: none).
+inline std::atomic<int>& thread_cap() {
+    static std::atomic<int> cap{0};
+    return cap;
+}
+
+// Threads the next kernel called from this thread will use: OpenMP's limit for the calling
+// thread (which OMP_NUM_THREADS and threadpoolctl set), within pynla's cap. A kernel reads it
+// once and passes it on, so a concurrent change cannot resize a running kernel.
 inline int max_threads() {
 #ifdef PYNLA_HAS_OPENMP
-    return omp_get_max_threads();
+    const int openmp_limit = omp_get_max_threads();
+    const int cap = thread_cap().load();
+    return cap > 0 ? std::min(cap, openmp_limit) : openmp_limit;
 #else
     return 1;
 #endif
 }
 
+// Caps every thread's kernels at n threads, and sets the calling thread's OpenMP limit to n
+// (so the cap can also raise the calling thread's count above its default).
 inline void set_max_threads(int n) {
+    thread_cap().store(n);
 #ifdef PYNLA_HAS_OPENMP
     omp_set_num_threads(n);
-#else
-    (void)n;
 #endif
 }
 
@@ -38,14 +51,17 @@ inline int thread_index() {
 #endif
 }
 
-// Runs body(task, thread) for task in [0, n_tasks), tasks handed out one at a time, with
-// thread in [0, max_threads()) naming the worker (for per-thread scratch). The first exception
-// thrown by any task is rethrown here, on the caller: none may escape an OpenMP region.
+// Runs body(task, thread) for task in [0, n_tasks) on n_threads threads, tasks handed out one
+// at a time, with thread in [0, n_threads) naming the worker (for per-thread scratch). The
+// first exception thrown by any task is rethrown here, on the caller: none may escape an
+// OpenMP region.
 template <class Body>
-void parallel_for(std::int64_t n_tasks, Body&& body) {
+void parallel_for(std::int64_t n_tasks, int n_threads, Body&& body) {
     std::exception_ptr first_error;
 #ifdef PYNLA_HAS_OPENMP
-#pragma omp parallel for schedule(dynamic, 1) if (n_tasks > 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (n_tasks > 1 && n_threads > 1)
+#else
+    (void)n_threads;
 #endif
     for (std::int64_t task = 0; task < n_tasks; ++task) {
         try {

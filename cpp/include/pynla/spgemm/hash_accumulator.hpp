@@ -57,7 +57,7 @@ public:
                 }
                 if (keys[slot] == kEmpty) {
                     keys[slot] = column;
-                    values[slot] = product;
+                    values[slot] = T(0) + product;  // sums start at zero, as SciPy's: -0.0 becomes +0.0
                     break;
                 }
             }

@@ -83,11 +83,11 @@ bool use_window(const ColumnSpan& span, std::int64_t flops) {
 
 // True if every row of m lists its columns in non-decreasing order.
 template <class I, class T>
-bool rows_sorted(const CsrView<I, T>& m) {
-    const auto bounds = split_by_cost(m.n_rows, max_threads() * kTasksPerThread,
+bool rows_sorted(const CsrView<I, T>& m, int n_threads) {
+    const auto bounds = split_by_cost(m.n_rows, n_threads * kTasksPerThread,
                                       [&](std::int64_t i) { return m.row_begin(i) + i; });
     std::vector<char> task_sorted(bounds.size() - 1, 1);
-    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, [&](std::int64_t task, int) {
+    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
         for (std::int64_t i = bounds[task]; i < bounds[task + 1] && task_sorted[task]; ++i) {
             for (std::int64_t p = m.row_begin(i) + 1; p < m.row_end(i); ++p) {
                 if (m.indices[p] < m.indices[p - 1]) task_sorted[task] = 0;
@@ -99,11 +99,12 @@ bool rows_sorted(const CsrView<I, T>& m) {
 
 // cumulative[i] = flops of rows [0, i) of A B.
 template <class I, class T>
-std::vector<std::int64_t> cumulative_flops(const CsrView<I, T>& a, const CsrView<I, T>& b) {
-    std::vector<std::int64_t> cumulative(static_cast<std::size_t>(a.n_rows) + 1, 0);
-    const auto bounds = split_by_cost(a.n_rows, max_threads() * kTasksPerThread,
+Buffer<std::int64_t> cumulative_flops(const CsrView<I, T>& a, const CsrView<I, T>& b, int n_threads) {
+    Buffer<std::int64_t> cumulative(a.n_rows + 1);  // a Buffer: no zero fill, huge pages when large
+    cumulative[0] = 0;
+    const auto bounds = split_by_cost(a.n_rows, n_threads * kTasksPerThread,
                                       [&](std::int64_t i) { return a.row_begin(i) + i; });
-    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, [&](std::int64_t task, int) {
+    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
         for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
             std::int64_t flops = 0;
             for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) flops += b.row_length(a.indices[p]);
@@ -174,16 +175,17 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
                   "spgemm: shape does not fit the index type");
     const std::int64_t n_rows = a.n_rows;
 
-    const auto flops = detail::cumulative_flops(a, b);
-    const bool b_rows_sorted = detail::rows_sorted(b);
-    const auto bounds = split_by_cost(n_rows, max_threads() == 1 ? 1 : max_threads() * detail::kTasksPerThread,
+    const int n_threads = max_threads();
+    const auto flops = detail::cumulative_flops(a, b, n_threads);
+    const bool b_rows_sorted = detail::rows_sorted(b, n_threads);
+    const auto bounds = split_by_cost(n_rows, n_threads == 1 ? 1 : n_threads * detail::kTasksPerThread,
                                       [&](std::int64_t i) { return flops[i] + i; });
     const auto n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
-    std::vector<detail::Workspace<I, T>> workspaces(static_cast<std::size_t>(max_threads()));
+    std::vector<detail::Workspace<I, T>> workspaces(static_cast<std::size_t>(n_threads));
 
     Csr<I, T> c{n_rows, b.n_cols, Buffer<I>(n_rows + 1), {}, {}};
     c.indptr[0] = 0;
-    parallel_for(n_tasks, [&](std::int64_t task, int thread) {
+    parallel_for(n_tasks, n_threads, [&](std::int64_t task, int thread) {
         for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
             const auto plan = detail::plan_row(a, b, b_rows_sorted, i, flops[i + 1] - flops[i]);
             c.indptr[i + 1] = static_cast<I>(detail::count_row(workspaces[thread], a, b, i, plan));
@@ -199,7 +201,7 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
     c.indices = Buffer<I>(nnz);
     c.data = Buffer<T>(nnz);
     std::vector<char> task_has_gaps(static_cast<std::size_t>(n_tasks), 0);
-    parallel_for(n_tasks, [&](std::int64_t task, int thread) {
+    parallel_for(n_tasks, n_threads, [&](std::int64_t task, int thread) {
         for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
             const std::int64_t begin = c.indptr[i], distinct = c.indptr[i + 1] - begin;
             const auto plan = detail::plan_row(a, b, b_rows_sorted, i, flops[i + 1] - flops[i]);

@@ -1,0 +1,36 @@
+"""The Examples in the public docstrings run, and give what they show."""
+
+import doctest
+
+import pytest
+
+import pynla
+
+PUBLIC = [pynla.spgemm, pynla.set_num_threads, pynla.get_num_threads]
+
+
+@pytest.mark.parametrize("function", PUBLIC, ids=lambda f: f.__name__)
+def test_docstring_examples(function):
+    finder = doctest.DocTestFinder(recurse=False)
+    tests = finder.find(function, function.__name__, globs={})
+    examples = sum(len(test.examples) for test in tests)
+    assert examples > 0, f"{function.__name__} has no Examples"
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for test in tests:
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.attempted == examples
+    assert result.failed == 0, f"{result.failed} of {examples} examples in {function.__name__} failed (see output)"
+
+
+def test_every_public_function_is_covered():
+    assert sorted(f.__name__ for f in PUBLIC) == sorted(
+        name for name in pynla.__all__ if callable(getattr(pynla, name))
+    )
+
+
+def test_set_num_threads_example_restores_the_count():
+    """The set_num_threads example changes the count and puts it back: running it is harmless."""
+    before = pynla.get_num_threads()
+    test_docstring_examples(pynla.set_num_threads)
+    assert pynla.get_num_threads() == before
