@@ -4,8 +4,6 @@
 #pragma once
 
 #include <complex>
-#include <cstdint>
-#include <cstring>
 #include <type_traits>
 
 namespace pynla {
@@ -29,20 +27,6 @@ inline T multiply(const T& a, const T& b) {
     } else {
         return a * b;
     }
-}
-
-// x if keep, else +0, without a branch (a mispredicted branch in a kernel's inner loop costs
-// more than the arithmetic): a bitwise AND with a mask, so NaN and inf pass through unchanged.
-template <class T>
-inline T keep_if(bool keep, const T& x) {
-    static_assert(sizeof(T) % sizeof(std::uint32_t) == 0, "keep_if: T is a whole number of words");
-    std::uint32_t words[sizeof(T) / sizeof(std::uint32_t)];
-    std::memcpy(words, &x, sizeof(T));
-    const std::uint32_t mask = 0u - static_cast<std::uint32_t>(keep);
-    for (auto& word : words) word &= mask;
-    T result;
-    std::memcpy(&result, words, sizeof(T));
-    return result;
 }
 
 }  // namespace pynla

@@ -17,8 +17,8 @@
 //       same order as SciPy's (A's row order, then B's), so values match SciPy's bit for bit.
 // Threads: one thread writes each row at a place fixed by the symbolic pass, so the result is
 //       the same, bit for bit, for any number of threads.
-// Cost: O(flops + nnz(A) + nnz(B) + n_rows) time; memory: C itself, flops (8 bytes a row) and
-//       one accumulator per thread.
+// Cost: O(flops + nnz(A) + nnz(B) + n_rows) time; memory: C itself, the row plans (16 bytes a
+//       row) and one accumulator per thread.
 // Throws std::overflow_error if nnz(C) does not fit in I (the caller retries with int64).
 #pragma once
 
@@ -58,28 +58,16 @@ struct Workspace {
     WindowAccumulator<I, T> window;
 };
 
-// The columns [low, high] that row i of C can touch: from the first and last column of each
-// row of B it uses when B's rows are sorted, else all columns.
 struct ColumnSpan {
     std::int64_t low, width;
 };
-template <class I, class T>
-ColumnSpan column_span(const CsrView<I, T>& a, const CsrView<I, T>& b, bool b_rows_sorted, std::int64_t i) {
-    if (!b_rows_sorted) return {0, b.n_cols};
-    std::int64_t low = b.n_cols, high = -1;
-    for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) {
-        const std::int64_t k = a.indices[p];
-        if (b.row_length(k) == 0) continue;
-        low = std::min<std::int64_t>(low, b.indices[b.row_begin(k)]);
-        high = std::max<std::int64_t>(high, b.indices[b.row_end(k) - 1]);
-    }
-    return {low, high - low + 1};
-}
 
-template <class I, class T>
-bool use_window(const ColumnSpan& span, std::int64_t flops) {
-    return span.width <= kMaxWindow && span.width <= kWindowColumnsPerProduct * flops;
-}
+// What both passes know of row i before they start it.
+struct RowPlan {
+    std::int64_t flops;
+    ColumnSpan span;  // the columns the row can touch
+    bool window;      // summed in the window accumulator (else in the hash table)
+};
 
 // True if every row of m lists its columns in non-decreasing order.
 template <class I, class T>
@@ -97,37 +85,63 @@ bool rows_sorted(const CsrView<I, T>& m, int n_threads) {
     return std::find(task_sorted.begin(), task_sorted.end(), 0) == task_sorted.end();
 }
 
-// cumulative[i] = flops of rows [0, i) of A B.
-template <class I, class T>
-Buffer<std::int64_t> cumulative_flops(const CsrView<I, T>& a, const CsrView<I, T>& b, int n_threads) {
-    Buffer<std::int64_t> cumulative(a.n_rows + 1);  // a Buffer: no zero fill, huge pages when large
-    cumulative[0] = 0;
-    const auto bounds = split_by_cost(a.n_rows, n_threads * kTasksPerThread,
-                                      [&](std::int64_t i) { return a.row_begin(i) + i; });
-    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
-        for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
-            std::int64_t flops = 0;
-            for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) flops += b.row_length(a.indices[p]);
-            cumulative[i + 1] = flops;
+// The plans of all rows of A B, from one sweep over A: each row's flops (kept cumulative, to cut
+// tasks of equal flops) and, when B's rows are sorted, the span of columns it can touch (from
+// the first and last column of each row of B it uses; else every row may touch all columns).
+// Memory: 16 bytes a row, or 8 when B's rows are unsorted.
+template <class I>
+class RowPlans {
+public:
+    template <class T>
+    RowPlans(const CsrView<I, T>& a, const CsrView<I, T>& b, int n_threads)
+        : n_cols_(b.n_cols), spans_known_(rows_sorted(b, n_threads)), cumulative_flops_(a.n_rows + 1) {
+        if (spans_known_) {
+            low_ = Buffer<I>(a.n_rows);
+            high_ = Buffer<I>(a.n_rows);
         }
-    });
-    for (std::int64_t i = 0; i < a.n_rows; ++i) cumulative[i + 1] += cumulative[i];
-    return cumulative;
-}
+        cumulative_flops_[0] = 0;
+        const auto bounds = split_by_cost(a.n_rows, n_threads * kTasksPerThread,
+                                          [&](std::int64_t i) { return a.row_begin(i) + i; });
+        parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
+            for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
+                std::int64_t flops = 0, low = b.n_cols, high = -1;
+                for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) {
+                    const std::int64_t k = a.indices[p];
+                    if (b.row_length(k) == 0) continue;
+                    flops += b.row_length(k);
+                    if (spans_known_) {
+                        low = std::min<std::int64_t>(low, b.indices[b.row_begin(k)]);
+                        high = std::max<std::int64_t>(high, b.indices[b.row_end(k) - 1]);
+                    }
+                }
+                cumulative_flops_[i + 1] = flops;
+                if (spans_known_) {
+                    low_[i] = static_cast<I>(flops > 0 ? low : 0);
+                    high_[i] = static_cast<I>(high);
+                }
+            }
+        });
+        for (std::int64_t i = 0; i < a.n_rows; ++i) cumulative_flops_[i + 1] += cumulative_flops_[i];
+    }
 
-// What both passes know of row i before they start it.
-struct RowPlan {
-    std::int64_t flops;
-    ColumnSpan span;
-    bool window;
+    // Flops of the rows [0, i).
+    std::int64_t cumulative_flops(std::int64_t i) const { return cumulative_flops_[i]; }
+
+    RowPlan operator[](std::int64_t i) const {
+        const std::int64_t flops = cumulative_flops_[i + 1] - cumulative_flops_[i];
+        if (flops == 0) return {0, {0, 0}, false};
+        const ColumnSpan span = spans_known_ ? ColumnSpan{low_[i], std::int64_t{high_[i]} - low_[i] + 1}
+                                             : ColumnSpan{0, n_cols_};
+        const bool window = span.width <= kMaxWindow && span.width <= kWindowColumnsPerProduct * flops;
+        return {flops, span, window};
+    }
+
+private:
+    std::int64_t n_cols_;
+    bool spans_known_;
+    Buffer<std::int64_t> cumulative_flops_;  // Buffers: no zero fill, huge pages when large
+    Buffer<I> low_, high_;
 };
-template <class I, class T>
-RowPlan plan_row(const CsrView<I, T>& a, const CsrView<I, T>& b, bool b_rows_sorted, std::int64_t i,
-                 std::int64_t flops) {
-    if (flops == 0) return {0, {0, 0}, false};
-    const ColumnSpan span = column_span(a, b, b_rows_sorted, i);
-    return {flops, span, use_window<I, T>(span, flops)};
-}
 
 template <class I, class T>
 std::int64_t count_row(Workspace<I, T>& workspace, const CsrView<I, T>& a, const CsrView<I, T>& b,
@@ -142,7 +156,8 @@ std::int64_t sum_row(Workspace<I, T>& workspace, const CsrView<I, T>& a, const C
                      std::int64_t i, const RowPlan& plan, std::int64_t distinct, bool sort_indices,
                      I* out_indices, T* out_values) {
     if (distinct == 0) return 0;
-    if (plan.window) return workspace.window.sum_row(a, b, i, plan.span.low, plan.span.width, distinct, out_indices, out_values);
+    if (plan.window) return workspace.window.sum_row(a, b, i, plan.span.low, plan.span.width, distinct, sort_indices,
+                                                       out_indices, out_values);
     return workspace.hash.sum_row(a, b, i, distinct, sort_indices, out_indices, out_values);
 }
 
@@ -176,10 +191,9 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
     const std::int64_t n_rows = a.n_rows;
 
     const int n_threads = max_threads();
-    const auto flops = detail::cumulative_flops(a, b, n_threads);
-    const bool b_rows_sorted = detail::rows_sorted(b, n_threads);
+    const detail::RowPlans<I> plans(a, b, n_threads);
     const auto bounds = split_by_cost(n_rows, n_threads == 1 ? 1 : n_threads * detail::kTasksPerThread,
-                                      [&](std::int64_t i) { return flops[i] + i; });
+                                      [&](std::int64_t i) { return plans.cumulative_flops(i) + i; });
     const auto n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
     std::vector<detail::Workspace<I, T>> workspaces(static_cast<std::size_t>(n_threads));
 
@@ -187,8 +201,7 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
     c.indptr[0] = 0;
     parallel_for(n_tasks, n_threads, [&](std::int64_t task, int thread) {
         for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
-            const auto plan = detail::plan_row(a, b, b_rows_sorted, i, flops[i + 1] - flops[i]);
-            c.indptr[i + 1] = static_cast<I>(detail::count_row(workspaces[thread], a, b, i, plan));
+            c.indptr[i + 1] = static_cast<I>(detail::count_row(workspaces[thread], a, b, i, plans[i]));
         }
     });
     std::int64_t nnz = 0;
@@ -204,8 +217,7 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
     parallel_for(n_tasks, n_threads, [&](std::int64_t task, int thread) {
         for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
             const std::int64_t begin = c.indptr[i], distinct = c.indptr[i + 1] - begin;
-            const auto plan = detail::plan_row(a, b, b_rows_sorted, i, flops[i + 1] - flops[i]);
-            const std::int64_t written = detail::sum_row(workspaces[thread], a, b, i, plan, distinct, options.sort_indices,
+            const std::int64_t written = detail::sum_row(workspaces[thread], a, b, i, plans[i], distinct, options.sort_indices,
                                                          c.indices.data() + begin, c.data.data() + begin);
             if (written < distinct) {
                 c.indices[begin + written] = I(-1);

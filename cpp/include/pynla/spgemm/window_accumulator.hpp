@@ -1,13 +1,15 @@
 // Dense accumulator over a window of columns [low, low + width), for rows of C whose columns
 // lie in a band (stencils, banded and FEM matrices) or fill much of their span (dense rows).
 // The sparse accumulator (SPA) of Gilbert, Moler and Schreiber (1992), made to run fast:
-//   - per column, a value and a stamp naming the last (row, pass) that touched it, so that
-//     "seen before?" is one compare, nothing is cleared between rows, and a window can move
-//     from row to row (stale stamps never equal the current one);
-//   - accumulating is a direct store, no hashing, no probing, no branch;
-//   - the numeric pass lists the columns it meets first, marks them in a bitmap with a summary
-//     bit per 64-column word, and walks that bitmap to write the row in column order: sorted
-//     output costs no sort, and the walk reads only touched words (and clears them).
+//   - per column, a sum (reset to zero as the row is written out, so every sum starts at zero,
+//     as SciPy's do) and a stamp naming the last (row, pass) that touched it, so that "seen
+//     before?" is one compare, stamps are never cleared, and a window can move from row to row
+//     (stale stamps never equal the current one);
+//   - accumulating is a direct add, no hashing, no probing, no branch;
+//   - the numeric pass lists the columns in the order it first meets them (SciPy's order, for
+//     unsorted output); for sorted output a short list is insertion-sorted, a long one marked
+//     in a bitmap with a summary bit per 64-column word and walked in column order, reading
+//     only touched words (and clearing them).
 // Cost per row: O(products + distinct + width / 4096). Arrays grow to the widest window a
 // thread meets; the caller keeps windows small enough to stay in cache.
 #pragma once
@@ -39,10 +41,10 @@ public:
     }
 
     // Numeric pass: writes the nonzero entries of row i of A B, which has `distinct` distinct
-    // columns, all in [low, low + width), in column order (sorted whether or not asked: the
-    // walk yields them so); returns how many were written.
+    // columns, all in [low, low + width), sorted by column if asked; returns how many.
     std::int64_t sum_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t low,
-                         std::int64_t width, std::int64_t distinct, I* out_indices, T* out_values) {
+                         std::int64_t width, std::int64_t distinct, bool sort_indices, I* out_indices,
+                         T* out_values) {
         reserve(width);
         // One slot more than distinct: every product writes its slot, only first touches advance.
         if (static_cast<std::int64_t>(first_touches_.size()) <= distinct) first_touches_.resize(static_cast<std::size_t>(distinct) + 1);
@@ -54,14 +56,56 @@ public:
         for_each_product(a, b, i, [&](I column, std::int64_t p, std::int64_t q) {
             const T product = multiply(a.data[p], b.data[q]);
             const auto offset = static_cast<std::uint32_t>(column - low);
+            values[offset] += product;  // zero before the row's first touch, as SciPy's sums: same bits
             const bool first = stamps[offset] != tag;
-            // A first touch adds to zero, as SciPy's sums start at zero: the bits match SciPy's.
-            values[offset] = keep_if(!first, values[offset]) + product;
             stamps[offset] = tag;
             first_touches[n_touched] = offset;
             n_touched += first;
         });
 
+        if (!sort_indices) return write_offsets(first_touches, n_touched, low, out_indices, out_values);
+        if (n_touched <= kMaxInsertionSort) {
+            sort_small(first_touches, n_touched);
+            return write_offsets(first_touches, n_touched, low, out_indices, out_values);
+        }
+        return write_nonzeros_by_bitmap(n_touched, low, width, out_indices, out_values);
+    }
+
+private:
+    // Up to this many columns, sorting the first-touch list beats walking a bitmap.
+    static constexpr std::int64_t kMaxInsertionSort = 32;
+
+    static void sort_small(std::uint32_t* offsets, std::int64_t n) {
+        for (std::int64_t t = 1; t < n; ++t) {
+            const std::uint32_t moving = offsets[t];
+            std::int64_t hole = t;
+            for (; hole > 0 && offsets[hole - 1] > moving; --hole) offsets[hole] = offsets[hole - 1];
+            offsets[hole] = moving;
+        }
+    }
+
+    // Writes the entries at the given offsets, in that order, skipping exact zeros (as SciPy
+    // does); returns how many were written.
+    std::int64_t write_offsets(const std::uint32_t* offsets, std::int64_t n, std::int64_t low, I* out_indices,
+                               T* out_values) {
+        T* const values = values_.data();
+        std::int64_t written = 0;
+        for (std::int64_t t = 0; t < n; ++t) {
+            const T value = values[offsets[t]];
+            values[offsets[t]] = T(0);
+            out_indices[written] = static_cast<I>(low + offsets[t]);
+            out_values[written] = value;
+            written += (value != T(0));
+        }
+        return written;
+    }
+
+    // As write_offsets for the first-touch list, in column order: marks the list in the bitmap
+    // and walks it, reading only marked words and clearing them as it goes.
+    std::int64_t write_nonzeros_by_bitmap(std::int64_t n_touched, std::int64_t low, std::int64_t width,
+                                          I* out_indices, T* out_values) {
+        const std::uint32_t* const first_touches = first_touches_.data();
+        T* const values = values_.data();
         std::uint64_t* const words = words_.data();
         std::uint64_t* const summary = summary_.data();
         for (std::int64_t t = 0; t < n_touched; ++t) {
@@ -76,9 +120,11 @@ public:
                 const std::int64_t w = s * 64 + __builtin_ctzll(marked);
                 for (std::uint64_t word = words[w]; word != 0; word &= word - 1) {
                     const std::int64_t offset = w * 64 + __builtin_ctzll(word);
+                    const T value = values[offset];
+                    values[offset] = T(0);
                     out_indices[written] = static_cast<I>(low + offset);
-                    out_values[written] = values[offset];
-                    written += (values[offset] != T(0));  // exact zeros are dropped, as SciPy does
+                    out_values[written] = value;
+                    written += (value != T(0));
                 }
                 words[w] = 0;
             }
@@ -87,18 +133,17 @@ public:
         return written;
     }
 
-private:
     void reserve(std::int64_t width) {
         const auto n_words = static_cast<std::size_t>((width + 63) / 64);
         if (words_.size() < n_words) {
             words_.resize(n_words, 0);
             summary_.resize((n_words + 63) / 64, 0);
-            values_.resize(n_words * 64);
+            values_.resize(n_words * 64, T(0));
             stamps_.resize(n_words * 64, I(-1));
         }
     }
 
-    std::vector<T> values_;
+    std::vector<T> values_;                    // zero between rows: each write-out resets what it reads
     std::vector<I> stamps_;                    // -1, or the tag of the (row, pass) that last touched the offset
     std::vector<std::uint32_t> first_touches_; // offsets in the order the numeric pass first met them
     std::vector<std::uint64_t> words_;         // bit j of word w: offset 64 w + j touched; zero between rows
