@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pynla/common/scalar.hpp"
+#include "pynla/spgemm/column_bitmap.hpp"
 #include "pynla/spgemm/row_entries.hpp"
 #include "pynla/spgemm/row_products.hpp"
 
@@ -40,9 +41,10 @@ public:
     }
 
     // Numeric pass: writes the nonzero entries of row i of A B, which has `distinct` distinct
-    // columns (sorted by column if asked), empties the table, and returns how many were written.
+    // columns, all in [low, low + width) (sorted by column if asked), empties the table, and
+    // returns how many entries were written.
     std::int64_t sum_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t distinct,
-                         bool sort_indices, I* out_indices, T* out_values) {
+                         std::int64_t low, std::int64_t width, bool sort_indices, I* out_indices, T* out_values) {
         const Table table = reserve(distinct);
         if (values_.size() < keys_.size()) values_.resize(keys_.size());
         if (static_cast<std::int64_t>(entries_.size()) < distinct) entries_.resize(static_cast<std::size_t>(distinct));
@@ -62,6 +64,9 @@ public:
                 }
             }
         });
+        if (sort_indices && ColumnBitmap::pays_off(distinct, width)) {
+            return write_through_bitmap(table, low, width, out_indices, out_values);
+        }
         Entry<I, T>* const first = entries_.data();
         Entry<I, T>* last = first;
         for (std::uint64_t slot = 0; slot <= table.mask; ++slot) {
@@ -85,6 +90,29 @@ private:
         }
     };
 
+    // Writes the table's nonzero entries in column order: the columns are marked in a bitmap
+    // over [low, low + width) and walked, each value found again by its key. Empties the table.
+    std::int64_t write_through_bitmap(const Table& table, std::int64_t low, std::int64_t width, I* out_indices,
+                                      T* out_values) {
+        I* const keys = keys_.data();
+        const T* const values = values_.data();
+        bitmap_.reserve(width);
+        for (std::uint64_t slot = 0; slot <= table.mask; ++slot) {
+            if (keys[slot] != kEmpty) bitmap_.mark(static_cast<std::uint64_t>(keys[slot] - low));
+        }
+        std::int64_t written = 0;
+        bitmap_.walk(width, [&](std::int64_t offset) {
+            const auto column = static_cast<I>(low + offset);
+            std::uint64_t slot = table.home(column);
+            while (keys[slot] != column) slot = (slot + 1) & table.mask;
+            out_indices[written] = column;
+            out_values[written] = values[slot];
+            written += (values[slot] != T(0));
+        });
+        std::fill(keys, keys + table.mask + 1, kEmpty);
+        return written;
+    }
+
     // A table of at least 2 max_distinct slots (a power of two).
     Table reserve(std::int64_t max_distinct) {
         int log2 = 1;
@@ -97,6 +125,7 @@ private:
     std::vector<I> keys_;  // kEmpty outside a row
     std::vector<T> values_;
     std::vector<Entry<I, T>> entries_;
+    ColumnBitmap bitmap_;
 };
 
 }  // namespace pynla::spgemm::detail

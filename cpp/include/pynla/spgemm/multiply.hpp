@@ -158,7 +158,8 @@ std::int64_t sum_row(Workspace<I, T>& workspace, const CsrView<I, T>& a, const C
     if (distinct == 0) return 0;
     if (plan.window) return workspace.window.sum_row(a, b, i, plan.span.low, plan.span.width, distinct, sort_indices,
                                                        out_indices, out_values);
-    return workspace.hash.sum_row(a, b, i, distinct, sort_indices, out_indices, out_values);
+    return workspace.hash.sum_row(a, b, i, distinct, plan.span.low, plan.span.width, sort_indices, out_indices,
+                                  out_values);
 }
 
 // Rows whose sums cancelled to zero end early, marked by a column index of -1; slide every row

@@ -14,10 +14,12 @@
 // thread meets; the caller keeps windows small enough to stay in cache.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "pynla/common/scalar.hpp"
+#include "pynla/spgemm/column_bitmap.hpp"
 #include "pynla/spgemm/row_products.hpp"
 
 namespace pynla::spgemm::detail {
@@ -64,8 +66,8 @@ public:
         });
 
         if (!sort_indices) return write_offsets(first_touches, n_touched, low, out_indices, out_values);
-        if (n_touched <= kMaxInsertionSort) {
-            sort_small(first_touches, n_touched);
+        if (n_touched <= kMaxInsertionSort || !ColumnBitmap::pays_off(n_touched, width)) {
+            sort_offsets(first_touches, n_touched);
             return write_offsets(first_touches, n_touched, low, out_indices, out_values);
         }
         return write_nonzeros_by_bitmap(n_touched, low, width, out_indices, out_values);
@@ -75,7 +77,11 @@ private:
     // Up to this many columns, sorting the first-touch list beats walking a bitmap.
     static constexpr std::int64_t kMaxInsertionSort = 32;
 
-    static void sort_small(std::uint32_t* offsets, std::int64_t n) {
+    static void sort_offsets(std::uint32_t* offsets, std::int64_t n) {
+        if (n > kMaxInsertionSort) {
+            std::sort(offsets, offsets + n);
+            return;
+        }
         for (std::int64_t t = 1; t < n; ++t) {
             const std::uint32_t moving = offsets[t];
             std::int64_t hole = t;
@@ -100,54 +106,35 @@ private:
         return written;
     }
 
-    // As write_offsets for the first-touch list, in column order: marks the list in the bitmap
-    // and walks it, reading only marked words and clearing them as it goes.
+    // As write_offsets for the first-touch list, in column order (through the bitmap).
     std::int64_t write_nonzeros_by_bitmap(std::int64_t n_touched, std::int64_t low, std::int64_t width,
                                           I* out_indices, T* out_values) {
         const std::uint32_t* const first_touches = first_touches_.data();
         T* const values = values_.data();
-        std::uint64_t* const words = words_.data();
-        std::uint64_t* const summary = summary_.data();
-        for (std::int64_t t = 0; t < n_touched; ++t) {
-            const std::uint32_t offset = first_touches[t];
-            words[offset >> 6] |= std::uint64_t{1} << (offset & 63);
-            summary[offset >> 12] |= std::uint64_t{1} << ((offset >> 6) & 63);
-        }
+        for (std::int64_t t = 0; t < n_touched; ++t) bitmap_.mark(first_touches[t]);
         std::int64_t written = 0;
-        const std::int64_t n_summary = (width + 4095) / 4096;
-        for (std::int64_t s = 0; s < n_summary; ++s) {
-            for (std::uint64_t marked = summary[s]; marked != 0; marked &= marked - 1) {
-                const std::int64_t w = s * 64 + __builtin_ctzll(marked);
-                for (std::uint64_t word = words[w]; word != 0; word &= word - 1) {
-                    const std::int64_t offset = w * 64 + __builtin_ctzll(word);
-                    const T value = values[offset];
-                    values[offset] = T(0);
-                    out_indices[written] = static_cast<I>(low + offset);
-                    out_values[written] = value;
-                    written += (value != T(0));
-                }
-                words[w] = 0;
-            }
-            summary[s] = 0;
-        }
+        bitmap_.walk(width, [&](std::int64_t offset) {
+            const T value = values[offset];
+            values[offset] = T(0);
+            out_indices[written] = static_cast<I>(low + offset);
+            out_values[written] = value;
+            written += (value != T(0));
+        });
         return written;
     }
 
     void reserve(std::int64_t width) {
-        const auto n_words = static_cast<std::size_t>((width + 63) / 64);
-        if (words_.size() < n_words) {
-            words_.resize(n_words, 0);
-            summary_.resize((n_words + 63) / 64, 0);
-            values_.resize(n_words * 64, T(0));
-            stamps_.resize(n_words * 64, I(-1));
+        if (static_cast<std::int64_t>(values_.size()) < width) {
+            values_.resize(static_cast<std::size_t>(width), T(0));
+            stamps_.resize(static_cast<std::size_t>(width), I(-1));
         }
+        bitmap_.reserve(width);
     }
 
     std::vector<T> values_;                    // zero between rows: each write-out resets what it reads
     std::vector<I> stamps_;                    // -1, or the tag of the (row, pass) that last touched the offset
     std::vector<std::uint32_t> first_touches_; // offsets in the order the numeric pass first met them
-    std::vector<std::uint64_t> words_;         // bit j of word w: offset 64 w + j touched; zero between rows
-    std::vector<std::uint64_t> summary_;       // bit j of summary s: word 64 s + j nonzero; zero between rows
+    ColumnBitmap bitmap_;
 };
 
 }  // namespace pynla::spgemm::detail
