@@ -1,0 +1,94 @@
+"""SpGEMM: ``pynla.spgemm(A, B)`` against SciPy's ``A @ B`` (the anchor, same class).
+
+Each benchmark is one (matrix, impl, threads) combination; "scipy" is single-threaded, so
+its 2-thread combinations are skipped. Matrices are moderate versions of the families of
+``python -m pynla.bench spgemm`` (SciPy takes 10-60 ms on each; building one takes < 0.3 s,
+so each benchmark process builds just the one it needs, which keeps it out of the others'
+peak memory).
+
+peakmem_product is asv's absolute peak RSS of the benchmark process (interpreter and
+libraries, ~100 MB, plus inputs, answer and temporaries): compare implementations on the
+same matrix. ``python -m pynla.bench`` reports the extra memory relative to the answer.
+"""
+
+import functools
+import gc
+
+import pynla
+from pynla.bench import matrices
+from pynla.bench.spgemm import check_sorted, compare
+
+
+def _square(A):
+    return A, A
+
+
+def _times_transpose(A):
+    return A, A.T.tocsr()
+
+
+MATRICES = {
+    "poisson2d-500x500": lambda: _square(matrices.poisson2d(500)),
+    "elasticity2d-45k-dofs": lambda: _square(matrices.elasticity2d(149)),
+    "stencil27-30^3": lambda: _square(matrices.stencil27(30)),
+    "rmat-2^14x2^12-AAT": lambda: _times_transpose(matrices.rmat_rectangular(14, 12)),
+    "rmat-s13-ef10": lambda: _square(matrices.rmat_square(13)),
+    "graph500-s12-ef16": lambda: _square(matrices.graph500(12)),
+}
+
+PRODUCTS = {
+    "scipy": lambda A, B: A @ B,
+    "pynla": lambda A, B: pynla.spgemm(A, B),
+    "pynla-unsorted": lambda A, B: pynla.spgemm(A, B, sort_indices=False),
+}
+
+
+def _reset_peak_memory():
+    """Start the process's peak RSS afresh (Linux), so peakmem_ counts the product, not setup.
+
+    asv's peakmem is ru_maxrss of the benchmark process, setup included; writing "5" to
+    /proc/self/clear_refs resets it to the current RSS.
+    """
+    gc.collect()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+@functools.lru_cache(maxsize=1)
+def _inputs(matrix):
+    return MATRICES[matrix]()  # seeds are fixed inside the generators
+
+
+_CHECKED = set()  # setup may run once per sample: check each combination once per process
+
+
+class SpGEMM:
+    params = [list(MATRICES), list(PRODUCTS), [1, 2]]
+    param_names = ["matrix", "impl", "threads"]
+    timeout = 120
+    repeat = (3, 10, 10.0)  # at least 3 samples, up to 10 or 10 s
+
+    def setup(self, matrix, impl, threads):
+        if impl == "scipy" and threads != 1:
+            raise NotImplementedError("SciPy's product is single-threaded")
+        self.A, self.B = _inputs(matrix)
+        self.product = PRODUCTS[impl]
+        pynla.set_num_threads(threads)
+        if (matrix, impl, threads) not in _CHECKED:
+            expected, C = self.A @ self.B, self.product(self.A, self.B)  # doubles as warm-up
+            problem, _ = compare(expected, C)
+            if problem is None and impl == "pynla":
+                problem = check_sorted(C)
+            assert problem is None, f"{impl} disagrees with SciPy on {matrix}: {problem}"
+            del expected, C
+            _CHECKED.add((matrix, impl, threads))
+        _reset_peak_memory()
+
+    def time_product(self, matrix, impl, threads):
+        self.product(self.A, self.B)
+
+    def peakmem_product(self, matrix, impl, threads):
+        self.product(self.A, self.B)
