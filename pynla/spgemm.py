@@ -12,9 +12,9 @@ __all__ = ["spgemm"]
 def spgemm(A, B, *, sort_indices=True):
     """Multiply two sparse matrices: ``C = A @ B``, multithreaded.
 
-    Computes the product row by row (Gustavson's algorithm) with per-thread hash accumulators,
-    or a dense accumulator for rows that fill a large share of the columns; rows are shared
-    among threads by their flop counts. The result holds the same entries as SciPy's ``A @ B``
+    Computes the product row by row (Gustavson's algorithm), each row in a per-thread dense
+    accumulator over its span of columns (banded and dense rows) or a hash table (scattered
+    rows); rows are shared among threads by their flop counts. The result holds the same entries as SciPy's ``A @ B``
     (entries that sum to exactly zero are dropped, as SciPy does) with values summed in the
     same order, and is the same, bit for bit, for any number of threads.
 

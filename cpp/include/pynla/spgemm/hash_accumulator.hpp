@@ -43,8 +43,8 @@ public:
     // Numeric pass: writes the nonzero entries of row i of A B, which has `distinct` distinct
     // columns, all in [low, low + width) (sorted by column if asked), empties the table, and
     // returns how many entries were written.
-    std::int64_t sum_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t distinct,
-                         std::int64_t low, std::int64_t width, bool sort_indices, I* out_indices, T* out_values) {
+    std::int64_t sum_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t low,
+                         std::int64_t width, std::int64_t distinct, bool sort_indices, I* out_indices, T* out_values) {
         const Table table = reserve(distinct);
         if (values_.size() < keys_.size()) values_.resize(keys_.size());
         if (static_cast<std::int64_t>(entries_.size()) < distinct) entries_.resize(static_cast<std::size_t>(distinct));

@@ -158,7 +158,7 @@ std::int64_t sum_row(Workspace<I, T>& workspace, const CsrView<I, T>& a, const C
     if (distinct == 0) return 0;
     if (plan.window) return workspace.window.sum_row(a, b, i, plan.span.low, plan.span.width, distinct, sort_indices,
                                                        out_indices, out_values);
-    return workspace.hash.sum_row(a, b, i, distinct, plan.span.low, plan.span.width, sort_indices, out_indices,
+    return workspace.hash.sum_row(a, b, i, plan.span.low, plan.span.width, distinct, sort_indices, out_indices,
                                   out_values);
 }
 
@@ -186,7 +186,7 @@ template <class I, class T>
 Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options& options = {}) {
     static_assert(is_kernel_scalar_v<T>, "spgemm: float, double, complex<float> or complex<double>");
     PYNLA_REQUIRE(a.n_cols == b.n_rows, "spgemm: inner dimensions differ");
-    // Row numbers are stamped as -2 - row in the dense accumulator: they must fit I with room.
+    // The window accumulator stamps rows as -2 - row: row numbers must fit I with room.
     PYNLA_REQUIRE(a.n_rows < std::numeric_limits<I>::max() && b.n_cols <= std::numeric_limits<I>::max(),
                   "spgemm: shape does not fit the index type");
     const std::int64_t n_rows = a.n_rows;
