@@ -77,11 +77,7 @@ def _check_compressed(indptr, indices, data, n_major, n_minor, name, axes, data_
         )
     if n_major > 0 and np.any(indptr[1:] < indptr[:-1]):
         raise ValueError(f"{name}.indptr is not non-decreasing")
-    if len(indices) > 0:
-        low, high = indices.min(), indices.max()
-        if low < 0 or high >= n_minor:
-            bad = low if low < 0 else high
-            raise ValueError(f"{name}.indices has {minor} index {bad} out of range for {n_minor} {minor}s")
+    _check_in_range(indices, n_minor, f"{name}.indices", f"{minor}s")
     return indptr, indices, data
 
 
@@ -97,9 +93,7 @@ def _check_lists_of_lists(rows, data, shape, name):
     if not np.array_equal(row_lengths, np.fromiter(map(len, data), dtype=np.int64, count=n_rows)):
         raise ValueError(f"{name}: a row of the LIL matrix has a different number of columns and values")
     columns = np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64, count=int(row_lengths.sum()))
-    if len(columns) > 0 and (columns.min() < 0 or columns.max() >= n_cols):
-        bad = columns.min() if columns.min() < 0 else columns.max()
-        raise ValueError(f"{name}.rows has column index {bad} out of range for {n_cols} columns")
+    _check_in_range(columns, n_cols, f"{name}.rows", "columns")
 
 
 def _check_coordinates(coords, data, shape, name):
@@ -108,9 +102,15 @@ def _check_coordinates(coords, data, shape, name):
         index = np.asarray(index)
         if index.ndim != 1 or len(index) != len(data):
             raise ValueError(f"{name}.coords[{axis}] has shape {index.shape}, expected ({len(data)},)")
-        if len(index) > 0 and (index.min() < 0 or index.max() >= size):
-            bad = index.min() if index.min() < 0 else index.max()
-            raise ValueError(f"{name}.coords[{axis}] has index {bad} out of range for size {size}")
+        _check_in_range(index, size, f"{name}.coords[{axis}]", f"places on axis {axis}")
+
+
+def _check_in_range(index, size, what, unit):
+    """Raises ValueError naming ``what`` if an entry of the integer array ``index`` is outside [0, size)."""
+    if len(index) > 0:
+        low, high = index.min(), index.max()
+        if low < 0 or high >= size:
+            raise ValueError(f"{what} has index {low if low < 0 else high} out of range for {size} {unit}")
 
 
 def index_dtype_for(parts, maxval):
