@@ -7,9 +7,8 @@
 //     (stale stamps never equal the current one);
 //   - accumulating is a direct add, no hashing, no probing, no branch;
 //   - the numeric pass lists the columns in the order it first meets them (SciPy's order, for
-//     unsorted output); for sorted output a short list is insertion-sorted, a long one marked
-//     in a bitmap with a summary bit per 64-column word and walked in column order, reading
-//     only touched words (and clearing them).
+//     unsorted output); for sorted output they are marked in a bitmap and walked in column
+//     order (column_bitmap.hpp), which beat insertion sort even on 13-column Poisson rows.
 // Cost per row: O(products + distinct + width / 4096). Arrays grow to the widest window a
 // thread meets; the caller keeps windows small enough to stay in cache.
 #pragma once
@@ -66,30 +65,14 @@ public:
         });
 
         if (!sort_indices) return write_offsets(first_touches, n_touched, low, out_indices, out_values);
-        if (n_touched <= kMaxInsertionSort || !ColumnBitmap::pays_off(n_touched, width)) {
-            sort_offsets(first_touches, n_touched);
-            return write_offsets(first_touches, n_touched, low, out_indices, out_values);
+        if (ColumnBitmap::pays_off(n_touched, width)) {
+            return write_nonzeros_by_bitmap(n_touched, low, width, out_indices, out_values);
         }
-        return write_nonzeros_by_bitmap(n_touched, low, width, out_indices, out_values);
+        std::sort(first_touches, first_touches + n_touched);
+        return write_offsets(first_touches, n_touched, low, out_indices, out_values);
     }
 
 private:
-    // Up to this many columns, sorting the first-touch list beats walking a bitmap.
-    static constexpr std::int64_t kMaxInsertionSort = 32;
-
-    static void sort_offsets(std::uint32_t* offsets, std::int64_t n) {
-        if (n > kMaxInsertionSort) {
-            std::sort(offsets, offsets + n);
-            return;
-        }
-        for (std::int64_t t = 1; t < n; ++t) {
-            const std::uint32_t moving = offsets[t];
-            std::int64_t hole = t;
-            for (; hole > 0 && offsets[hole - 1] > moving; --hole) offsets[hole] = offsets[hole - 1];
-            offsets[hole] = moving;
-        }
-    }
-
     // Writes the entries at the given offsets, in that order, skipping exact zeros (as SciPy
     // does); returns how many were written.
     std::int64_t write_offsets(const std::uint32_t* offsets, std::int64_t n, std::int64_t low, I* out_indices,
