@@ -27,14 +27,9 @@ public:
         I* const keys = keys_.data();
         std::int64_t distinct = 0;
         for_each_product(a, b, i, [&](I column, std::int64_t, std::int64_t) {
-            for (std::uint64_t slot = table.home(column);; slot = (slot + 1) & table.mask) {
-                if (keys[slot] == column) break;
-                if (keys[slot] == kEmpty) {
-                    keys[slot] = column;
-                    ++distinct;
-                    break;
-                }
-            }
+            const std::uint64_t slot = table.slot_of(keys, column);
+            distinct += keys[slot] == kEmpty;
+            keys[slot] = column;
         });
         std::fill(keys, keys + table.mask + 1, kEmpty);
         return distinct;
@@ -52,16 +47,12 @@ public:
         T* const values = values_.data();
         for_each_product(a, b, i, [&](I column, std::int64_t p, std::int64_t q) {
             const T product = multiply(a.data[p], b.data[q]);
-            for (std::uint64_t slot = table.home(column);; slot = (slot + 1) & table.mask) {
-                if (keys[slot] == column) {
-                    values[slot] += product;
-                    break;
-                }
-                if (keys[slot] == kEmpty) {
-                    keys[slot] = column;
-                    values[slot] = T(0) + product;  // sums start at zero, as SciPy's: -0.0 becomes +0.0
-                    break;
-                }
+            const std::uint64_t slot = table.slot_of(keys, column);
+            if (keys[slot] == kEmpty) {
+                keys[slot] = column;
+                values[slot] = T(0) + product;  // sums start at zero, as SciPy's: -0.0 becomes +0.0
+            } else {
+                values[slot] += product;
             }
         });
         if (sort_indices && ColumnBitmap::pays_off(distinct, width)) {
@@ -85,8 +76,12 @@ private:
     struct Table {
         std::uint64_t mask;
         int shift;
-        std::uint64_t home(I column) const {
-            return (static_cast<std::uint64_t>(column) * 0x9E3779B97F4A7C15ull) >> shift;
+        // The slot holding `column`, or the empty slot where it belongs (linear probing from
+        // its Fibonacci-hashed home slot).
+        std::uint64_t slot_of(const I* keys, I column) const {
+            std::uint64_t slot = (static_cast<std::uint64_t>(column) * 0x9E3779B97F4A7C15ull) >> shift;
+            while (keys[slot] != column && keys[slot] != kEmpty) slot = (slot + 1) & mask;
+            return slot;
         }
     };
 
@@ -103,8 +98,7 @@ private:
         std::int64_t written = 0;
         bitmap_.walk(width, [&](std::int64_t offset) {
             const auto column = static_cast<I>(low + offset);
-            std::uint64_t slot = table.home(column);
-            while (keys[slot] != column) slot = (slot + 1) & table.mask;
+            const std::uint64_t slot = table.slot_of(keys, column);
             out_indices[written] = column;
             out_values[written] = values[slot];
             written += (values[slot] != T(0));

@@ -77,15 +77,8 @@ private:
     // does); returns how many were written.
     std::int64_t write_offsets(const std::uint32_t* offsets, std::int64_t n, std::int64_t low, I* out_indices,
                                T* out_values) {
-        T* const values = values_.data();
         std::int64_t written = 0;
-        for (std::int64_t t = 0; t < n; ++t) {
-            const T value = values[offsets[t]];
-            values[offsets[t]] = T(0);
-            out_indices[written] = static_cast<I>(low + offsets[t]);
-            out_values[written] = value;
-            written += (value != T(0));
-        }
+        for (std::int64_t t = 0; t < n; ++t) written = take(offsets[t], low, written, out_indices, out_values);
         return written;
     }
 
@@ -93,17 +86,20 @@ private:
     std::int64_t write_nonzeros_by_bitmap(std::int64_t n_touched, std::int64_t low, std::int64_t width,
                                           I* out_indices, T* out_values) {
         const std::uint32_t* const first_touches = first_touches_.data();
-        T* const values = values_.data();
         for (std::int64_t t = 0; t < n_touched; ++t) bitmap_.mark(first_touches[t]);
         std::int64_t written = 0;
-        bitmap_.walk(width, [&](std::int64_t offset) {
-            const T value = values[offset];
-            values[offset] = T(0);
-            out_indices[written] = static_cast<I>(low + offset);
-            out_values[written] = value;
-            written += (value != T(0));
-        });
+        bitmap_.walk(width, [&](std::int64_t offset) { written = take(offset, low, written, out_indices, out_values); });
         return written;
+    }
+
+    // Moves the sum at `offset` to out[written] and resets it; an exact zero is dropped (as
+    // SciPy does) by not advancing. Returns the new count written.
+    std::int64_t take(std::int64_t offset, std::int64_t low, std::int64_t written, I* out_indices, T* out_values) {
+        const T value = values_[offset];
+        values_[offset] = T(0);
+        out_indices[written] = static_cast<I>(low + offset);
+        out_values[written] = value;
+        return written + (value != T(0));
     }
 
     void reserve(std::int64_t width) {
