@@ -44,7 +44,7 @@ def parse_args(argv=None):
     parser.add_argument("capability", nargs="*", help="capabilities to run (default: all): "
                         + ", ".join(capability_names()))
     parser.add_argument("--full", action="store_true",
-                        help="the full-size suite (about 20 minutes for spgemm on 2 cores)")
+                        help="the full-size suite (about 12 minutes for spgemm on 2 cores)")
     parser.add_argument("--repeat", type=int, metavar="N",
                         help="timed calls per implementation (default: 3, or 5 to 15 for "
                              "calls under 0.25 s)")
