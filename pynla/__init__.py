@@ -6,7 +6,27 @@ Functions take and return SciPy types (``scipy.sparse`` arrays and matrices,
 
 from pynla import _dense  # noqa: F401  (fills the core's BLAS/LAPACK table at import)
 from pynla._threads import get_num_threads, set_num_threads
+from pynla.block import (
+    BsrLinearOperator,
+    aslinearoperator,
+    block_diagonal_inverse,
+    bsr_from_blocks,
+    bsr_matmul,
+    choose_blocksize,
+    to_bsr,
+)
 from pynla.spgemm import spgemm
 
-__all__ = ["spgemm", "get_num_threads", "set_num_threads"]
+__all__ = [
+    "BsrLinearOperator",
+    "aslinearoperator",
+    "block_diagonal_inverse",
+    "bsr_from_blocks",
+    "bsr_matmul",
+    "choose_blocksize",
+    "get_num_threads",
+    "set_num_threads",
+    "spgemm",
+    "to_bsr",
+]
 __version__ = "0.1.0"

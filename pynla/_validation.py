@@ -18,6 +18,9 @@ KERNEL_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.complex64
 #: A checked CSR matrix as the core takes it: contiguous 1-D arrays and the shape.
 CsrInput = namedtuple("CsrInput", ["indptr", "indices", "data", "shape"])
 
+#: A checked BSR matrix: indptr and indices over the block grid, data of shape (nnzb, R, C).
+BsrInput = namedtuple("BsrInput", ["indptr", "indices", "data", "shape", "blocksize"])
+
 
 def require_sparse(A, name):
     """Return A if it is a 2-D SciPy sparse array or matrix; raise TypeError naming it if not."""
@@ -40,11 +43,7 @@ def csr_parts(A, name):
     if A.format == "csc":
         _check_compressed(A.indptr, A.indices, A.data, n_cols, n_rows, name, ("column", "row"))
     elif A.format == "bsr":
-        block_rows, block_cols = A.blocksize
-        if np.shape(A.data)[1:] != (block_rows, block_cols):
-            raise ValueError(f"{name}.data has shape {np.shape(A.data)}, expected (nnzb, {block_rows}, {block_cols})")
-        _check_compressed(A.indptr, A.indices, A.data, n_rows // block_rows, n_cols // block_cols, name,
-                          ("block row", "block column"), data_ndim=3)
+        bsr_parts(A, name)
     elif A.format == "coo":
         _check_coordinates(A.coords, A.data, A.shape, name)
     elif A.format == "lil":
@@ -56,6 +55,25 @@ def csr_parts(A, name):
     indptr, indices, data = _check_compressed(csr.indptr, csr.indices, csr.data, n_rows, n_cols, name,
                                               ("row", "column"))
     return CsrInput(indptr, indices, data, (n_rows, n_cols))
+
+
+def bsr_parts(A, name):
+    """The BSR arrays of a BSR matrix A, checked: returns a BsrInput in A's own dtypes.
+
+    A blocksize that does not divide the shape, data not of shape (nnzb, R, C) and malformed
+    structure (as for csr_parts, over the block grid) raise ValueError naming ``name``.
+    Unsorted and repeated blocks are allowed: kernels add repeats up.
+    """
+    if A.format != "bsr":
+        raise TypeError(f"{name} must be a BSR array or matrix (scipy.sparse.bsr_array), got format {A.format!r}")
+    (n_rows, n_cols), (block_rows, block_cols) = A.shape, A.blocksize
+    if block_rows < 1 or block_cols < 1 or n_rows % block_rows or n_cols % block_cols:
+        raise ValueError(f"{name}.blocksize {A.blocksize} does not divide its shape {A.shape}")
+    if np.ndim(A.data) != 3 or np.shape(A.data)[1:] != (block_rows, block_cols):
+        raise ValueError(f"{name}.data has shape {np.shape(A.data)}, expected (nnzb, {block_rows}, {block_cols})")
+    indptr, indices, data = _check_compressed(A.indptr, A.indices, A.data, n_rows // block_rows, n_cols // block_cols,
+                                              name, ("block row", "block column"), data_ndim=3)
+    return BsrInput(indptr, indices, data, (n_rows, n_cols), (block_rows, block_cols))
 
 
 def _check_compressed(indptr, indices, data, n_major, n_minor, name, axes, data_ndim=1):
@@ -132,6 +150,31 @@ def cast_csr(parts, dtype, index_dtype):
         np.ascontiguousarray(parts.data, dtype=dtype),
         parts.shape,
     )
+
+
+def cast_bsr(parts, dtype, index_dtype):
+    """The BSR parts as the core takes them: (indptr, indices, flat data, block grid, blocksize)."""
+    (n_rows, n_cols), (block_rows, block_cols) = parts.shape, parts.blocksize
+    return (
+        np.ascontiguousarray(parts.indptr, dtype=index_dtype),
+        np.ascontiguousarray(parts.indices, dtype=index_dtype),
+        np.ascontiguousarray(parts.data, dtype=dtype).reshape(-1),
+        (n_rows // block_rows, n_cols // block_cols),
+        parts.blocksize,
+    )
+
+
+def bsr_like(A, arrays, shape, blocksize):
+    """A canonical BSR result of the kind of A: bsr_matrix for a sparse matrix, else bsr_array.
+
+    ``arrays`` is (data, indices, indptr) with data flat or (nnzb, R, C), used without a copy.
+    """
+    data, indices, indptr = arrays
+    container = sp.bsr_matrix if isinstance(A, sp.spmatrix) else sp.bsr_array
+    result = container((data.reshape(-1, *blocksize), indices, indptr), shape=shape, blocksize=blocksize, copy=False)
+    result.has_sorted_indices = True
+    result.has_canonical_format = True
+    return result
 
 
 def csr_like(A, arrays, shape, *, sorted_indices):

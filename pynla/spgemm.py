@@ -4,6 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pynla import _core
+from pynla.block import spgemm_bsr
 from pynla._validation import KERNEL_DTYPES, cast_csr, csr_like, csr_parts, index_dtype_for, require_sparse
 
 __all__ = ["spgemm"]
@@ -34,7 +35,9 @@ def spgemm(A, B, *, sort_indices=True):
     -------
     C : csr_array or csr_matrix, shape (m, n)
         ``csr_array`` if A is a sparse array, ``csr_matrix`` if it is a sparse matrix, as
-        SciPy's ``A @ B``. The dtype is NumPy's result type of A's and B's dtypes; the index
+        SciPy's ``A @ B``. If A and B are both BSR, C is BSR (``bsr_array`` or ``bsr_matrix``)
+        with A's block height and B's block width, computed block by block with dense block
+        products; all its blocks are kept, even ones that sum to zero, as SciPy keeps them. The dtype is NumPy's result type of A's and B's dtypes; the index
         dtype is int32 unless an input has int64 indices or nnz(C) needs int64.
 
     Raises
@@ -71,6 +74,8 @@ def spgemm(A, B, *, sort_indices=True):
         raise ValueError(
             f"matmul: dimension mismatch with signature (n,k={A.shape[1]}),(k={B.shape[0]},m)->(n,m)"
         )
+    if A.format == "bsr" and B.format == "bsr":
+        return spgemm_bsr(A, B)
     shape = (A.shape[0], B.shape[1])
     dtype = np.result_type(A.dtype, B.dtype)
     a_parts, b_parts = csr_parts(A, "A"), csr_parts(B, "B")

@@ -13,6 +13,7 @@
 #include <string>
 #include <utility>
 
+#include "pynla/common/bsr.hpp"
 #include "pynla/common/buffer.hpp"
 #include "pynla/common/csr.hpp"
 
@@ -60,6 +61,45 @@ CsrView<I, T> csr_view(const py::tuple& csr, const char* what) {
     return view;
 }
 
+// A BSR view of the Python tuple (indptr, indices, data, (n_block_rows, n_block_cols),
+// (R, C)), data flat (nnzb * R * C values). The view borrows the arrays: the tuple must outlive it.
+template <class I, class T>
+BsrView<I, T> bsr_view(const py::tuple& bsr, const char* what) {
+    if (bsr.size() != 5) {
+        throw py::value_error(std::string(what) + ": expected (indptr, indices, data, block grid, blocksize)");
+    }
+    const auto grid = bsr[3].cast<std::pair<std::int64_t, std::int64_t>>();
+    const auto blocksize = bsr[4].cast<std::pair<std::int64_t, std::int64_t>>();
+    if (grid.first < 0 || grid.second < 0 || blocksize.first < 1 || blocksize.second < 1) {
+        throw py::value_error(std::string(what) + ": negative shape or empty blocks");
+    }
+    BsrView<I, T> view;
+    view.n_block_rows = grid.first;
+    view.n_block_cols = grid.second;
+    view.block_rows = blocksize.first;
+    view.block_cols = blocksize.second;
+    view.indptr = vector_data<I>(bsr[0], what, view.n_block_rows + 1);
+    const std::int64_t n_blocks = view.indptr[view.n_block_rows];
+    view.indices = vector_data<I>(bsr[1], what, n_blocks);
+    view.data = vector_data<T>(bsr[2], what, n_blocks * view.block_size());
+    return view;
+}
+
+// The rows of a 2-D C-contiguous array of exactly T with n_rows rows: (data, columns).
+template <class T>
+std::pair<const T*, std::int64_t> matrix_rows(const py::handle& object, const char* what, std::int64_t n_rows) {
+    if (!py::isinstance<py::array_t<T>>(object)) {
+        throw py::type_error(std::string(what) + ": expected an array of " +
+                             py::str(py::dtype::of<T>()).cast<std::string>());
+    }
+    const auto array = py::reinterpret_borrow<py::array>(object);
+    if (array.ndim() != 2 || !(array.flags() & py::array::c_style) || array.shape(0) != n_rows) {
+        throw py::value_error(std::string(what) + ": expected a C-contiguous 2-D array with " +
+                              std::to_string(n_rows) + " rows");
+    }
+    return {static_cast<const T*>(array.data()), array.shape(1)};
+}
+
 // The data of a 2-D Fortran-ordered array of exactly T (column-major, as BLAS wants it).
 template <class T>
 py::array_t<T, py::array::f_style> fortran_matrix(const py::handle& object, const char* what) {
@@ -103,6 +143,33 @@ py::object dispatch_index_value(const py::handle& indices, const py::handle& dat
     if (py::isinstance<py::array_t<std::int32_t>>(indices)) return with_index(Tag<std::int32_t>{});
     if (py::isinstance<py::array_t<std::int64_t>>(indices)) return with_index(Tag<std::int64_t>{});
     throw py::type_error("indices: expected int32 or int64 indices");
+}
+
+// Runs a kernel with the GIL released (it touches no Python object) and returns its result.
+template <class Kernel>
+auto without_gil(Kernel&& kernel) {
+    py::gil_scoped_release no_gil;
+    return kernel();
+}
+
+// Calls body(view) with the BSR view of the tuple `bsr` in its own index and value types.
+template <class Body>
+py::object with_bsr_view(const py::tuple& bsr, const char* what, Body&& body) {
+    return dispatch_index_value(bsr[1], bsr[2], [&](auto index, auto value) -> py::object {
+        using I = typename decltype(index)::type;
+        using T = typename decltype(value)::type;
+        return body(bsr_view<I, T>(bsr, what));
+    });
+}
+
+// Calls body(view) with the CSR view of the tuple `csr` in its own index and value types.
+template <class Body>
+py::object with_csr_view(const py::tuple& csr, const char* what, Body&& body) {
+    return dispatch_index_value(csr[1], csr[2], [&](auto index, auto value) -> py::object {
+        using I = typename decltype(index)::type;
+        using T = typename decltype(value)::type;
+        return body(csr_view<I, T>(csr, what));
+    });
 }
 
 }  // namespace pynla::bindings

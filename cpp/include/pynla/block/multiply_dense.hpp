@@ -1,0 +1,208 @@
+// Y = A X and Y = A^T X for a BSR matrix A (R x C blocks) and a dense X with k columns.
+//
+// Algorithm. One thread computes each block row of Y whole, from zero:
+//   A X:    Y_i = sum over the blocks A_ij of block row i    of A_ij   X_j   (R rows of Y)
+//   A^T X:  Y_j = sum over the blocks A_ij of block column j of A_ij^T X_i   (C rows of Y)
+// (the blocks of a block column come from block_columns.hpp, so A^T is never formed). A block
+// row of Y is made in register tiles of G rows x 64 bytes of columns: the tile's sums stay in
+// registers while all of the block row's blocks pass, each block value broadcast against a run
+// of a row of X (the rows of X the next blocks need are prefetched). Fewer columns than a run
+// of lanes (a matrix-vector product) go one at a time, in tiles as high as the block. Sums run in a fixed order (blocks in order, then the rows of X they meet), lane
+// by lane, so Y has the same bits for any thread count, tile shape or instruction set.
+// In:  a trusted BSR view (blocks may be unsorted or repeat); X row-major with row stride ldx.
+// Out: Y row-major (k columns), every entry written.
+// Cost: 2 k nnz(A) flops; A is read once per tile (about R k / 32 doubles times, from cache).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "pynla/block/block_columns.hpp"
+#include "pynla/block/block_shape.hpp"
+#include "pynla/common/bsr.hpp"
+#include "pynla/common/buffer.hpp"
+#include "pynla/common/error.hpp"
+#include "pynla/common/parallel.hpp"
+#include "pynla/common/simd.hpp"
+
+namespace pynla::block {
+
+namespace detail {
+
+// Output block rows per thread: enough for dynamic scheduling to even out uneven block rows.
+constexpr std::int64_t kTasksPerThread = 8;
+// Runs of lanes per register tile, and how many blocks ahead prefetch() reaches.
+constexpr int kTileRuns = 2;
+constexpr std::int64_t kPrefetchDistance = 2;
+
+// The blocks that make each output block row, and where the product goes. The listed blocks
+// of output block b are t in [offsets[b], offsets[b + 1]): stored at positions[t] (or at t if
+// positions is null) and meeting block row partners[t] of X. Element (o, i) of a listed block,
+// o < out_dim, i < in_dim, is its (o, i) entry for A X and its (i, o) entry for A^T X.
+template <bool Transposed, class I, class T, class OutDim, class InDim>
+struct DenseProduct {
+    OutDim out_dim;
+    InDim in_dim;
+    const T* data;
+    const I* offsets;
+    const I* partners;
+    const I* positions;
+    const T* x;
+    std::int64_t ldx;
+    T* y;
+    std::int64_t k;
+
+    PYNLA_ALWAYS_INLINE const T* block(std::int64_t t) const {
+        const std::int64_t p = positions != nullptr ? std::int64_t{positions[t]} : t;
+        return data + p * out_dim * in_dim;
+    }
+
+    PYNLA_ALWAYS_INLINE const T* x_rows(std::int64_t t) const {
+        return x + std::int64_t{partners[t]} * in_dim * ldx;
+    }
+
+    PYNLA_ALWAYS_INLINE const T& element(const T* m, std::int64_t o, std::int64_t i) const {
+        return Transposed ? m[i * out_dim + o] : m[o * in_dim + i];
+    }
+
+    // Asks for the rows of X that listed block t meets and, when blocks are listed out of
+    // storage order (A^T X), for the block itself: neither order is one a hardware prefetcher guesses.
+    PYNLA_ALWAYS_INLINE void prefetch(std::int64_t t, std::int64_t col) const {
+        const T* xs = x_rows(t) + col;
+        for (std::int64_t i = 0; i < in_dim; ++i) __builtin_prefetch(xs + i * ldx);
+        if (positions != nullptr) {
+            constexpr std::int64_t kLine = 64;
+            const auto* m = reinterpret_cast<const char*>(block(t));
+            const std::int64_t bytes = out_dim * in_dim * std::int64_t{sizeof(T)};
+            for (std::int64_t offset = 0; offset < bytes; offset += kLine) __builtin_prefetch(m + offset);
+        }
+    }
+
+    // Rows [o0, o0 + G) of output block row b, columns [col, col + N runs of V): sums held in
+    // G x N registers while the blocks pass.
+    template <int G, int N, class V>
+    PYNLA_ALWAYS_INLINE void tile(std::int64_t b, std::int64_t o0, std::int64_t col) const {
+        constexpr int width = lane_count<V, T>();
+        V sums[G][N];
+        for (int g = 0; g < G; ++g)
+            for (int n = 0; n < N; ++n) sums[g][n] = V{};
+        for (std::int64_t t = offsets[b]; t < offsets[b + 1]; ++t) {
+            if (t + kPrefetchDistance < offsets[b + 1]) prefetch(t + kPrefetchDistance, col);
+            const T* m = block(t);
+            const T* xs = x_rows(t) + col;
+            for (std::int64_t i = 0; i < in_dim; ++i) {
+                V x_run[N];
+                for (int n = 0; n < N; ++n) x_run[n] = load_lanes<V>(xs + i * ldx + n * width);
+                for (int g = 0; g < G; ++g) {
+                    const T a = element(m, o0 + g, i);
+                    for (int n = 0; n < N; ++n) sums[g][n] += scale_lanes(a, x_run[n]);
+                }
+            }
+        }
+        T* ys = y + (b * out_dim + o0) * k + col;
+        for (int g = 0; g < G; ++g)
+            for (int n = 0; n < N; ++n) store_lanes(ys + g * k + n * width, sums[g][n]);
+    }
+
+    // The last rows of a block row, when out_dim is not a multiple of the tile height: G or fewer.
+    template <int G, int N, class V>
+    PYNLA_ALWAYS_INLINE void last_tile(std::int64_t b, std::int64_t o0, std::int64_t col) const {
+        if (out_dim - o0 == G) {
+            tile<G, N, V>(b, o0, col);
+        } else if constexpr (G > 1) {
+            last_tile<G - 1, N, V>(b, o0, col);
+        }
+    }
+
+    template <int G, int N, class V>
+    PYNLA_ALWAYS_INLINE void tile_column(std::int64_t b, std::int64_t col) const {
+        std::int64_t o0 = 0;
+        for (; o0 + G <= out_dim; o0 += G) tile<G, N, V>(b, o0, col);
+        if (o0 < out_dim) last_tile<G - 1, N, V>(b, o0, col);
+    }
+
+    // Columns [col, k) of output block row b, one at a time, for fewer columns than a run of
+    // lanes (a matrix-vector product). A small block's rows all go in one tile (so A is read
+    // once per column), else G at a time.
+    template <int G>
+    PYNLA_ALWAYS_INLINE void narrow_columns(std::int64_t b, std::int64_t col) const {
+        for (; col < k; ++col) {
+            constexpr std::int64_t height = static_dim_v<OutDim>;
+            if constexpr (height > 0 && height <= 16) {
+                tile<height, 1, T>(b, 0, col);
+            } else {
+                tile_column<G, 1, T>(b, col);
+            }
+        }
+    }
+
+    // Output block rows [first, last), in tiles G rows high.
+    template <int G>
+    PYNLA_ALWAYS_INLINE void block_rows(std::int64_t first, std::int64_t last) const {
+        constexpr int width = lane_count<Lanes<T>, T>();
+        for (std::int64_t b = first; b < last; ++b) {
+            std::int64_t col = 0;
+            if constexpr (width > 1) {
+                for (; col + kTileRuns * width <= k; col += kTileRuns * width) tile_column<G, kTileRuns, Lanes<T>>(b, col);
+                for (; col + width <= k; col += width) tile_column<G, 1, Lanes<T>>(b, col);
+            }
+            narrow_columns<G>(b, col);
+        }
+    }
+};
+
+// The same loop compiled twice: a tile of 4 rows x 2 runs holds 8 of AVX2's 16 registers, one of
+// 2 rows x 2 runs holds 8 of SSE2's 16 (each run two registers).
+template <class Product>
+void block_rows_baseline(const Product& product, std::int64_t first, std::int64_t last) {
+    product.template block_rows<2>(first, last);
+}
+
+template <class Product>
+PYNLA_TARGET_AVX2 void block_rows_avx2(const Product& product, std::int64_t first, std::int64_t last) {
+    product.template block_rows<4>(first, last);
+}
+
+template <bool Transposed, class I, class T>
+Buffer<T> multiply(std::int64_t n_out_blocks, std::int64_t out_dim, std::int64_t in_dim, const T* data,
+                   const I* offsets, const I* partners, const I* positions, const T* x, std::int64_t k,
+                   std::int64_t ldx) {
+    PYNLA_REQUIRE(k >= 0 && ldx >= k, "bsr_matmul: X's row stride is shorter than its rows");
+    Buffer<T> y(n_out_blocks * out_dim * k);
+    const int n_threads = max_threads();
+    const auto bounds = split_by_cost(n_out_blocks, n_threads * kTasksPerThread,
+                                      [&](std::int64_t b) { return std::int64_t{offsets[b]} + b; });
+    with_block_shape<T>(out_dim, in_dim, [&](auto out, auto in) {
+        using Product = DenseProduct<Transposed, I, T, decltype(out), decltype(in)>;
+        const Product product{out, in, data, offsets, partners, positions, x, ldx, y.data(), k};
+        const bool wide = !is_complex_v<T> && cpu_has_avx2();
+        parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
+            if (wide) {
+                block_rows_avx2(product, bounds[task], bounds[task + 1]);
+            } else {
+                block_rows_baseline(product, bounds[task], bounds[task + 1]);
+            }
+        });
+    });
+    return y;
+}
+
+}  // namespace detail
+
+// Y = A X: X has A.n_cols() rows of k values, row i at x + i * ldx. Y is A.n_rows() x k, row-major.
+template <class I, class T>
+Buffer<T> multiply_dense(const BsrView<I, T>& a, const T* x, std::int64_t k, std::int64_t ldx) {
+    return detail::multiply<false, I, T>(a.n_block_rows, a.block_rows, a.block_cols, a.data, a.indptr, a.indices,
+                                         nullptr, x, k, ldx);
+}
+
+// Y = A^T X: X has A.n_rows() rows of k values; columns lists A's blocks by block column
+// (block_columns(a)). Y is A.n_cols() x k, row-major.
+template <class I, class T>
+Buffer<T> multiply_transpose_dense(const BsrView<I, T>& a, const BlockColumnsView<I>& columns, const T* x,
+                                   std::int64_t k, std::int64_t ldx) {
+    return detail::multiply<true, I, T>(a.n_block_cols, a.block_cols, a.block_rows, a.data, columns.indptr,
+                                        columns.rows, columns.positions, x, k, ldx);
+}
+
+}  // namespace pynla::block
