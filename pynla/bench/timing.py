@@ -193,13 +193,14 @@ def _status_kib(field):
 
 
 def save_inputs(inputs, folder):
-    """Save a tuple of sparse matrices / ndarrays; repeated objects (``(A, A)``) saved once."""
+    """Save a tuple of sparse matrices (CSR, CSC, BSR), ndarrays and tuples of numbers (such
+    as a shape); repeated objects (``(A, A)``) saved once."""
     manifest = []
     for position, item in enumerate(inputs):
         first = next(i for i, other in enumerate(inputs) if other is item)
         if first != position:
             manifest.append({"same_as": first})
-        elif sp.issparse(item) and item.format in ("csr", "csc"):
+        elif sp.issparse(item) and item.format in ("csr", "csc", "bsr"):
             for part in ("data", "indices", "indptr"):
                 np.save(os.path.join(folder, f"{position}.{part}.npy"), getattr(item, part))
             manifest.append({"kind": type(item).__name__, "shape": list(item.shape),
@@ -207,6 +208,8 @@ def save_inputs(inputs, folder):
         elif isinstance(item, np.ndarray):
             np.save(os.path.join(folder, f"{position}.npy"), item)
             manifest.append({"kind": "ndarray"})
+        elif isinstance(item, tuple) and all(isinstance(x, (int, float)) for x in item):
+            manifest.append({"kind": "tuple", "value": list(item)})
         else:
             raise TypeError(f"cannot save input {position} of type {type(item).__name__}")
     with open(os.path.join(folder, "manifest.json"), "w") as f:
@@ -222,6 +225,8 @@ def load_inputs(folder):
             inputs.append(inputs[entry["same_as"]])
         elif entry["kind"] == "ndarray":
             inputs.append(np.load(os.path.join(folder, f"{position}.npy")))
+        elif entry["kind"] == "tuple":
+            inputs.append(tuple(entry["value"]))
         else:
             parts = [np.load(os.path.join(folder, f"{position}.{p}.npy"))
                      for p in ("data", "indices", "indptr")]
