@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "pynla/block/block_row_scratch.hpp"
 #include "pynla/block/block_shape.hpp"
 #include "pynla/common/bsr.hpp"
 #include "pynla/common/csr.hpp"
@@ -27,25 +28,17 @@ namespace detail {
 
 constexpr std::int64_t kConversionTasksPerThread = 16;
 
-// Per-thread scratch: stamp[j] is the last block row that met block column j; slot[j] is
-// where block column j sits in the block row being filled.
-template <class I>
-struct ConversionScratch {
-    std::vector<std::int64_t> stamp;
-    std::vector<I> slot;
-    std::vector<I> columns;
-};
-
-// Calls visit(j) once for each distinct block column of block row bi, in first-meeting order.
+// Calls visit(j) once for each distinct block column j of block row bi, in first-meeting order,
+// marking stamp[j] = mark.
 template <class I, class T, class Cols, class Visit>
 void for_each_block_column(const CsrView<I, T>& a, std::int64_t block_rows, Cols block_cols,
-                           std::int64_t bi, std::vector<std::int64_t>& stamp, Visit&& visit) {
+                           std::int64_t bi, std::int64_t mark, std::vector<std::int64_t>& stamp, Visit&& visit) {
     const std::int64_t row_end = std::min(a.n_rows, (bi + 1) * block_rows);
     for (std::int64_t row = bi * block_rows; row < row_end; ++row) {
         for (std::int64_t p = a.row_begin(row); p < a.row_end(row); ++p) {
             const std::int64_t j = a.indices[p] / block_cols;
-            if (stamp[j] != bi) {
-                stamp[j] = bi;
+            if (stamp[j] != mark) {
+                stamp[j] = mark;
                 visit(j);
             }
         }
@@ -71,13 +64,12 @@ std::int64_t count_blocks(const CsrView<I, T>& a, std::int64_t block_rows, std::
     const int n_threads = max_threads();
     const auto bounds = detail::block_row_tasks(a, block_rows, n_threads);
     std::vector<std::int64_t> task_blocks(bounds.size() - 1, 0);
-    std::vector<std::vector<std::int64_t>> stamps(static_cast<std::size_t>(n_threads));
+    std::vector<BlockRowScratch<I>> scratch(static_cast<std::size_t>(n_threads));
     with_dim(block_cols, [&](auto cols) {
         parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int thread) {
-            auto& stamp = stamps[thread];
-            if (stamp.empty()) stamp.assign(static_cast<std::size_t>(a.n_cols / cols), -1);
+            auto& stamp = scratch[thread].ready(a.n_cols / cols).stamp;
             for (std::int64_t bi = bounds[task]; bi < bounds[task + 1]; ++bi) {
-                detail::for_each_block_column(a, block_rows, cols, bi, stamp, [&](std::int64_t) { ++task_blocks[task]; });
+                detail::for_each_block_column(a, block_rows, cols, bi, bi, stamp, [&](std::int64_t) { ++task_blocks[task]; });
             }
         });
     });
@@ -96,23 +88,15 @@ Bsr<I, T> from_csr(const CsrView<I, T>& a, std::int64_t block_rows, std::int64_t
     const int n_threads = max_threads();
     const auto bounds = detail::block_row_tasks(a, block_rows, n_threads);
     const auto n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
-    std::vector<detail::ConversionScratch<I>> scratch(static_cast<std::size_t>(n_threads));
-    const auto scratch_for = [&](int thread) -> detail::ConversionScratch<I>& {
-        auto& s = scratch[thread];
-        if (s.stamp.empty()) {
-            s.stamp.assign(static_cast<std::size_t>(n_block_cols), -1);
-            s.slot.resize(static_cast<std::size_t>(n_block_cols));
-        }
-        return s;
-    };
+    std::vector<BlockRowScratch<I>> scratch(static_cast<std::size_t>(n_threads));
 
     with_dim(block_cols, [&](auto cols) {
         m.indptr[0] = 0;
         parallel_for(n_tasks, n_threads, [&](std::int64_t task, int thread) {
-            auto& s = scratch_for(thread);
+            auto& s = scratch[thread].ready(n_block_cols);
             for (std::int64_t bi = bounds[task]; bi < bounds[task + 1]; ++bi) {
                 std::int64_t count = 0;
-                detail::for_each_block_column(a, block_rows, cols, bi, s.stamp, [&](std::int64_t) { ++count; });
+                detail::for_each_block_column(a, block_rows, cols, bi, bi, s.stamp, [&](std::int64_t) { ++count; });
                 m.indptr[bi + 1] = static_cast<I>(count);  // at most nnz(A), which fits I
             }
         });
@@ -121,12 +105,12 @@ Bsr<I, T> from_csr(const CsrView<I, T>& a, std::int64_t block_rows, std::int64_t
         m.indices = Buffer<I>(n_blocks);
         m.data = Buffer<T>(n_blocks * block_size);
 
-        for (auto& s : scratch) std::fill(s.stamp.begin(), s.stamp.end(), -1);
+        // Stamped with -2 - bi, unlike any block row number of the counting pass.
         parallel_for(n_tasks, n_threads, [&](std::int64_t task, int thread) {
-            auto& s = scratch_for(thread);
+            auto& s = scratch[thread].ready(n_block_cols);
             for (std::int64_t bi = bounds[task]; bi < bounds[task + 1]; ++bi) {
                 s.columns.clear();
-                detail::for_each_block_column(a, block_rows, cols, bi, s.stamp,
+                detail::for_each_block_column(a, block_rows, cols, bi, -2 - bi, s.stamp,
                                               [&](std::int64_t j) { s.columns.push_back(static_cast<I>(j)); });
                 std::sort(s.columns.begin(), s.columns.end());
                 const std::int64_t begin = m.indptr[bi];
