@@ -6,15 +6,8 @@ Functions take and return SciPy types (``scipy.sparse`` arrays and matrices,
 
 from pynla import _dense  # noqa: F401  (fills the core's BLAS/LAPACK table at import)
 from pynla._threads import get_num_threads, set_num_threads
-from pynla.block import (
-    BsrLinearOperator,
-    aslinearoperator,
-    block_diagonal_inverse,
-    bsr_from_blocks,
-    bsr_matmul,
-    choose_blocksize,
-    to_bsr,
-)
+from pynla.block import BsrLinearOperator, aslinearoperator, block_diagonal_inverse, bsr_matmul
+from pynla.block_build import bsr_from_blocks, choose_blocksize, to_bsr
 from pynla.spgemm import spgemm
 
 __all__ = [
