@@ -479,3 +479,36 @@ def test_random_structures(seed, grid, blocksize, density, repeats, k):
     Z = random_dense(rng, (A.shape[0],) if k is None else (A.shape[0], k), np.float64)
     assert_allclose(pynla.bsr_matmul(A, Z, transpose=True), D.T @ Z, rtol=1e-12, atol=1e-12)
     assert_array_equal(pynla.to_bsr(A.tocsr(), blocksize=blocksize).toarray(), D)
+
+
+@pytest.fixture
+def plain_copy():
+    """``plain_copy(False)`` keeps kernels on their plain (SSE2) copies; restored afterwards."""
+    from pynla import _core
+
+    yield _core.allow_avx2
+    _core.allow_avx2(True)
+
+
+@pytest.mark.parametrize("blocksize", [(3, 3), (8, 8), (5, 7)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_same_bits_with_and_without_avx2(rng, plain_copy, blocksize, dtype):
+    """The AVX2 and plain copies of the dense-block kernel sum in the same order (lane-wise
+    arithmetic only), so they give the same bits. On a CPU without AVX2 both runs take the plain
+    copy and the test still holds."""
+    from pynla import _core
+
+    A = random_bsr(rng, (40, 30), blocksize, 0.2, dtype, unsorted=True, repeats=20)
+    results = []
+    for allowed in (True, False):
+        plain_copy(allowed)
+        if not allowed:
+            assert not _core.uses_avx2()
+        products = []
+        for transpose in (False, True):
+            for k in (1, 5, 16, 37):
+                X = random_dense(np.random.default_rng(SEED), (A.shape[0 if transpose else 1], k), dtype)
+                products.append(pynla.bsr_matmul(A, X, transpose=transpose))
+        results.append(products)
+    for with_avx2, without in zip(*results):
+        assert_array_equal(with_avx2, without)

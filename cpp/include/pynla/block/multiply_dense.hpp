@@ -175,7 +175,7 @@ Buffer<T> multiply(std::int64_t n_out_blocks, std::int64_t out_dim, std::int64_t
     with_block_shape<T>(out_dim, in_dim, [&](auto out, auto in) {
         using Product = DenseProduct<Transposed, I, T, decltype(out), decltype(in)>;
         const Product product{out, in, data, offsets, partners, positions, x, ldx, y.data(), k};
-        const bool wide = !is_complex_v<T> && cpu_has_avx2();
+        const bool wide = !is_complex_v<T> && use_avx2();
         parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
             if (wide) {
                 block_rows_avx2(product, bounds[task], bounds[task + 1]);

@@ -8,10 +8,11 @@
 //
 // The build is portable (x86-64 baseline); a kernel that gains from wider registers is compiled
 // twice, once plainly and once inside a function marked PYNLA_TARGET_AVX2, and picks one at run
-// time with cpu_has_avx2(). The kernel's body must be inlined into both (mark it
+// time with use_avx2(). The kernel's body must be inlined into both (mark it
 // PYNLA_ALWAYS_INLINE) so that each copy is compiled for its own instruction set.
 #pragma once
 
+#include <atomic>
 #include <complex>
 #include <cstring>
 #include <type_traits>
@@ -29,10 +30,18 @@
 
 namespace pynla {
 
-inline bool cpu_has_avx2() {
+// Whether kernels may take their AVX2 copies (default: yes). Tests turn it off to check that
+// both copies give the same bits.
+inline std::atomic<bool>& avx2_allowed() {
+    static std::atomic<bool> allowed{true};
+    return allowed;
+}
+
+// True if this CPU runs AVX2 and kernels are allowed to use it.
+inline bool use_avx2() {
 #if PYNLA_HAS_AVX2_TARGET
-    static const bool has = __builtin_cpu_supports("avx2");
-    return has;
+    static const bool cpu_has_avx2 = __builtin_cpu_supports("avx2");
+    return cpu_has_avx2 && avx2_allowed().load();
 #else
     return false;
 #endif
