@@ -1,18 +1,24 @@
 """Building BSR matrices: conversion from any sparse format (choosing the block shape if asked)
 and assembly from lists of dense blocks, on SciPy's own ``bsr_array`` layout."""
 
+import math
 from collections import namedtuple
 
 import numpy as np
 import scipy.sparse as sp
 
 from pynla import _core
-from pynla._validation import KERNEL_DTYPES, bsr_like, cast_csr, csr_parts, index_dtype_for, require_sparse
+from pynla._validation import KERNEL_DTYPES, CsrInput, bsr_like, cast_csr, csr_parts, index_dtype_for, require_sparse
 
 __all__ = ["BlocksizeChoice", "bsr_from_blocks", "choose_blocksize", "to_bsr"]
 
 #: Block heights and widths that choose_blocksize tries (those that divide the shape).
 BLOCKSIZE_CANDIDATES = (1, 2, 3, 4, 6, 8, 9, 12, 16)
+
+#: choose_blocksize compares the candidates on a sample of rows when A stores more entries than
+#: this: every SAMPLE_STRIDE-th band of rows (the shape it picks is then counted exactly).
+SAMPLE_ABOVE_NNZ = 1 << 18
+SAMPLE_STRIDE = 16
 
 #: What choose_blocksize found: the block shape, and the stored values per nonzero of A with it.
 BlocksizeChoice = namedtuple("BlocksizeChoice", ["blocksize", "fill_ratio"])
@@ -21,9 +27,12 @@ BlocksizeChoice = namedtuple("BlocksizeChoice", ["blocksize", "fill_ratio"])
 def choose_blocksize(A, candidates=BLOCKSIZE_CANDIDATES):
     """The block shape that stores sparse A in the fewest bytes as BSR, and its fill ratio.
 
-    Every (R, C) with R and C in ``candidates`` dividing A's shape is counted exactly, in
-    parallel, one pass over A each. Bytes are the blocks' values and indices plus indptr, so
-    larger blocks win where A is made of dense blocks and 1x1 (plain CSR) wins where it is not.
+    Every (R, C) with R and C in ``candidates`` dividing A's shape is counted, in parallel,
+    one pass each: over all of A when it is small, else over evenly spaced bands of rows
+    holding about 1/16 of them (bands as high as every candidate R divides, so blocks align);
+    the chosen shape is then counted exactly over A. Bytes are the blocks' values and indices
+    plus indptr, so larger blocks win where A is made of dense blocks and 1x1 (plain CSR) wins
+    where it is not.
 
     Parameters
     ----------
@@ -52,18 +61,34 @@ def choose_blocksize(A, candidates=BLOCKSIZE_CANDIDATES):
     csr = cast_csr(parts, dtype, index_dtype)
     n_rows, n_cols = A.shape
     sizes = sorted({int(c) for c in candidates if c > 0})
-    index_bytes, value_bytes = index_dtype.itemsize, np.dtype(A.dtype).itemsize
-    best = None
-    for r in (r for r in sizes if n_rows % r == 0):
-        for c in (c for c in sizes if n_cols % c == 0):
-            n_blocks = _core.csr_count_blocks(csr, r, c)
-            stored_bytes = n_blocks * (r * c * value_bytes + index_bytes) + (n_rows // r + 1) * index_bytes
-            if best is None or stored_bytes < best[0]:
-                best = (stored_bytes, (r, c), n_blocks)
-    if best is None:
+    row_sizes = [r for r in sizes if n_rows % r == 0]
+    col_sizes = [c for c in sizes if n_cols % c == 0]
+    if not row_sizes or not col_sizes:
         raise ValueError(f"candidates: none of {tuple(candidates)} divides the shape {A.shape}")
-    _, (r, c), n_blocks = best
+    sample = _row_sample(csr, math.lcm(*row_sizes))
+    index_bytes, value_bytes = index_dtype.itemsize, np.dtype(A.dtype).itemsize
+
+    def stored_bytes(r, c):
+        n_blocks = _core.csr_count_blocks(sample, r, c)
+        return n_blocks * (r * c * value_bytes + index_bytes) + (sample.shape[0] // r + 1) * index_bytes
+
+    # Smallest storage; ties go to the smaller blocks (the first met).
+    r, c = min(((r, c) for r in row_sizes for c in col_sizes), key=lambda shape: stored_bytes(*shape))
+    n_blocks = _core.csr_count_blocks(csr, r, c)
     return BlocksizeChoice((r, c), n_blocks * r * c / len(parts.data) if len(parts.data) else 1.0)
+
+
+def _row_sample(csr, band):
+    """The CSR rows of every SAMPLE_STRIDE-th band of ``band`` rows (``band`` divides the row
+    count), or ``csr`` itself if it stores at most SAMPLE_ABOVE_NNZ entries or has few bands."""
+    n_bands = csr.shape[0] // band
+    if len(csr.data) <= SAMPLE_ABOVE_NNZ or n_bands < 2 * SAMPLE_STRIDE:
+        return csr
+    rows = (np.arange(0, n_bands, SAMPLE_STRIDE)[:, None] * band + np.arange(band)).ravel()
+    starts, lengths = csr.indptr[rows], np.diff(csr.indptr)[rows]
+    indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(csr.indptr.dtype)
+    take = np.repeat(starts - indptr[:-1], lengths) + np.arange(indptr[-1])
+    return CsrInput(indptr, csr.indices[take], csr.data[take], (len(rows), csr.shape[1]))
 
 
 def to_bsr(A, blocksize=None):

@@ -304,6 +304,20 @@ def test_choose_blocksize_finds_the_blocks(rng, blocksize):
     assert pynla.to_bsr(A).blocksize == blocksize
 
 
+def test_choose_blocksize_on_a_sample_of_rows(rng):
+    """Large matrices compare candidates on bands of rows; the fill ratio is still exact."""
+    from pynla import block_build
+
+    A = random_bsr(rng, (1200, 300), (6, 6), 0.03).tocsr()
+    assert A.nnz > block_build.SAMPLE_ABOVE_NNZ and A.shape[0] // 144 >= 2 * block_build.SAMPLE_STRIDE
+    assert pynla.choose_blocksize(A) == ((6, 6), 1.0)
+    A.data[rng.random(A.nnz) < 0.5] = 0.0
+    A.eliminate_zeros()  # half the entries gone: whatever shape is chosen, its fill is reported exactly
+    choice = pynla.choose_blocksize(A)
+    stored = pynla.to_bsr(A, blocksize=choice.blocksize)
+    assert choice.fill_ratio == stored.data.size / A.nnz
+
+
 def test_choose_blocksize_keeps_scattered_matrices_in_csr(rng):
     A = sp.random_array((480, 480), density=0.01, rng=rng, format="csr")
     choice = pynla.choose_blocksize(A)
