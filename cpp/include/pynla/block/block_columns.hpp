@@ -1,13 +1,15 @@
 // The blocks of a BSR matrix listed by block column, for products with its transpose: for
 // block column j, the block rows and storage positions of its blocks, in block-row order (and
-// storage order within a block row). A counting sort: O(n_blocks + n_block_cols) time.
+// storage order within a block row). A parallel counting sort: O(n_blocks + threads x
+// n_block_cols) time and memory.
 #pragma once
 
-#include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "pynla/common/bsr.hpp"
 #include "pynla/common/buffer.hpp"
+#include "pynla/common/parallel.hpp"
 
 namespace pynla::block {
 
@@ -29,22 +31,38 @@ struct BlockColumns {
 
 template <class I, class T>
 BlockColumns<I> block_columns(const BsrView<I, T>& a) {
-    const std::int64_t n_blocks = a.n_blocks();
-    BlockColumns<I> columns{Buffer<I>(a.n_block_cols + 1), Buffer<I>(n_blocks), Buffer<I>(n_blocks)};
-    I* next = columns.indptr.data();  // next[j + 1] counts, then next[j] is where column j's next block goes
-    std::fill(next, next + a.n_block_cols + 1, I(0));
-    for (std::int64_t p = 0; p < n_blocks; ++p) ++next[a.indices[p] + 1];
-    for (std::int64_t j = 0; j < a.n_block_cols; ++j) next[j + 1] += next[j];
-    for (std::int64_t i = 0; i < a.n_block_rows; ++i) {
-        for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) {
-            const I slot = next[a.indices[p]]++;
-            columns.rows[slot] = static_cast<I>(i);
-            columns.positions[slot] = static_cast<I>(p);
+    const std::int64_t n_blocks = a.n_blocks(), n_cols = a.n_block_cols;
+    BlockColumns<I> columns{Buffer<I>(n_cols + 1), Buffer<I>(n_blocks), Buffer<I>(n_blocks)};
+    // A counting sort in parallel: task t takes a range of block rows, counts its blocks per
+    // column, and writes them after those of the tasks before it, so the listing is the same
+    // for any thread count.
+    const int n_threads = max_threads();
+    const auto bounds = split_by_cost(a.n_block_rows, n_threads, [&](std::int64_t i) { return a.row_begin(i) + i; });
+    const auto n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
+    std::vector<std::vector<I>> next(static_cast<std::size_t>(n_tasks));  // next[t][j]: counts, then slots
+    parallel_for(n_tasks, n_threads, [&](std::int64_t t, int) {
+        next[t].assign(static_cast<std::size_t>(n_cols), I(0));
+        for (std::int64_t p = a.row_begin(bounds[t]); p < a.row_begin(bounds[t + 1]); ++p) ++next[t][a.indices[p]];
+    });
+    std::int64_t offset = 0;
+    for (std::int64_t j = 0; j < n_cols; ++j) {
+        columns.indptr[j] = static_cast<I>(offset);
+        for (std::int64_t t = 0; t < n_tasks; ++t) {
+            const I count = next[t][j];
+            next[t][j] = static_cast<I>(offset);
+            offset += count;
         }
     }
-    // next[j] now holds the end of column j: shift back by one to get the starts.
-    for (std::int64_t j = a.n_block_cols; j > 0; --j) next[j] = next[j - 1];
-    next[0] = 0;
+    columns.indptr[n_cols] = static_cast<I>(offset);
+    parallel_for(n_tasks, n_threads, [&](std::int64_t t, int) {
+        for (std::int64_t i = bounds[t]; i < bounds[t + 1]; ++i) {
+            for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) {
+                const I slot = next[t][a.indices[p]]++;
+                columns.rows[slot] = static_cast<I>(i);
+                columns.positions[slot] = static_cast<I>(p);
+            }
+        }
+    });
     return columns;
 }
 
