@@ -219,8 +219,8 @@ def spgemm_bsr(A, B):
     maxval = max(*A.shape, *B.shape, len(a_parts.indices), len(b_parts.indices))
     index_dtype = index_dtype_for([a_parts, b_parts], maxval=maxval)
     try:
-        indptr, indices, data = _core.bsr_spgemm(cast_bsr(a_parts, dtype, index_dtype), cast_bsr(b_parts, dtype, index_dtype))
+        indptr, indices, data = _core.bsr_spgemm(*(cast_bsr(p, dtype, index_dtype) for p in (a_parts, b_parts)))
     except OverflowError:  # C's block count does not fit int32: once more with int64
         wide = np.dtype(np.int64)
-        indptr, indices, data = _core.bsr_spgemm(cast_bsr(a_parts, dtype, wide), cast_bsr(b_parts, dtype, wide))
+        indptr, indices, data = _core.bsr_spgemm(*(cast_bsr(p, dtype, wide) for p in (a_parts, b_parts)))
     return bsr_like(A, (data, indices, indptr), shape, blocksize)

@@ -196,9 +196,12 @@ def bsr_from_blocks(block_rows, block_cols, blocks, shape):
     for name, values, size in (("block_rows", block_rows, grid[0]), ("block_cols", block_cols, grid[1])):
         values = np.asarray(values)
         if values.shape != (n_listed,) or (n_listed and not np.issubdtype(values.dtype, np.integer)):
-            raise ValueError(f"{name} must be {n_listed} integers (one per block), got {values.dtype} of shape {values.shape}")
+            raise ValueError(
+                f"{name} must be {n_listed} integers (one per block), got {values.dtype} of shape {values.shape}"
+            )
         if n_listed and (values.min() < 0 or values.max() >= size):
-            raise ValueError(f"{name} has index {values.min() if values.min() < 0 else values.max()} out of range for {size} blocks")
+            bad = values.min() if values.min() < 0 else values.max()
+            raise ValueError(f"{name} has index {bad} out of range for {size} blocks")
         coordinates.append(np.ascontiguousarray(values, dtype=index_dtype))
     if blocks.dtype not in KERNEL_DTYPES:
         rows = (coordinates[0][:, None, None] * r + np.arange(r)[None, :, None]) + np.zeros((1, 1, c), dtype=index_dtype)

@@ -30,6 +30,7 @@ def spgemm(A, B, *, sort_indices=True):
         If True (default), the result is in canonical form: column indices sorted within
         rows, no duplicates. If False, columns are left in the order the kernel finds them,
         which is faster; the result has ``has_sorted_indices`` False (and no duplicates).
+        BSR results are always sorted.
 
     Returns
     -------
@@ -37,8 +38,9 @@ def spgemm(A, B, *, sort_indices=True):
         ``csr_array`` if A is a sparse array, ``csr_matrix`` if it is a sparse matrix, as
         SciPy's ``A @ B``. If A and B are both BSR, C is BSR (``bsr_array`` or ``bsr_matrix``)
         with A's block height and B's block width, computed block by block with dense block
-        products; all its blocks are kept, even ones that sum to zero, as SciPy keeps them. The dtype is NumPy's result type of A's and B's dtypes; the index
-        dtype is int32 unless an input has int64 indices or nnz(C) needs int64.
+        products; all its blocks are kept, even ones that sum to zero, as SciPy keeps them. The
+        dtype is NumPy's result type of A's and B's dtypes; the index dtype is int32 unless an
+        input has int64 indices or nnz(C) needs int64.
 
     Raises
     ------

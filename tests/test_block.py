@@ -50,7 +50,9 @@ def random_blocks(rng, n, blocksize, dtype):
 
 
 def random_dense(rng, shape, dtype):
-    return random_blocks(rng, 1, shape, dtype)[0] if len(shape) == 2 else random_blocks(rng, 1, (shape[0], 1), dtype)[0, :, 0]
+    if len(shape) == 2:
+        return random_blocks(rng, 1, shape, dtype)[0]
+    return random_blocks(rng, 1, (shape[0], 1), dtype)[0, :, 0]
 
 
 def dense(A):

@@ -69,7 +69,8 @@ std::int64_t count_blocks(const CsrView<I, T>& a, std::int64_t block_rows, std::
         parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int thread) {
             auto& stamp = scratch[thread].ready(a.n_cols / cols).stamp;
             for (std::int64_t bi = bounds[task]; bi < bounds[task + 1]; ++bi) {
-                detail::for_each_block_column(a, block_rows, cols, bi, bi, stamp, [&](std::int64_t) { ++task_blocks[task]; });
+                detail::for_each_block_column(a, block_rows, cols, bi, bi, stamp,
+                                              [&](std::int64_t) { ++task_blocks[task]; });
             }
         });
     });

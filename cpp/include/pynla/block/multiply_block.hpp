@@ -93,7 +93,9 @@ Bsr<I, T> multiply_block(const BsrView<I, T>& a, const BsrView<I, T>& b) {
     std::vector<std::int64_t> cumulative(n_rows + 1, 0);
     for (std::int64_t i = 0; i < n_rows; ++i) {
         std::int64_t products = 1;
-        for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) products += b.row_end(a.indices[p]) - b.row_begin(a.indices[p]);
+        for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) {
+            products += b.row_end(a.indices[p]) - b.row_begin(a.indices[p]);
+        }
         cumulative[i + 1] = cumulative[i] + products;
     }
     const int n_threads = max_threads();
@@ -115,7 +117,9 @@ Bsr<I, T> multiply_block(const BsrView<I, T>& a, const BsrView<I, T>& b) {
     std::int64_t n_blocks = 0;
     for (std::int64_t i = 0; i < n_rows; ++i) {
         n_blocks += c.indptr[i + 1];
-        if (n_blocks > std::numeric_limits<I>::max()) throw std::overflow_error("bsr spgemm: C's blocks do not fit the index type");
+        if (n_blocks > std::numeric_limits<I>::max()) {
+            throw std::overflow_error("bsr spgemm: C's blocks do not fit the index type");
+        }
         c.indptr[i + 1] = static_cast<I>(n_blocks);
     }
     c.indices = Buffer<I>(n_blocks);

@@ -4,14 +4,16 @@
 //   A X:    Y_i = sum over the blocks A_ij of block row i    of A_ij   X_j   (R rows of Y)
 //   A^T X:  Y_j = sum over the blocks A_ij of block column j of A_ij^T X_i   (C rows of Y)
 // (the blocks of a block column come from block_columns.hpp, so A^T is never formed). A block
-// row of Y is made in register tiles of G rows x 64 bytes of columns: the tile's sums stay in
-// registers while all of the block row's blocks pass, each block value broadcast against a run
-// of a row of X (the rows of X the next blocks need are prefetched). Fewer columns than a run
-// of lanes (a matrix-vector product) go one at a time, in tiles as high as the block. Sums run in a fixed order (blocks in order, then the rows of X they meet), lane
-// by lane, so Y has the same bits for any thread count, tile shape or instruction set.
+// row of Y is made in register tiles of G rows x 2 runs of 32 bytes of columns: the tile's sums
+// stay in registers while all of the block row's blocks pass, each block value broadcast against
+// a run of a row of X (the rows of X the next blocks need are prefetched). Fewer columns than a
+// run of lanes (a matrix-vector product) go one at a time, in tiles as high as the block. Sums
+// run in a fixed order (blocks in order, then the rows of X they meet), lane by lane, so Y has
+// the same bits for any thread count, tile shape or instruction set.
 // In:  a trusted BSR view (blocks may be unsorted or repeat); X row-major with row stride ldx.
 // Out: Y row-major (k columns), every entry written.
-// Cost: 2 k nnz(A) flops; A is read once per tile (about R k / 32 doubles times, from cache).
+// Cost: 2 k nnz(A) flops; each block row of A is read once per tile of Y (from cache after the
+//       first), each row of X once per block that meets it.
 #pragma once
 
 #include <algorithm>
