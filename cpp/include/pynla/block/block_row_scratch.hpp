@@ -2,6 +2,7 @@
 // multiply_block.hpp): which block columns the row has met, and where each one's block goes.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -20,6 +21,15 @@ struct BlockRowScratch {
             slot.resize(static_cast<std::size_t>(n_block_cols));
         }
         return *this;
+    }
+
+    // Sorts the row's block columns into indices[begin, ...) and points each one's slot there.
+    void place_columns(I* indices, std::int64_t begin) {
+        std::sort(columns.begin(), columns.end());
+        for (std::size_t q = 0; q < columns.size(); ++q) {
+            indices[begin + q] = columns[q];
+            slot[columns[q]] = static_cast<I>(begin + q);
+        }
     }
 };
 

@@ -113,12 +113,8 @@ Bsr<I, T> from_csr(const CsrView<I, T>& a, std::int64_t block_rows, std::int64_t
                 s.columns.clear();
                 detail::for_each_block_column(a, block_rows, cols, bi, -2 - bi, s.stamp,
                                               [&](std::int64_t j) { s.columns.push_back(static_cast<I>(j)); });
-                std::sort(s.columns.begin(), s.columns.end());
                 const std::int64_t begin = m.indptr[bi];
-                for (std::size_t q = 0; q < s.columns.size(); ++q) {
-                    m.indices[begin + q] = s.columns[q];
-                    s.slot[s.columns[q]] = static_cast<I>(begin + q);
-                }
+                s.place_columns(m.indices.data(), begin);
                 std::fill(m.data.data() + begin * block_size, m.data.data() + (begin + s.columns.size()) * block_size, T{});
                 for (std::int64_t row = bi * block_rows; row < (bi + 1) * block_rows; ++row) {
                     const std::int64_t r = row - bi * block_rows;

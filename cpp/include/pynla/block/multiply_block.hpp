@@ -135,12 +135,8 @@ Bsr<I, T> multiply_block(const BsrView<I, T>& a, const BsrView<I, T>& b) {
                     s.columns.clear();
                     detail::for_each_product_column(a, b, i, -2 - i, s.stamp,
                                                     [&](std::int64_t j) { s.columns.push_back(static_cast<I>(j)); });
-                    std::sort(s.columns.begin(), s.columns.end());
                     const std::int64_t begin = c.indptr[i];
-                    for (std::size_t q = 0; q < s.columns.size(); ++q) {
-                        c.indices[begin + q] = s.columns[q];
-                        s.slot[s.columns[q]] = static_cast<I>(begin + q);
-                    }
+                    s.place_columns(c.indices.data(), begin);
                     T* row_data = c.data.data() + begin * block_size;
                     std::fill(row_data, row_data + static_cast<std::int64_t>(s.columns.size()) * block_size, T{});
                     for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) {
