@@ -22,6 +22,18 @@ CsrInput = namedtuple("CsrInput", ["indptr", "indices", "data", "shape"])
 BsrInput = namedtuple("BsrInput", ["indptr", "indices", "data", "shape", "blocksize"])
 
 
+def float_kernel_dtype(dtype, name):
+    """The kernel dtype for a computation that only the C++ kernels do (inverses, operators):
+    ``dtype`` itself if they take it, float64 for bool and integers; TypeError naming ``name``
+    for the rest (long double, as numpy.linalg refuses it too)."""
+    dtype = np.dtype(dtype)
+    if dtype in KERNEL_DTYPES:
+        return dtype
+    if dtype.kind in "biu":
+        return np.dtype(np.float64)
+    raise TypeError(f"{name} has dtype {dtype}; expected float32, float64, complex64, complex128, bool or integers")
+
+
 def require_sparse(A, name):
     """Return A if it is a 2-D SciPy sparse array or matrix; raise TypeError naming it if not."""
     if not sp.issparse(A):

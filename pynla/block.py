@@ -7,7 +7,15 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from pynla import _core
-from pynla._validation import KERNEL_DTYPES, bsr_like, bsr_parts, cast_bsr, index_dtype_for, require_sparse
+from pynla._validation import (
+    KERNEL_DTYPES,
+    bsr_like,
+    bsr_parts,
+    cast_bsr,
+    float_kernel_dtype,
+    index_dtype_for,
+    require_sparse,
+)
 from pynla.block_build import to_bsr
 
 __all__ = ["BsrLinearOperator", "aslinearoperator", "block_diagonal_inverse", "bsr_matmul", "spgemm_bsr"]
@@ -104,6 +112,9 @@ def block_diagonal_inverse(A, blocksize=None):
     ------
     numpy.linalg.LinAlgError
         If a diagonal block is missing or singular (the message names its block row).
+    TypeError
+        If A's dtype is not float32, float64, complex64, complex128, bool or an integer type
+        (bool and integers are inverted in float64).
 
     Examples
     --------
@@ -130,7 +141,7 @@ def block_diagonal_inverse(A, blocksize=None):
     parts = bsr_parts(A, "A")
     if parts.blocksize[0] != parts.blocksize[1]:
         raise ValueError(f"A.blocksize {parts.blocksize} is not square")
-    dtype = A.dtype if A.dtype in KERNEL_DTYPES else np.result_type(A.dtype, np.float64)
+    dtype = float_kernel_dtype(A.dtype, "A")
     a = cast_bsr(parts, dtype, index_dtype_for([parts], maxval=max(A.shape)))
     indptr, indices, data = _core.bsr_diagonal_inverses(a)
     return bsr_like(A, (data, indices, indptr), A.shape, parts.blocksize)
@@ -147,7 +158,7 @@ class BsrLinearOperator(spla.LinearOperator):
 
     def __init__(self, A):
         parts = bsr_parts(require_sparse(A, "A"), "A")
-        dtype = A.dtype if A.dtype in KERNEL_DTYPES else np.result_type(A.dtype, np.float64)
+        dtype = float_kernel_dtype(A.dtype, "A")
         super().__init__(dtype=dtype, shape=A.shape)
         self.A = A
         self._parts = cast_bsr(parts, dtype, index_dtype_for([parts], maxval=0))
