@@ -36,7 +36,8 @@ Bsr<I, T> diagonal_block_inverses(const BsrView<I, T>& a) {
     enum Outcome : char { kInverted, kMissing, kSingular };
     std::vector<char> outcome(static_cast<std::size_t>(n), kInverted);
     const int n_threads = max_threads();
-    const auto bounds = split_by_cost(n, n_threads * 16, [&](std::int64_t i) { return a.row_begin(i) + i * block_size; });
+    const auto bounds = split_by_cost(n, n_threads * kTasksPerThread,
+                                      [&](std::int64_t i) { return a.row_begin(i) + i * block_size; });
     parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
         std::vector<T> block(static_cast<std::size_t>(block_size));
         std::vector<dense::fint> pivots(static_cast<std::size_t>(r));

@@ -37,7 +37,8 @@ Bsr<I, T> from_blocks(std::int64_t n_block_rows, std::int64_t n_block_cols, std:
 
     // Sort each row's listed blocks by (column, list order) and count its distinct columns.
     const int n_threads = max_threads();
-    const auto bounds = split_by_cost(n_block_rows, n_threads * 16, [&](std::int64_t bi) { return start[bi] + bi; });
+    const auto bounds = split_by_cost(n_block_rows, n_threads * kTasksPerThread,
+                                      [&](std::int64_t bi) { return start[bi] + bi; });
     const auto n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
     Bsr<I, T> m{n_block_rows, n_block_cols, block_rows, block_cols, Buffer<I>(n_block_rows + 1), {}, {}};
     m.indptr[0] = 0;

@@ -32,7 +32,6 @@ namespace pynla::block {
 
 namespace detail {
 
-constexpr std::int64_t kBlockRowTasksPerThread = 16;
 // Blocks of A ahead whose rows of B are prefetched: A names B's rows in no order a hardware
 // prefetcher guesses, and with small blocks fetching them is most of the work.
 constexpr std::int64_t kRowsAheadToPrefetch = 4;
@@ -99,7 +98,7 @@ Bsr<I, T> multiply_block(const BsrView<I, T>& a, const BsrView<I, T>& b) {
         cumulative[i + 1] = cumulative[i] + products;
     }
     const int n_threads = max_threads();
-    const auto bounds = split_by_cost(n_rows, n_threads * detail::kBlockRowTasksPerThread,
+    const auto bounds = split_by_cost(n_rows, n_threads * kTasksPerThread,
                                       [&](std::int64_t i) { return cumulative[i]; });
     const auto n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
     std::vector<BlockRowScratch<I>> scratch(static_cast<std::size_t>(n_threads));

@@ -31,8 +31,6 @@ namespace pynla::block {
 
 namespace detail {
 
-// Output block rows per thread: enough for dynamic scheduling to even out uneven block rows.
-constexpr std::int64_t kTasksPerThread = 8;
 // Runs of lanes per register tile, and how many blocks ahead prefetch() reaches.
 constexpr int kTileRuns = 2;
 constexpr std::int64_t kPrefetchDistance = 2;

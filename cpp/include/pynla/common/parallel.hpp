@@ -76,6 +76,10 @@ void parallel_for(std::int64_t n_tasks, int n_threads, Body&& body) {
     if (first_error) std::rethrow_exception(first_error);
 }
 
+// Tasks per thread when work is cut by cost: enough for dynamic scheduling to even out what the
+// cost estimate misjudges, few enough that handing them out costs nothing.
+constexpr std::int64_t kTasksPerThread = 16;
+
 // Cuts the items [0, n) into at most n_tasks contiguous ranges of about equal cost, given
 // cumulative(i) = cost of the items [0, i), non-decreasing in i, for i in [0, n]. Returns the
 // boundaries: range t is [bounds[t], bounds[t + 1]). The cut depends only on the costs.

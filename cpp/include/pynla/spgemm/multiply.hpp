@@ -49,8 +49,6 @@ namespace detail {
 // costs a few word reads per product); otherwise in a hash table.
 constexpr std::int64_t kMaxWindow = std::int64_t{1} << 20;
 constexpr std::int64_t kWindowColumnsPerProduct = 256;
-// Tasks per thread: enough for dynamic scheduling to even out what the flop count misjudges.
-constexpr std::int64_t kTasksPerThread = 16;
 
 template <class I, class T>
 struct Workspace {
@@ -193,7 +191,7 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
 
     const int n_threads = max_threads();
     const detail::RowPlans<I> plans(a, b, n_threads);
-    const auto bounds = split_by_cost(n_rows, n_threads == 1 ? 1 : n_threads * detail::kTasksPerThread,
+    const auto bounds = split_by_cost(n_rows, n_threads == 1 ? 1 : n_threads * kTasksPerThread,
                                       [&](std::int64_t i) { return plans.cumulative_flops(i) + i; });
     const auto n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
     std::vector<detail::Workspace<I, T>> workspaces(static_cast<std::size_t>(n_threads));
