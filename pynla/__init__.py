@@ -8,10 +8,17 @@ from pynla import _dense  # noqa: F401  (fills the core's BLAS/LAPACK table at i
 from pynla._threads import get_num_threads, set_num_threads
 from pynla.block import BsrLinearOperator, aslinearoperator, block_diagonal_inverse, bsr_matmul
 from pynla.block_build import bsr_from_blocks, choose_blocksize, to_bsr
+from pynla.lstsq import LstsqResult, sketched_lstsq
+from pynla.sketch import SRHT, CountSketch, GaussianSketch, SparseSignSketch
 from pynla.spgemm import spgemm
 
 __all__ = [
     "BsrLinearOperator",
+    "CountSketch",
+    "GaussianSketch",
+    "LstsqResult",
+    "SRHT",
+    "SparseSignSketch",
     "aslinearoperator",
     "block_diagonal_inverse",
     "bsr_from_blocks",
@@ -19,6 +26,7 @@ __all__ = [
     "choose_blocksize",
     "get_num_threads",
     "set_num_threads",
+    "sketched_lstsq",
     "spgemm",
     "to_bsr",
 ]

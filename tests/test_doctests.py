@@ -16,10 +16,14 @@ PUBLIC = [
     pynla.bsr_from_blocks,
     pynla.block_diagonal_inverse,
     pynla.aslinearoperator,
+    pynla.sketched_lstsq,
 ]
 
+#: Public classes whose docstrings carry Examples.
+PUBLIC_CLASSES = [pynla.CountSketch, pynla.SparseSignSketch, pynla.SRHT, pynla.GaussianSketch]
 
-@pytest.mark.parametrize("function", PUBLIC, ids=lambda f: f.__name__)
+
+@pytest.mark.parametrize("function", PUBLIC + PUBLIC_CLASSES, ids=lambda f: f.__name__)
 def test_docstring_examples(function):
     finder = doctest.DocTestFinder(recurse=False)
     tests = finder.find(function, function.__name__, globs={})

@@ -16,6 +16,7 @@
 #include "pynla/common/bsr.hpp"
 #include "pynla/common/buffer.hpp"
 #include "pynla/common/csr.hpp"
+#include "pynla/common/matrix_view.hpp"
 
 namespace pynla::bindings {
 
@@ -112,6 +113,23 @@ py::array_t<T, py::array::f_style> fortran_matrix(const py::handle& object, cons
         throw py::value_error(std::string(what) + ": expected a Fortran-ordered 2-D array");
     }
     return py::reinterpret_borrow<py::array_t<T, py::array::f_style>>(object);
+}
+
+// A view of a 2-D array of exactly T with any strides (whole elements).
+template <class T>
+MatrixView<T> matrix_view(const py::handle& object, const char* what) {
+    if (!py::isinstance<py::array_t<T>>(object)) {
+        throw py::type_error(std::string(what) + ": expected an array of " +
+                             py::str(py::dtype::of<T>()).cast<std::string>());
+    }
+    const auto array = py::reinterpret_borrow<py::array>(object);
+    if (array.ndim() != 2) throw py::value_error(std::string(what) + ": expected a 2-D array");
+    const auto item = static_cast<py::ssize_t>(sizeof(T));
+    if (array.strides(0) % item != 0 || array.strides(1) % item != 0) {
+        throw py::value_error(std::string(what) + ": strides must be whole elements");
+    }
+    return {static_cast<const T*>(array.data()), array.shape(0), array.shape(1), array.strides(0) / item,
+            array.strides(1) / item};
 }
 
 // Hands an owned buffer to numpy: the array's base is a capsule that frees the memory.

@@ -8,6 +8,7 @@ void bind_threads(py::module_& m);
 void bind_dense(py::module_& m);
 void bind_spgemm(py::module_& m);
 void bind_block(py::module_& m);
+void bind_sketch(py::module_& m);
 }  // namespace pynla::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -17,6 +18,7 @@ PYBIND11_MODULE(_core, m) {
     pynla::bindings::bind_dense(m);
     pynla::bindings::bind_spgemm(m);
     pynla::bindings::bind_block(m);
+    pynla::bindings::bind_sketch(m);
 
     // Kept for the life of the process: the translator may run after module teardown starts.
     static py::handle linalg_error = py::object(py::module_::import("numpy.linalg").attr("LinAlgError")).release();

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "pynla/common/scalar.hpp"
-#include "pynla/spgemm/column_bitmap.hpp"
+#include "pynla/common/column_bitmap.hpp"
 #include "pynla/spgemm/row_products.hpp"
 
 namespace pynla::spgemm::detail {

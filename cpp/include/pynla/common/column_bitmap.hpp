@@ -1,13 +1,14 @@
 // Puts a set of column offsets in [0, width) in increasing order without sorting: mark each in a
 // bitmap, then walk the bitmap. A summary bit per 64-offset word lets the walk read only marked
 // words, so a row with n columns costs O(n + width / 4096); the walk clears what it reads,
-// leaving the bitmap empty for the next row. Used by both accumulators for sorted output.
+// leaving the bitmap empty for the next row. Gives sorted output to the SpGEMM accumulators and
+// to the sparse sketches.
 #pragma once
 
 #include <cstdint>
 #include <vector>
 
-namespace pynla::spgemm::detail {
+namespace pynla {
 
 class ColumnBitmap {
 public:
@@ -48,4 +49,4 @@ private:
     std::vector<std::uint64_t> summary_;  // bit j of summary s: word 64 s + j nonzero; zero outside a walk
 };
 
-}  // namespace pynla::spgemm::detail
+}  // namespace pynla

@@ -1,0 +1,146 @@
+// S A for a sparse sketch S (sparse_sketch.hpp) and a sparse A, kept sparse: CSR A gives S A in
+// CSR, CSC A gives it in CSC. Entries of S A that sum to exactly zero are dropped and indices
+// come out sorted, as in SciPy's product. Every sum runs over A's entries in a fixed order (S's
+// columns increasing, then A's storage order), so results do not depend on the thread count.
+//   - CSR: a stable counting sort moves each entry of A's row i, signed, to the rows of S A
+//     that S's column i names (A read once, in order); then each row of S A sums its entries
+//     by column (sorted_sum.hpp). O(k nnz(A) + m) work, about three streaming passes.
+//   - CSC: column j of S A sums, for each entry (i, v) of A's column j, v times S's column i:
+//     O(k nnz(A)) work, one pass, columns shared among threads.
+// In both, the output is first written with room for every entry (k nnz(A) in all), then packed.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "pynla/common/buffer.hpp"
+#include "pynla/common/csr.hpp"
+#include "pynla/common/parallel.hpp"
+#include "pynla/sketch/sorted_sum.hpp"
+#include "pynla/sketch/sparse_sketch.hpp"
+
+namespace pynla::sketch {
+
+namespace detail {
+
+// Packs rows written at `begin[r]` with `count[r]` entries each into a compressed matrix.
+template <class I, class T>
+Csr<I, T> pack_rows(std::int64_t n_rows, std::int64_t n_cols, const std::vector<std::int64_t>& begin,
+                    const std::vector<std::int64_t>& count, const Buffer<I>& indices, const Buffer<T>& values) {
+    Csr<I, T> c{n_rows, n_cols, Buffer<I>(n_rows + 1), Buffer<I>(0), Buffer<T>(0)};
+    std::int64_t nnz = 0;
+    for (std::int64_t r = 0; r < n_rows; ++r) {
+        c.indptr[r] = static_cast<I>(nnz);
+        nnz += count[r];
+    }
+    c.indptr[n_rows] = static_cast<I>(nnz);
+    c.indices = Buffer<I>(nnz);
+    c.data = Buffer<T>(nnz);
+    const int n_threads = max_threads();
+    const auto bounds = split_by_cost(n_rows, n_threads * kTasksPerThread,
+                                      [&](std::int64_t r) { return static_cast<std::int64_t>(c.indptr[r]) + r; });
+    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
+        for (std::int64_t r = bounds[task]; r < bounds[task + 1]; ++r) {
+            std::copy(indices.data() + begin[r], indices.data() + begin[r] + count[r], c.indices.data() + c.indptr[r]);
+            std::copy(values.data() + begin[r], values.data() + begin[r] + count[r], c.data.data() + c.indptr[r]);
+        }
+    });
+    return c;
+}
+
+}  // namespace detail
+
+// S A in CSR for A in CSR (n x d). Requires k nnz(A) to fit in I.
+template <class I, class T>
+Csr<I, T> sketch_csr(const SparseSketchView& s, const CsrView<I, T>& a) {
+    const std::int64_t m = s.n_rows, n = a.n_rows, d = a.n_cols, k = s.per_column;
+    const int n_threads = max_threads();
+
+    // 1. Per task (a range of A's rows) and row r of S A: how many entries it sends to r.
+    const std::int64_t max_tasks = std::max<std::int64_t>(1, (std::int64_t{1} << 22) / std::max<std::int64_t>(m, 1));
+    const auto bounds = split_by_cost(n, std::min<std::int64_t>(n_threads * 4, max_tasks),
+                                      [&](std::int64_t i) { return a.row_begin(i) + i; });
+    const std::int64_t n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
+    std::vector<std::int64_t> next(static_cast<std::size_t>(n_tasks * m), 0);  // task t, row r at t m + r
+    parallel_for(n_tasks, n_threads, [&](std::int64_t task, int) {
+        std::int64_t* const counts = next.data() + task * m;
+        for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
+            for (std::int64_t p = i * k; p < (i + 1) * k; ++p) counts[s.rows[p]] += a.row_length(i);
+        }
+    });
+
+    // 2. Row r's entries go to [begin[r], begin[r + 1]), each task's after those of the tasks
+    // before it: in order of A's rows, whatever the number of tasks.
+    std::vector<std::int64_t> begin(static_cast<std::size_t>(m + 1));
+    std::int64_t offset = 0;
+    for (std::int64_t r = 0; r < m; ++r) {
+        begin[r] = offset;
+        for (std::int64_t task = 0; task < n_tasks; ++task) {
+            const std::int64_t count = next[task * m + r];
+            next[task * m + r] = offset;
+            offset += count;
+        }
+    }
+    begin[m] = offset;
+    Buffer<I> indices(offset);
+    Buffer<T> values(offset);
+    parallel_for(n_tasks, n_threads, [&](std::int64_t task, int) {
+        std::int64_t* const positions = next.data() + task * m;
+        for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
+            const std::int64_t row_begin = a.row_begin(i), row_end = a.row_end(i);
+            for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
+                std::int64_t q = positions[s.rows[p]];
+                positions[s.rows[p]] += row_end - row_begin;
+                const bool negate = s.signs[p] < 0;
+                for (std::int64_t e = row_begin; e < row_end; ++e, ++q) {
+                    indices[q] = a.indices[e];
+                    values[q] = negate ? -a.data[e] : a.data[e];
+                }
+            }
+        }
+    });
+
+    // 3. Each row of S A sums its entries by column, in place.
+    std::vector<std::int64_t> count(static_cast<std::size_t>(m));
+    std::vector<SortedSum<T>> sums(static_cast<std::size_t>(n_threads));
+    const auto row_bounds = split_by_cost(m, n_threads * kTasksPerThread, [&](std::int64_t r) { return begin[r] + r; });
+    parallel_for(static_cast<std::int64_t>(row_bounds.size()) - 1, n_threads, [&](std::int64_t task, int thread) {
+        SortedSum<T>& sum = sums[static_cast<std::size_t>(thread)];
+        for (std::int64_t r = row_bounds[task]; r < row_bounds[task + 1]; ++r) {
+            sum.start(d);
+            for (std::int64_t q = begin[r]; q < begin[r + 1]; ++q) sum.add(indices[q], values[q]);
+            count[r] = sum.write(s.scale, indices.data() + begin[r], values.data() + begin[r]);
+        }
+    });
+    return detail::pack_rows(m, d, begin, count, indices, values);
+}
+
+// S A in CSC for A in CSC (n x d), given as the CSR view of A^T (d x n): the result is returned
+// as the CSR arrays of (S A)^T (d x m). Requires k nnz(A) to fit in I.
+template <class I, class T>
+Csr<I, T> sketch_csc(const SparseSketchView& s, const CsrView<I, T>& a_transpose) {
+    const std::int64_t m = s.n_rows, d = a_transpose.n_rows, k = s.per_column;
+    std::vector<std::int64_t> begin(static_cast<std::size_t>(d + 1)), count(static_cast<std::size_t>(d));
+    for (std::int64_t j = 0; j <= d; ++j) begin[j] = k * a_transpose.row_begin(j);
+    Buffer<I> indices(begin[d]);
+    Buffer<T> values(begin[d]);
+    const int n_threads = max_threads();
+    std::vector<SortedSum<T>> sums(static_cast<std::size_t>(n_threads));
+    const auto bounds = split_by_cost(d, n_threads * kTasksPerThread, [&](std::int64_t j) { return begin[j] + j; });
+    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int thread) {
+        SortedSum<T>& sum = sums[static_cast<std::size_t>(thread)];
+        for (std::int64_t j = bounds[task]; j < bounds[task + 1]; ++j) {
+            sum.start(m);
+            for (std::int64_t e = a_transpose.row_begin(j); e < a_transpose.row_end(j); ++e) {
+                const std::int64_t i = a_transpose.indices[e];
+                const T v = a_transpose.data[e];
+                for (std::int64_t p = i * k; p < (i + 1) * k; ++p) sum.add(s.rows[p], s.signs[p] < 0 ? -v : v);
+            }
+            count[j] = sum.write(s.scale, indices.data() + begin[j], values.data() + begin[j]);
+        }
+    });
+    return detail::pack_rows(d, m, begin, count, indices, values);
+}
+
+}  // namespace pynla::sketch

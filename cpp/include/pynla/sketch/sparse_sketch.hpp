@@ -1,0 +1,116 @@
+// Sparse sketching matrices S (m x n) with k nonzeros per column, each +-scale in a distinct row:
+// k = 1 and scale = 1 is CountSketch (Clarkson and Woodruff 2013), larger k the sparse sign
+// embedding (Meng and Mahoney 2013; Tropp et al. 2017). S is stored by column (column i's rows
+// and signs at [i k, (i + 1) k)), as it is drawn; kernels that build S A row by row list it by
+// row first (SketchRows).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "pynla/common/buffer.hpp"
+#include "pynla/common/parallel.hpp"
+#include "pynla/sketch/random.hpp"
+
+namespace pynla::sketch {
+
+struct SparseSketchView {
+    std::int64_t n_rows = 0;                // m, the sketch size
+    std::int64_t n_cols = 0;                // n, the dimension sketched
+    std::int64_t per_column = 0;            // k
+    const std::int32_t* rows = nullptr;     // n k row indices, distinct within a column
+    const std::int8_t* signs = nullptr;     // n k signs, +1 or -1
+    double scale = 1.0;                     // every nonzero is sign * scale
+
+    std::int64_t size() const { return n_cols * per_column; }
+};
+
+struct SparseSketch {
+    std::int64_t n_rows = 0, n_cols = 0, per_column = 0;
+    Buffer<std::int32_t> rows;
+    Buffer<std::int8_t> signs;
+};
+
+// Draws S: column i uses draws [2 k i, 2 k (i + 1)) of the stream `key`, so it does not depend
+// on how columns are shared among threads. Rows are a uniform k-subset of [0, m) by Floyd's
+// algorithm (each draw picks among j + 1 rows, taking row j itself if the pick is already in),
+// signs are independent fair coins. Requires 1 <= k <= m <= 2^31 - 1.
+inline SparseSketch draw_sparse_sketch(std::int64_t m, std::int64_t n, std::int64_t k, std::uint64_t key) {
+    SparseSketch s{m, n, k, Buffer<std::int32_t>(n * k), Buffer<std::int8_t>(n * k)};
+    const int n_threads = max_threads();
+    const auto bounds = split_by_cost(n, n_threads * kTasksPerThread, [](std::int64_t i) { return i; });
+    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
+        for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
+            std::int32_t* const rows = s.rows.data() + i * k;
+            std::int8_t* const signs = s.signs.data() + i * k;
+            const auto first_draw = static_cast<std::uint64_t>(2 * k * i);
+            for (std::int64_t t = 0; t < k; ++t) {
+                const std::int64_t j = m - k + t;
+                auto row = static_cast<std::int32_t>(uniform_below(random_bits(key, first_draw + t), j + 1));
+                if (std::find(rows, rows + t, row) != rows + t) row = static_cast<std::int32_t>(j);
+                rows[t] = row;
+                signs[t] = random_sign(random_bits(key, first_draw + k + t));
+            }
+        }
+    });
+    return s;
+}
+
+// S listed by row: row r's nonzeros are sources[indptr[r] .. indptr[r + 1]) (their columns, in
+// increasing order) with their signs.
+struct SketchRowsView {
+    const std::int64_t* indptr = nullptr;
+    const std::int64_t* sources = nullptr;
+    const std::int8_t* signs = nullptr;
+};
+
+struct SketchRows {
+    Buffer<std::int64_t> indptr;
+    Buffer<std::int64_t> sources;
+    Buffer<std::int8_t> signs;
+
+    SketchRowsView view() const { return {indptr.data(), sources.data(), signs.data()}; }
+};
+
+// A counting sort of S's nonzeros by row, in parallel: task t counts the nonzeros of its range
+// of columns per row and writes them after those of the tasks before it, so the listing is the
+// same for every thread count. O(n k + tasks x m) time and memory.
+inline SketchRows sketch_rows(const SparseSketchView& s) {
+    const std::int64_t m = s.n_rows, n = s.n_cols, k = s.per_column;
+    const int n_threads = max_threads();
+    // Tasks x m counters: keep them to a few million whatever m is.
+    const std::int64_t max_tasks = std::max<std::int64_t>(1, (std::int64_t{1} << 22) / std::max<std::int64_t>(m, 1));
+    const auto bounds = split_by_cost(n, std::min<std::int64_t>(n_threads * 4, max_tasks), [](std::int64_t i) { return i; });
+    const std::int64_t n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
+
+    std::vector<std::int64_t> next(static_cast<std::size_t>(n_tasks * m), 0);  // task t, row r at t m + r
+    parallel_for(n_tasks, n_threads, [&](std::int64_t task, int) {
+        std::int64_t* const counts = next.data() + task * m;
+        for (std::int64_t p = bounds[task] * k; p < bounds[task + 1] * k; ++p) ++counts[s.rows[p]];
+    });
+    SketchRows listing{Buffer<std::int64_t>(m + 1), Buffer<std::int64_t>(n * k), Buffer<std::int8_t>(n * k)};
+    std::int64_t offset = 0;
+    for (std::int64_t r = 0; r < m; ++r) {
+        listing.indptr[r] = offset;
+        for (std::int64_t task = 0; task < n_tasks; ++task) {
+            const std::int64_t count = next[task * m + r];
+            next[task * m + r] = offset;
+            offset += count;
+        }
+    }
+    listing.indptr[m] = offset;
+    parallel_for(n_tasks, n_threads, [&](std::int64_t task, int) {
+        std::int64_t* const positions = next.data() + task * m;
+        for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
+            for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
+                const std::int64_t q = positions[s.rows[p]]++;
+                listing.sources[q] = i;
+                listing.signs[q] = s.signs[p];
+            }
+        }
+    });
+    return listing;
+}
+
+}  // namespace pynla::sketch
