@@ -20,8 +20,8 @@ from pynla._validation import csr_parts, float_kernel_dtype
 __all__ = ["CountSketch", "GaussianSketch", "SRHT", "SparseSignSketch"]
 
 #: Sparse products whose output width exceeds this go through SpGEMM (its hash accumulators need
-#: no per-thread array as wide as the output).
-_MAX_ACCUMULATOR_WIDTH = 1 << 26
+#: no per-thread array as wide as the output): ColumnBitmap::kMaxWidth in the core.
+_MAX_ACCUMULATOR_WIDTH = 1 << 24
 
 
 class _Sketch(spla.LinearOperator):
@@ -99,9 +99,9 @@ class SparseSignSketch(_Sketch):
     ``S @ A`` runs in C++ for float32, float64, complex64 and complex128 A (bool and integers
     in float64):
 
-    - dense A (1-D or 2-D, any order): a dense (m, ...) array in A's dtype. One pass over A
-      with rows or columns contiguous (other strides are copied first); each entry of the
-      result is summed over S's nonzeros in increasing column order, whatever the layout or the
+    - dense A (1-D or 2-D, any strides): a dense (m, ...) array in A's dtype, in about one
+      pass over A (cost proportional to k times A's size), whatever the layout. Each entry of
+      the result is summed in an order fixed by the sizes, so the bits do not depend on the
       number of threads.
     - sparse A: sparse, canonical (sorted indices, no duplicates, exact zeros dropped, as
       SciPy's products), CSC for CSC A and CSR for every other format; an array for a sparse
@@ -128,7 +128,6 @@ class SparseSignSketch(_Sketch):
         key = int(np.random.default_rng(rng).integers(2**64, dtype=np.uint64))
         self.rows, self.signs = _core.draw_sparse_sketch(self.shape[0], self.shape[1], k, key)
         self._scale = 1.0 / math.sqrt(k)
-        self._listing = None
 
     @property
     def _core_tuple(self):
@@ -143,13 +142,7 @@ class SparseSignSketch(_Sketch):
         return S
 
     def _apply_dense(self, A):
-        if A.strides[1] != A.itemsize and A.strides[0] != A.itemsize and A.shape[1] > 1:
-            A = np.ascontiguousarray(A)
-        rows_contiguous = A.strides[1] == A.itemsize or A.shape[1] <= 1
-        if rows_contiguous and self._listing is None:
-            self._listing = _core.sketch_rows(self._core_tuple)
-        y = _core.sketch_dense(self._core_tuple, self._listing if rows_contiguous else None, A)
-        return y.reshape(self.shape[0], A.shape[1])
+        return _core.sketch_dense(self._core_tuple, A).reshape(self.shape[0], A.shape[1])
 
     def _apply_sparse(self, A):
         m, d = self.shape[0], A.shape[1]
@@ -189,8 +182,7 @@ class CountSketch(SparseSignSketch):
     chosen uniformly at random; the distribution of ``scipy.linalg.clarkson_woodruff_transform``.
 
     ``S @ A`` adds each row of A, signed, into one row of the result: one pass over A.
-    Everything in :class:`SparseSignSketch` holds, with ``nonzeros_per_column=1``; each entry
-    of ``S @ A`` is summed in the order SciPy's ``clarkson_woodruff_transform`` sums it.
+    Everything in :class:`SparseSignSketch` holds, with ``nonzeros_per_column=1``.
 
     Parameters
     ----------

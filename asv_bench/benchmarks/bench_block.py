@@ -14,6 +14,8 @@ import scipy.sparse as sp
 import pynla
 from pynla.bench import block
 
+from . import _timed
+
 PRUNED = (1250, 0.02)
 BUNDLE = (500, 20_000, 50_000)
 
@@ -31,31 +33,11 @@ def _bundle():
     return J, sp.csr_array(J), pynla.to_bsr(J.T, blocksize=(3, 2))
 
 
-def _check(expected, got):
-    problem, _ = block.compare(expected, got)
-    assert problem is None, problem
-
-
-class _Timed:
-    """Shared shape: params (impl, threads); setup builds ``self.call`` and checks it once."""
-
+class _Timed(_timed.TimedCall):
     params = [["scipy", "scipy-csr", "pynla"], [1, 2]]
-    param_names = ["impl", "threads"]
-    timeout = 120
 
-    def calls(self):
-        raise NotImplementedError
-
-    def setup(self, impl, threads):
-        calls = self.calls()
-        if impl not in calls or (impl != "pynla" and threads != 1):
-            raise NotImplementedError("not a combination this benchmark times")
-        pynla.set_num_threads(threads)
-        self.call = calls[impl]
-        _check(calls["scipy"](), self.call())
-
-    def time_call(self, impl, threads):
-        self.call()
+    def compare(self, expected, got):
+        return block.compare(expected, got)
 
 
 class PrunedTimesDense64(_Timed):

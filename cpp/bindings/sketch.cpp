@@ -59,36 +59,17 @@ void bind_sketch(py::module_& m) {
         "(rows int32, signs int8) of a sparse sketch with per_column nonzeros per column, drawn from key.");
 
     m.def(
-        "sketch_rows",
-        [](const py::tuple& s) {
-            const auto view = sketch_view(s);
-            auto rows = without_gil([&] { return sketch::sketch_rows(view); });
-            return py::make_tuple(to_numpy(std::move(rows.indptr)), to_numpy(std::move(rows.sources)),
-                                  to_numpy(std::move(rows.signs)));
-        },
-        py::arg("sketch"), "The sketch's nonzeros listed by row: (indptr, columns, signs).");
-
-    m.def(
         "sketch_dense",
-        [](const py::tuple& s, const py::object& listing, const py::handle& a) {
+        [](const py::tuple& s, const py::handle& a) {
             const auto view = sketch_view(s);
             return dispatch_value(a, "a", [&](auto value) -> py::object {
                 using T = typename decltype(value)::type;
                 const auto a_view = matrix_view<T>(a, "a");
                 if (a_view.n_rows != view.n_cols) throw py::value_error("a: rows do not match the sketch");
-                if (listing.is_none()) return to_numpy(without_gil([&] { return sketch::sketch_by_columns(view, a_view); }));
-                if (a_view.col_stride != 1 && a_view.n_cols > 1) throw py::value_error("a: rows must be contiguous");
-                const auto given = listing.cast<py::tuple>();
-                const std::int64_t nnz = view.size();
-                const sketch::SketchRowsView rows{vector_data<std::int64_t>(given[0], "listing", view.n_rows + 1),
-                                                  vector_data<std::int64_t>(given[1], "listing", nnz),
-                                                  vector_data<std::int8_t>(given[2], "listing", nnz)};
-                return to_numpy(without_gil([&] { return sketch::sketch_by_rows(rows, view.n_rows, view.scale, a_view); }));
+                return to_numpy(without_gil([&] { return sketch::sketch_dense(view, a_view); }));
             });
         },
-        py::arg("sketch"), py::arg("listing"), py::arg("a"),
-        "S A (flat, C order) for a 2-D A: by rows of A (contiguous) if listing = sketch_rows(sketch) is given,\n"
-        "else by groups of columns (any strides).");
+        py::arg("sketch"), py::arg("a"), "S A (flat, C order) for a 2-D A of any strides.");
 
     m.def(
         "sketch_csr",

@@ -129,6 +129,8 @@ def run_case(module_name, case, args, progress, step):
             if impl is case.anchor:
                 expected = answer
                 record.update(case.describe(inputs, expected))
+            elif impl.floor:
+                result["note"] = "floor: a simpler computation, for scale (answer not checked)"
             else:
                 reference = impl.to_reference(answer)
                 problem, note = case.compare(expected, reference, impl.explicit_zeros)

@@ -68,6 +68,10 @@ class Implementation:
         True for peers that keep entries summing to exactly zero where the anchor drops them
         (GraphBLAS, MKL): they are then compared without those entries, and the table notes
         how many they kept. pynla promises SciPy's entries, so it is held to the same nnz.
+    floor
+        A reference time rather than a competitor: a different, simpler computation that bounds
+        what the case can cost (one pass over the input, say). Its answer is not checked, and
+        the table says so.
     """
 
     name: str
@@ -80,6 +84,7 @@ class Implementation:
     memory: bool = False
     check: "Callable[[Any], str | None] | None" = None
     explicit_zeros: bool = False
+    floor: bool = False
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,12 +1,15 @@
 // S A for a sparse sketch S (sparse_sketch.hpp) and a dense A (n x d): Y = S A, m x d, C order.
-// Two loop orders, one per layout of A, both summing each Y(r, j) over S's nonzeros in row r in
-// increasing column order, so Y has the same bits for either layout and any thread count (and,
-// for CountSketch, the bits of SciPy's clarkson_woodruff_transform, which sums in that order):
-//   - rows of A contiguous: Y's rows are shared among threads; row r gathers the rows of A that
-//     S's row r names (one pass over A, rows read whole, the next ones prefetched);
-//   - otherwise (columns contiguous, or any strides): groups of columns are shared among threads;
-//     each streams its columns of A once and adds every row into an m x G tile of Y in cache.
-// Cost O(nnz(S) d) either way: for CountSketch, one pass over A.
+// Three loop orders, by A's layout and Y's size; in each, every entry of Y is a sum in an order
+// fixed by the sizes alone, so Y has the same bits for any thread count:
+//   - rows of A contiguous, Y small (sketch_by_row_parts): A is cut into kParts ranges of rows,
+//     each read in order (a stream) and added into a Y of its own, kept in cache; the kParts
+//     Ys are then added in order. About one pass over A.
+//   - rows of A contiguous, Y large (sketch_by_rows): Y's rows are shared among threads; row r
+//     gathers the rows of A that S's row r names, prefetched ahead. One pass over A, in random
+//     order of rows.
+//   - other layouts (sketch_by_columns): groups of columns are shared among threads; each streams
+//     its columns of A once and adds every row into an m x G tile of Y in cache.
+// Cost O(nnz(S) d) in every case: for CountSketch, one pass over A.
 #pragma once
 
 #include <algorithm>
@@ -18,6 +21,7 @@
 #include "pynla/common/buffer.hpp"
 #include "pynla/common/matrix_view.hpp"
 #include "pynla/common/parallel.hpp"
+#include "pynla/common/simd.hpp"
 #include "pynla/sketch/sparse_sketch.hpp"
 
 namespace pynla::sketch {
@@ -38,7 +42,7 @@ inline void scale_values(T* values, std::int64_t n, double scale) {
     for (std::int64_t j = 0; j < n; ++j) values[j] *= factor;
 }
 
-// Y(r, :) for every r, from A's rows (A.col_stride == 1).
+// Y(r, :) for every r, from A's rows (A.col_stride == 1), S listed by row.
 template <class T>
 Buffer<T> sketch_by_rows(const SketchRowsView& s_rows, std::int64_t m, double scale, const MatrixView<T>& a) {
     const std::int64_t d = a.n_cols;
@@ -67,13 +71,70 @@ Buffer<T> sketch_by_rows(const SketchRowsView& s_rows, std::int64_t m, double sc
     return y;
 }
 
-// Y(:, j) for every j, any strides: each task takes a group of up to kGroup columns, streams
-// down them and adds every row into an m x kGroup tile. When rows are contiguous, groups start
-// on cache lines (as row 0 is aligned), so that a line of A is read by one task only.
+// Y = S A streaming A's rows in order (A.col_stride == 1), for a Y small enough to be summed in
+// `parts` copies: part q adds rows [n q / parts, n (q + 1) / parts) of A, read in order, into a
+// Y of its own; then the parts' Ys are added in order.
+template <class T>
+Buffer<T> sketch_by_row_parts(const SparseSketchView& s, const MatrixView<T>& a, std::int64_t parts) {
+    const std::int64_t m = s.n_rows, n = s.n_cols, d = a.n_cols, k = s.per_column, size = m * d;
+    Buffer<T> partial(parts * size);
+    const int n_threads = max_threads();
+    parallel_for(parts, n_threads, [&](std::int64_t part, int) {
+        T* const y = partial.data() + part * size;
+        std::fill(y, y + size, T(0));
+        for (std::int64_t i = n * part / parts; i < n * (part + 1) / parts; ++i) {
+            const T* __restrict const source = a.row(i);
+            for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
+                T* __restrict const out = y + static_cast<std::int64_t>(s.rows[p]) * d;
+                if (s.signs[p] > 0) {
+                    for (std::int64_t j = 0; j < d; ++j) out[j] += source[j];
+                } else {
+                    for (std::int64_t j = 0; j < d; ++j) out[j] -= source[j];
+                }
+            }
+        }
+    });
+    Buffer<T> y(size);
+    const auto bounds = split_by_cost(size, n_threads * kTasksPerThread, [](std::int64_t e) { return e; });
+    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
+        const std::int64_t e0 = bounds[task], e1 = bounds[task + 1];
+        std::copy(partial.data() + e0, partial.data() + e1, y.data() + e0);
+        for (std::int64_t part = 1; part < parts; ++part) {
+            const T* __restrict const add = partial.data() + part * size;
+            for (std::int64_t e = e0; e < e1; ++e) y[e] += add[e];
+        }
+        scale_values(y.data() + e0, e1 - e0, s.scale);
+    });
+    return y;
+}
+
+// Adds row i of A's columns [j0, j0 + width) into the rows of the m x kWidth tile that S's
+// column i names. A full group (width == kWidth) takes the unrolled branch.
+template <std::int64_t kWidth, class T>
+PYNLA_ALWAYS_INLINE void add_row_to_tile(const SparseSketchView& s, const MatrixView<T>& a, std::int64_t i,
+                                         std::int64_t j0, std::int64_t width, T* tile) {
+    T values[kWidth] = {};
+    const T* const row = a.row(i);
+    for (std::int64_t g = 0; g < width; ++g) values[g] = row[(j0 + g) * a.col_stride];
+    const std::int64_t k = s.per_column;
+    for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
+        T* __restrict const out = tile + static_cast<std::int64_t>(s.rows[p]) * kWidth;
+        const bool add = s.signs[p] > 0;
+        if (width == kWidth) {
+            for (std::int64_t g = 0; g < kWidth; ++g) out[g] = add ? out[g] + values[g] : out[g] - values[g];
+        } else {
+            for (std::int64_t g = 0; g < width; ++g) out[g] = add ? out[g] + values[g] : out[g] - values[g];
+        }
+    }
+}
+
+// Y(:, j) for every j, any strides: each task takes a group of up to kWidth columns, streams
+// down them and adds every row into an m x kWidth tile, kept in the L2 cache. When rows are
+// contiguous, groups start on cache lines (where row 0's do), so a line of A is read by one task.
 template <class T>
 Buffer<T> sketch_by_columns(const SparseSketchView& s, const MatrixView<T>& a) {
-    const std::int64_t m = s.n_rows, n = s.n_cols, d = a.n_cols, k = s.per_column;
-    constexpr std::int64_t kGroup = 64 / sizeof(T) > 1 ? 64 / sizeof(T) : 1;  // a cache line of values
+    const std::int64_t m = s.n_rows, n = s.n_cols, d = a.n_cols;
+    constexpr std::int64_t kWidth = 128 / sizeof(T) > 1 ? 128 / sizeof(T) : 1;  // two cache lines of values
     std::vector<std::int64_t> starts{0};
     if (a.col_stride == 1) {
         const auto misalignment = static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(a.data) % 64);
@@ -81,7 +142,7 @@ Buffer<T> sketch_by_columns(const SparseSketchView& s, const MatrixView<T>& a) {
                                       ? (64 - misalignment) % 64 / static_cast<std::int64_t>(sizeof(T)) : 0;
         if (lead > 0 && lead < d) starts.push_back(lead);
     }
-    while (starts.back() + kGroup < d) starts.push_back(starts.back() + kGroup);
+    while (starts.back() + kWidth < d) starts.push_back(starts.back() + kWidth);
     starts.push_back(d);
     Buffer<T> y(m * d);
     const int n_threads = max_threads();
@@ -89,26 +150,27 @@ Buffer<T> sketch_by_columns(const SparseSketchView& s, const MatrixView<T>& a) {
     parallel_for(static_cast<std::int64_t>(starts.size()) - 1, n_threads, [&](std::int64_t group, int thread) {
         const std::int64_t j0 = starts[group], width = starts[group + 1] - j0;
         std::vector<T>& tile = tiles[static_cast<std::size_t>(thread)];
-        tile.assign(static_cast<std::size_t>(m * kGroup), T(0));
-        T* const y_tile = tile.data();
-        for (std::int64_t i = 0; i < n; ++i) {
-            T values[kGroup];
-            for (std::int64_t g = 0; g < width; ++g) values[g] = a(i, j0 + g);
-            for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
-                T* const out = y_tile + static_cast<std::int64_t>(s.rows[p]) * kGroup;
-                if (s.signs[p] > 0) {
-                    for (std::int64_t g = 0; g < width; ++g) out[g] += values[g];
-                } else {
-                    for (std::int64_t g = 0; g < width; ++g) out[g] -= values[g];
-                }
-            }
-        }
+        tile.assign(static_cast<std::size_t>(m * kWidth), T(0));
+        for (std::int64_t i = 0; i < n; ++i) add_row_to_tile<kWidth>(s, a, i, j0, width, tile.data());
         for (std::int64_t r = 0; r < m; ++r) {
-            std::copy(y_tile + r * kGroup, y_tile + r * kGroup + width, y.data() + r * d + j0);
+            std::copy(tile.data() + r * kWidth, tile.data() + r * kWidth + width, y.data() + r * d + j0);
             scale_values(y.data() + r * d + j0, width, s.scale);
         }
     });
     return y;
+}
+
+// Y = S A (m x d, C order) for any A: the loop order that suits A's layout and Y's size.
+template <class T>
+Buffer<T> sketch_dense(const SparseSketchView& s, const MatrixView<T>& a) {
+    constexpr std::int64_t kParts = 8;                           // enough to keep 8 threads busy
+    constexpr std::int64_t kPartsBytes = std::int64_t{4} << 20;  // a Y that stays in cache
+    if (a.col_stride != 1 && a.n_cols > 1) return sketch_by_columns(s, a);
+    if (s.n_rows * a.n_cols * static_cast<std::int64_t>(sizeof(T)) <= kPartsBytes) {
+        return sketch_by_row_parts(s, a, kParts);
+    }
+    const SketchRows rows = sketch_rows(s);
+    return sketch_by_rows(rows.view(), s.n_rows, s.scale, a);
 }
 
 }  // namespace pynla::sketch

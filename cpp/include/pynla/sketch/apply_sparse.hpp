@@ -87,15 +87,19 @@ Csr<I, T> sketch_csr(const SparseSketchView& s, const CsrView<I, T>& a) {
     Buffer<T> values(offset);
     parallel_for(n_tasks, n_threads, [&](std::int64_t task, int) {
         std::int64_t* const positions = next.data() + task * m;
+        I* __restrict const out_indices = indices.data();
+        T* __restrict const out_values = values.data();
         for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
-            const std::int64_t row_begin = a.row_begin(i), row_end = a.row_end(i);
+            const std::int64_t row_begin = a.row_begin(i), length = a.row_end(i) - row_begin;
+            const I* const row_indices = a.indices + row_begin;
+            const T* const row_values = a.data + row_begin;
             for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
-                std::int64_t q = positions[s.rows[p]];
-                positions[s.rows[p]] += row_end - row_begin;
-                const bool negate = s.signs[p] < 0;
-                for (std::int64_t e = row_begin; e < row_end; ++e, ++q) {
-                    indices[q] = a.indices[e];
-                    values[q] = negate ? -a.data[e] : a.data[e];
+                const std::int64_t q = positions[s.rows[p]];
+                positions[s.rows[p]] = q + length;
+                const T sign = static_cast<T>(s.signs[p]);  // +-1: the product is exact
+                for (std::int64_t e = 0; e < length; ++e) {
+                    out_indices[q + e] = row_indices[e];
+                    out_values[q + e] = sign * row_values[e];
                 }
             }
         }

@@ -62,17 +62,19 @@ void chunk_by_rows(const MatrixView<T>& a, const T* x, const T* b, std::int64_t 
     for (std::int64_t i = i0; i < i1; ++i) {
         const T* __restrict const row = a.row(i);
         T* __restrict const r = residual.data();
-        if (q == 1) {
+        if (q == 1) {  // one right-hand side: a dot product and an axpy, both vectorized
             r[0] = b[i] - dot<false>(row, x, d);
+            const T r0 = r[0];
+            for (std::int64_t j = 0; j < d; ++j) g[j] += conjugate(row[j]) * r0;
         } else {
             std::copy(b + i * q, b + (i + 1) * q, r);
             for (std::int64_t j = 0; j < d; ++j) {
                 for (std::int64_t c = 0; c < q; ++c) r[c] -= row[j] * x[j * q + c];
             }
-        }
-        for (std::int64_t j = 0; j < d; ++j) {
-            const T a_conj = conjugate(row[j]);
-            for (std::int64_t c = 0; c < q; ++c) g[j * q + c] += a_conj * r[c];
+            for (std::int64_t j = 0; j < d; ++j) {
+                const T a_conj = conjugate(row[j]);
+                for (std::int64_t c = 0; c < q; ++c) g[j * q + c] += a_conj * r[c];
+            }
         }
         for (std::int64_t c = 0; c < q; ++c) norms[c] += squared_magnitude(r[c]);
     }

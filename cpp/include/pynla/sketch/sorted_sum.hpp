@@ -1,8 +1,9 @@
-// Sums values by index in [0, width) and writes the nonzero sums in increasing index order: the
-// dense accumulator of SpGEMM's window rows (Gilbert, Moler and Schreiber 1992), fed entry by
-// entry. A stamp per index says whether the current set has touched it; the touched indices are
-// ordered by walking a bitmap (common/column_bitmap.hpp) or, when few and the width is large,
-// by sorting them. Cost per set: O(entries + distinct log distinct or width / 4096).
+// Sums values by index in [0, width) and writes the nonzero sums in increasing index order: a
+// dense accumulator (Gilbert, Moler and Schreiber 1992) fed entry by entry. A bitmap
+// (common/column_bitmap.hpp) says which indices the current set has touched, small enough to
+// stay in the L1 cache beside the sums; walking it lists them in order, or, when they are few
+// and the width large, they are sorted instead. Cost per set: O(entries + distinct log distinct
+// or width / 4096). Widths up to ColumnBitmap::kMaxWidth.
 #pragma once
 
 #include <algorithm>
@@ -19,21 +20,14 @@ class SortedSum {
 public:
     // Starts a new set of indices in [0, width).
     void start(std::int64_t width) {
-        if (static_cast<std::int64_t>(sums_.size()) < width) {
-            sums_.resize(static_cast<std::size_t>(width), T(0));
-            stamps_.resize(static_cast<std::size_t>(width), 0);
-        }
-        bitmap_.reserve(std::min(width, ColumnBitmap::kMaxWidth));  // wider sets are sorted
+        if (static_cast<std::int64_t>(sums_.size()) < width) sums_.resize(static_cast<std::size_t>(width), T(0));
+        bitmap_.reserve(width);
         width_ = width;
         touched_.clear();
-        ++stamp_;
     }
 
     void add(std::int64_t index, const T& value) {
-        if (stamps_[index] != stamp_) {
-            stamps_[index] = stamp_;
-            touched_.push_back(index);
-        }
+        if (bitmap_.mark_new(static_cast<std::uint64_t>(index))) touched_.push_back(index);
         sums_[index] += value;  // zero before the set's first touch
     }
 
@@ -51,9 +45,9 @@ public:
         };
         const auto n_touched = static_cast<std::int64_t>(touched_.size());
         if (ColumnBitmap::pays_off(n_touched, width_)) {
-            for (const std::int64_t index : touched_) bitmap_.mark(static_cast<std::uint64_t>(index));
             bitmap_.walk(width_, take);
         } else {
+            bitmap_.clear(touched_.data(), n_touched);
             std::sort(touched_.begin(), touched_.end());
             for (const std::int64_t index : touched_) take(index);
         }
@@ -61,11 +55,9 @@ public:
     }
 
 private:
-    std::vector<T> sums_;                  // zero outside a set
-    std::vector<std::uint64_t> stamps_;    // the set that last touched each index
-    std::vector<std::int64_t> touched_;    // indices of the current set, in first-touch order
-    ColumnBitmap bitmap_;
-    std::uint64_t stamp_ = 0;
+    std::vector<T> sums_;                // zero outside a set
+    std::vector<std::int64_t> touched_;  // indices of the current set, in first-touch order
+    ColumnBitmap bitmap_;                // the current set's indices; empty outside a set
     std::int64_t width_ = 0;
 };
 

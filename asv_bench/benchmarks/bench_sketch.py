@@ -1,0 +1,100 @@
+"""Sketching: pynla's sketches, least squares and randomized SVD against SciPy's calls (and
+scikit-learn's randomized_svd where installed), on smaller versions of the inputs of
+``python -m pynla.bench sketch``: a sparse 2e5 x 2e4 matrix with 2e5 nonzeros, a dense
+50000 x 100 matrix, a 50000 x 100 least-squares problem (condition 1e6) and a 4000 x 1000
+matrix with singular values 1/i (k = 50).
+
+Sketches are random: answers are checked as ``python -m pynla.bench`` checks them (shape,
+kind and norm; least-squares solution; SVD residual).
+"""
+
+import functools
+
+import numpy as np
+import scipy.linalg as sl
+import scipy.sparse as sp
+
+import pynla
+from pynla.bench import sketch
+
+from . import _timed
+
+SEED = sketch.SEED
+
+
+@functools.lru_cache(maxsize=None)
+def _sparse():
+    return sp.random_array((200_000, 20_000), density=5e-5, format="csr", rng=np.random.default_rng(SEED))
+
+
+@functools.lru_cache(maxsize=None)
+def _dense():
+    return np.random.default_rng(SEED).standard_normal((50_000, 100))
+
+
+@functools.lru_cache(maxsize=None)
+def _least_squares():
+    return sketch.least_squares_input(50_000, 100, 1e6)
+
+
+@functools.lru_cache(maxsize=None)
+def _low_rank():
+    return sketch.known_spectrum_matrix(4_000, 1_000)
+
+
+class _Timed(_timed.TimedCall):
+    def compare(self, expected, got):
+        return sketch.compare_sketch(expected, got)
+
+
+class CountSketchSparse(_Timed):
+    def calls(self):
+        A = _sparse()
+        return {"scipy": lambda: sl.clarkson_woodruff_transform(A, 500, rng=SEED),
+                "pynla": lambda: pynla.CountSketch(500, A.shape[0], rng=SEED) @ A}
+
+
+class CountSketchDense(_Timed):
+    def calls(self):
+        A = _dense()
+        return {"scipy": lambda: sl.clarkson_woodruff_transform(A, 1000, rng=SEED),
+                "pynla": lambda: pynla.CountSketch(1000, A.shape[0], rng=SEED) @ A}
+
+
+class SparseSignDense(_Timed):
+    """No SciPy sibling: the anchor is CountSketch by SciPy, the same size of sketch."""
+
+    def calls(self):
+        A = _dense()
+        return {"scipy": lambda: sl.clarkson_woodruff_transform(A, 1000, rng=SEED),
+                "pynla": lambda: pynla.SparseSignSketch(1000, A.shape[0], rng=SEED) @ A}
+
+
+class SrhtDense(_Timed):
+    def calls(self):
+        A = _dense()
+        return {"scipy": lambda: sl.clarkson_woodruff_transform(A, 1000, rng=SEED),
+                "pynla": lambda: pynla.SRHT(1000, A.shape[0], rng=SEED) @ A}
+
+
+class LeastSquares(_Timed):
+    def compare(self, expected, got):
+        return sketch.compare_solution(expected, got)
+
+    def calls(self):
+        A, b = _least_squares()
+        return {"scipy": lambda: sl.lstsq(A, b)[0], "pynla": lambda: pynla.sketched_lstsq(A, b, rng=SEED).x}
+
+
+class RandomizedSvd(_Timed):
+    params = [["scipy", "sklearn", "pynla"], [1, 2]]
+
+    def compare(self, expected, got):
+        return sketch.compare_svd(_low_rank())(expected, got)
+
+    def calls(self):
+        A = _low_rank()
+        calls = {"scipy": lambda: sketch.scipy_svds(A), "pynla": lambda: pynla.randomized_svd(A, sketch.RANK, rng=SEED)}
+        if sketch.sklearn_missing() is None:
+            calls["sklearn"] = lambda: sketch.sklearn_svd(A)
+        return calls

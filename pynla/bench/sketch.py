@@ -1,0 +1,258 @@
+"""Sketching cases: CountSketch of sparse and dense matrices, sketched least squares and
+randomized SVD, at the issue's sizes.
+
+Cases
+-----
+countsketch sparse   1e6 x 1e5, 1e6 nonzeros, to 1000 rows. Anchor: SciPy's
+                     ``clarkson_woodruff_transform`` (which draws its sketch, as pynla's
+                     ``CountSketch(...) @ A`` does inside the timed call).
+countsketch dense    200000 x 200 to 2000 rows, C order. Anchor: SciPy's
+                     ``clarkson_woodruff_transform``; floor: one pass over A (``A @ x``).
+lstsq                200000 x 200, condition number 1e6, b = A x + noise. Anchor: SciPy's
+                     ``lstsq`` (LAPACK gelsd); peer NumPy's ``lstsq``. pynla's answer must agree
+                     with gelsd's to 1e-8 relatively; the table notes the error.
+rsvd                 20000 x 5000 with known singular values 1/i, k = 50 (``--full``; the default
+                     run uses 10000 x 2500). Anchor: scikit-learn's ``randomized_svd`` with its
+                     defaults (SciPy's ``svds`` if scikit-learn is not installed). The table
+                     notes each answer's Frobenius residual over the optimal rank-k residual.
+
+Sketches are random, so pynla's and SciPy's answers are different draws: a sketch is checked
+by its shape, kind and norm (within the distortion expected of its size), least squares by
+the solution, the SVD by its residual.
+"""
+
+import numpy as np
+import scipy.linalg as sl
+import scipy.sparse as sp
+
+from pynla.bench.timing import Case, Implementation
+
+THREADS = 2
+SEED = 20_251_123
+RANK = 50
+
+
+# ---------------------------------------------------------------------------------------------
+# Inputs
+
+
+def sparse_input():
+    rng = np.random.default_rng(SEED)
+    return (sp.random_array((1_000_000, 100_000), density=1e-5, format="csr", rng=rng),)
+
+
+def dense_input():
+    return (np.random.default_rng(SEED).standard_normal((200_000, 200)),)
+
+
+def least_squares_input(n=200_000, d=200, cond=1e6):
+    """A = G diag(s) V^T, G Gaussian (condition near 1 for n >> d), s from 1 to 1/cond, V a
+    random rotation; b = A x + 1e-8 noise: a problem on which gelsd itself is accurate to
+    about cond * eps, so that agreement is a fair test."""
+    rng = np.random.default_rng(SEED + 1)
+    V, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    A = (rng.standard_normal((n, d)) * np.geomspace(1, 1 / cond, d)) @ V.T
+    b = A @ rng.standard_normal(d)
+    b += 1e-8 * np.linalg.norm(b) / np.sqrt(n) * rng.standard_normal(n)
+    return A, b
+
+
+def spectrum():
+    return 1.0 / np.arange(1, 5001)
+
+
+def known_spectrum_matrix(m, n):
+    """An m x n matrix with singular values ``1/i``, as H1 [diag(s); 0] H2 for two products of
+    two random Householder reflectors: O(m n) to build, and the randomized SVD's accuracy
+    depends only on the singular values (a Gaussian test matrix is rotation invariant)."""
+    rng = np.random.default_rng(SEED + 2)
+    A = np.zeros((m, n))
+    A[np.arange(n), np.arange(n)] = spectrum()[:n]
+    for _ in range(2):
+        v = rng.standard_normal(m)
+        v /= np.linalg.norm(v)
+        A -= 2.0 * np.outer(v, v @ A)
+        w = rng.standard_normal(n)
+        w /= np.linalg.norm(w)
+        A -= 2.0 * np.outer(A @ w, w)
+    return A
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+
+
+def compare_sketch(expected, got, explicit_zeros=False):
+    """A different draw of the same sketch: same kind and shape, Frobenius norm within the
+    distortion a sketch of this size allows."""
+    if sp.issparse(expected) != sp.issparse(got) or got.shape != expected.shape:
+        return f"got {type(got).__name__} {got.shape}, expected {type(expected).__name__} {expected.shape}", None
+    norm = sp.linalg.norm if sp.issparse(got) else np.linalg.norm
+    ratio = norm(got) / norm(expected)
+    if not 0.9 < ratio < 1.1:
+        return f"norm {ratio:.3f} times the anchor's: not a sketch of the same size", None
+    return None, f"||S A|| / anchor's {ratio:.4f}"
+
+
+def compare_solution(expected, got, explicit_zeros=False):
+    error = np.linalg.norm(got - expected) / np.linalg.norm(expected)
+    if not error <= 1e-8:
+        return f"relative error {error:.2e} against the anchor", None
+    return None, f"relative error {error:.1e} against gelsd"
+
+
+def residual_ratio(A, answer):
+    """||A - U diag(s) Vh||_F over the optimal rank-k residual, through
+    ||A||^2 - 2 tr(diag(s) U^T A Vh^T) + ||s||^2 (U and Vh orthonormal)."""
+    U, s, Vh = answer
+    k = len(s)
+    optimal = np.sqrt(np.sum(spectrum()[k:min(A.shape)] ** 2))
+    cross = np.einsum("ij,ij->i", U.T @ A, Vh) @ s
+    residual = np.sqrt(max(np.sum(spectrum()[:min(A.shape)] ** 2) - 2 * cross + s @ s, 0.0))
+    return residual / optimal
+
+
+def compare_svd(A):
+    def compare(expected, got, explicit_zeros=False):
+        ratio, anchor_ratio = residual_ratio(A, got), residual_ratio(A, expected)
+        note = f"residual / optimal {ratio:.6f} (anchor {anchor_ratio:.6f})"
+        if not ratio <= max(1.01, anchor_ratio):
+            return note, None
+        return None, note
+
+    return compare
+
+
+def nbytes(answer):
+    if sp.issparse(answer):
+        return sum(np.asarray(a).nbytes for a in (answer.data, answer.indices, answer.indptr))
+    if isinstance(answer, tuple):
+        return sum(np.asarray(a).nbytes for a in answer)
+    return np.asarray(answer).nbytes
+
+
+# ---------------------------------------------------------------------------------------------
+# Implementations
+
+
+def _threads(n):
+    def activate():
+        import pynla
+
+        pynla.set_num_threads(n)
+
+    return activate
+
+
+def _blas_threads(n):
+    """BLAS-bound calls (lstsq, SVD): pynla's kernels and the BLAS both at n threads."""
+    def activate():
+        import threadpoolctl
+
+        import pynla
+
+        pynla.set_num_threads(n)
+        threadpoolctl.threadpool_limits(n, user_api="blas")
+
+    return activate
+
+
+def _pynla_pair(call, activate=_threads):
+    return (Implementation("pynla", call, threads=THREADS, activate=activate(THREADS)),
+            Implementation("pynla", call, threads=1, activate=activate(1)))
+
+
+def _scipy_countsketch(size):
+    def call(A):
+        return sl.clarkson_woodruff_transform(A, size, rng=SEED)
+
+    return call
+
+
+def _pynla_countsketch(size):
+    def call(A):
+        import pynla
+
+        return pynla.CountSketch(size, A.shape[0], rng=SEED) @ A
+
+    return call
+
+
+def _one_pass(A):
+    return A @ np.ones(A.shape[1])
+
+
+def _scipy_lstsq(A, b):
+    return sl.lstsq(A, b)[0]
+
+
+def _numpy_lstsq(A, b):
+    return np.linalg.lstsq(A, b, rcond=None)[0]
+
+
+def _pynla_lstsq(A, b):
+    import pynla
+
+    return pynla.sketched_lstsq(A, b, rng=SEED).x
+
+
+def sklearn_missing():
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        return "not installed"
+    return None
+
+
+def sklearn_svd(A):
+    from sklearn.utils.extmath import randomized_svd
+
+    return randomized_svd(A, RANK, random_state=SEED)
+
+
+def scipy_svds(A):
+    import scipy.sparse.linalg as spla
+
+    U, s, Vh = spla.svds(A, RANK, rng=SEED)
+    order = np.argsort(s)[::-1]
+    return U[:, order], s[order], Vh[order]
+
+
+def _pynla_svd(A):
+    import pynla
+
+    return pynla.randomized_svd(A, RANK, rng=SEED)
+
+
+def cases(full=False):
+    m, n = (20_000, 5_000) if full else (10_000, 2_500)
+    svd_anchor = (Implementation("sklearn", sklearn_svd, threads=THREADS, activate=_blas_threads(THREADS))
+                  if sklearn_missing() is None
+                  else Implementation("scipy-svds", scipy_svds, threads=THREADS, activate=_blas_threads(THREADS)))
+    svd_input = {}
+
+    def svd_setup():
+        svd_input["A"] = known_spectrum_matrix(m, n)
+        return (svd_input["A"],)
+
+    def compare_this_svd(expected, got, explicit_zeros=False):
+        return compare_svd(svd_input["A"])(expected, got, explicit_zeros)
+
+    return [
+        Case(name="countsketch sparse 1e6x1e5 nnz 1e6 -> 1000", setup=sparse_input,
+             anchor=Implementation("scipy", _scipy_countsketch(1000)),
+             implementations=_pynla_pair(_pynla_countsketch(1000)), compare=compare_sketch, nbytes=nbytes),
+        Case(name="countsketch dense 200000x200 -> 2000", setup=dense_input,
+             anchor=Implementation("scipy", _scipy_countsketch(2000)),
+             implementations=(Implementation("numpy A@x", _one_pass, threads=THREADS, floor=True,
+                                             activate=_blas_threads(THREADS)),
+                              *_pynla_pair(_pynla_countsketch(2000))),
+             compare=compare_sketch, nbytes=nbytes),
+        Case(name="lstsq dense 200000x200 cond 1e6", setup=least_squares_input,
+             anchor=Implementation("scipy", _scipy_lstsq, threads=THREADS, activate=_blas_threads(THREADS)),
+             implementations=(Implementation("numpy", _numpy_lstsq, threads=THREADS, activate=_blas_threads(THREADS)),
+                              *_pynla_pair(_pynla_lstsq, _blas_threads)),
+             compare=compare_solution, nbytes=nbytes),
+        Case(name=f"rsvd dense {m}x{n} k={RANK} s_i=1/i", setup=svd_setup, anchor=svd_anchor,
+             implementations=_pynla_pair(_pynla_svd, _blas_threads), compare=compare_this_svd, nbytes=nbytes),
+    ]
