@@ -9,6 +9,7 @@ from pynla._threads import get_num_threads, set_num_threads
 from pynla.block import BsrLinearOperator, aslinearoperator, block_diagonal_inverse, bsr_matmul
 from pynla.block_build import bsr_from_blocks, choose_blocksize, to_bsr
 from pynla.lstsq import LstsqResult, sketched_lstsq
+from pynla.randomized import randomized_range_finder, randomized_svd
 from pynla.sketch import SRHT, CountSketch, GaussianSketch, SparseSignSketch
 from pynla.spgemm import spgemm
 
@@ -25,6 +26,8 @@ __all__ = [
     "bsr_matmul",
     "choose_blocksize",
     "get_num_threads",
+    "randomized_range_finder",
+    "randomized_svd",
     "set_num_threads",
     "sketched_lstsq",
     "spgemm",

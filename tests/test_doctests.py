@@ -17,6 +17,8 @@ PUBLIC = [
     pynla.block_diagonal_inverse,
     pynla.aslinearoperator,
     pynla.sketched_lstsq,
+    pynla.randomized_range_finder,
+    pynla.randomized_svd,
 ]
 
 #: Public classes whose docstrings carry Examples.

@@ -1,0 +1,513 @@
+"""Randomized range finder and truncated SVD: block Krylov and subspace iteration.
+
+Both functions see A only through products ``A @ X`` and ``A^H @ X`` with thin dense blocks X,
+so A may be a dense array, a SciPy sparse array or matrix, or a ``LinearOperator``. Everything
+else is dense LAPACK work on blocks of ``l`` columns. For a large A the products dominate the
+cost, and both methods take ``2 q + 2`` of them for ``q`` iterations; block Krylov makes each
+count for more (a subspace of ``(q + 1) l`` columns instead of ``l``).
+
+References: N. Halko, P.-G. Martinsson, J. A. Tropp, "Finding structure with randomness",
+SIAM Review 53(2), 2011 (subspace iteration); C. Musco, C. Musco, "Randomized block Krylov
+methods for stronger and faster approximate singular value decomposition", NeurIPS 2015.
+"""
+
+import numbers
+
+import numpy as np
+import scipy.linalg
+import scipy.sparse as sp
+from scipy.sparse.linalg import LinearOperator
+
+from pynla._validation import csr_parts, float_kernel_dtype
+
+__all__ = ["randomized_range_finder", "randomized_svd"]
+
+#: The values ``method`` takes.
+METHODS = ("block_krylov", "power")
+
+#: n_power_iterations for method="block_krylov" when not given: the fewest iterations that
+#: reach a Frobenius residual within 1.0001x of the optimal rank-k error on the benchmark
+#: matrices (20000 x 5000, k = 50, singular values 1/i and i**-0.5; see randomized_svd Notes).
+KRYLOV_ITERATIONS = 3
+
+#: A direction of a new block that keeps less than this fraction of its squared length once
+#: projected off the basis lay inside the basis (it carries rounding only): it is redrawn.
+_LOST = 1e-2
+
+#: How many times a block may have directions redrawn before the basis is given up on.
+_MAX_REDRAWS = 4
+
+
+def randomized_range_finder(A, size, *, n_power_iterations=2, method="block_krylov", rng=None):
+    """An orthonormal basis Q approximating the range of A: ``A ~= Q @ Q^H @ A``.
+
+    Draws a Gaussian test matrix Omega with ``size`` columns and builds a basis from
+    ``A @ Omega`` refined by ``n_power_iterations`` multiplications with ``A A^H``.
+
+    Parameters
+    ----------
+    A : ndarray, sparse array or matrix, or LinearOperator, shape (m, n)
+        The matrix. Dense arrays of any float or complex dtype (float16 computes in float32;
+        bool and integers in float64) and any layout; sparse arrays and matrices of any
+        format (converted to CSR once); a LinearOperator is used through ``matmat`` and
+        ``rmatmat``.
+    size : int
+        The number of columns of Q, ``1 <= size <= min(m, n)``.
+    n_power_iterations : int, optional
+        The number q of multiplications with ``A A^H`` (default 2). Each costs two products
+        with A (one with A, one with ``A^H``); the basis costs ``2 q + 2`` products in all.
+    method : {"block_krylov", "power"}, optional
+        ``"block_krylov"`` (default): Q holds the top ``size`` left singular vectors of
+        ``P A``, with P the projector onto the block Krylov space spanned by
+        ``[A Omega, (A A^H) A Omega, ..., (A A^H)^q A Omega]`` (at most ``min(m, n)``
+        columns); this is the Rayleigh-Ritz step, which needs no further products.
+        ``"power"``: Q spans ``(A A^H)^q A Omega`` (subspace iteration, orthonormalized after
+        every product).
+    rng : None, int or numpy.random.Generator, optional
+        The source of Omega, through ``numpy.random.default_rng(rng)``. The same seed gives the
+        same Q, bit for bit (with the same BLAS and thread count).
+
+    Returns
+    -------
+    Q : ndarray, shape (m, size)
+        Orthonormal columns, of A's dtype (float64 for bool and integer A, float32 for float16).
+
+    Raises
+    ------
+    TypeError
+        If A is not an array, sparse array or matrix, or LinearOperator, or its dtype is not
+        a float, complex, bool or integer dtype LAPACK takes (not long double).
+    ValueError
+        If A is not 2-D or holds NaN or infinity, or size, n_power_iterations or method is
+        out of range.
+
+    See Also
+    --------
+    randomized_svd : the truncated SVD built on the same basis.
+
+    Examples
+    --------
+    A matrix whose singular values halve one after the other: a basis of 10 columns captures
+    it up to about its 11th singular value, ``0.5**10``.
+
+    >>> import numpy as np
+    >>> from pynla import randomized_range_finder
+    >>> rng = np.random.default_rng(7)
+    >>> U0, _ = np.linalg.qr(rng.standard_normal((200, 40)))
+    >>> V0, _ = np.linalg.qr(rng.standard_normal((100, 40)))
+    >>> A = (U0 * 0.5 ** np.arange(40)) @ V0.T
+    >>> Q = randomized_range_finder(A, 10, rng=1)
+    >>> Q.shape
+    (200, 10)
+    >>> bool(np.allclose(Q.T @ Q, np.eye(10)))
+    True
+    >>> round(float(np.linalg.norm(A - Q @ (Q.T @ A), 2) / 0.5**10), 6)
+    1.0
+    """
+    products = _Products(A)
+    size = _check_integer(size, "size", 1, min(products.shape), bound="min(A.shape)")
+    q = _check_integer(n_power_iterations, "n_power_iterations", 0)
+    _check_method(method)
+    products.check_finite()
+    Q, Z = _basis(products, size, q, method, np.random.default_rng(rng))
+    if Z is None:
+        return Q
+    return _ritz(Q, Z, size, right_vectors=False)
+
+
+def randomized_svd(A, k, *, n_oversamples=10, n_power_iterations=None, method="block_krylov", rng=None):
+    """Truncated SVD by randomization: the k largest singular values of A and their vectors.
+
+    Computes ``A ~= U @ diag(s) @ Vh`` from a basis Q of ``l = min(k + n_oversamples,
+    min(m, n))`` columns per block (see :func:`randomized_range_finder`): the SVD of the small
+    matrix ``B = Q^H A``, truncated to k. Results are shaped and typed as
+    ``numpy.linalg.svd(A, full_matrices=False)`` truncated to its first k singular triplets.
+
+    Parameters
+    ----------
+    A : ndarray, sparse array or matrix, or LinearOperator, shape (m, n)
+        The matrix, as for :func:`randomized_range_finder`.
+    k : int
+        The number of singular triplets, ``1 <= k <= min(m, n)``.
+    n_oversamples : int, optional
+        Extra columns of the Gaussian test matrix beyond k (default 10), ``>= 0``.
+    n_power_iterations : int or None, optional
+        The number q of multiplications with ``A A^H``; the SVD costs ``2 q + 2`` products
+        with A or ``A^H`` for either method. None (default) chooses: 3 for
+        ``"block_krylov"`` (see Notes); for ``"power"``, 7 if ``k < 0.1 min(m, n)``, else 4
+        (scikit-learn's rule).
+    method : {"block_krylov", "power"}, optional
+        ``"block_krylov"`` (default): randomized block Krylov (Musco & Musco), a basis of
+        ``[A Omega, (A A^H) A Omega, ..., (A A^H)^q A Omega]`` (at most ``min(m, n)``
+        columns). ``"power"``: subspace iteration (Halko, Martinsson & Tropp), a basis of
+        ``(A A^H)^q A Omega`` alone. At equal q block Krylov is at least as accurate, at the
+        same number of products.
+    rng : None, int or numpy.random.Generator, optional
+        The source of the test matrix Omega, through ``numpy.random.default_rng(rng)``. The
+        same seed gives the same result, bit for bit (with the same BLAS and thread count).
+
+    Returns
+    -------
+    U : ndarray, shape (m, k)
+        Left singular vectors, orthonormal columns; A's dtype (float64 for bool and integer A,
+        float32 for float16).
+    s : ndarray, shape (k,)
+        Singular values in descending order, real (float32 for float32 and complex64 A).
+    Vh : ndarray, shape (k, n)
+        Right singular vectors as rows, orthonormal; dtype as U.
+
+    Raises
+    ------
+    TypeError
+        If A is not an array, sparse array or matrix, or LinearOperator, or its dtype is not
+        a float, complex, bool or integer dtype LAPACK takes (not long double).
+    ValueError
+        If A is not 2-D or holds NaN or infinity (a LinearOperator: returns them), or k,
+        n_oversamples, n_power_iterations or method is out of range.
+
+    See Also
+    --------
+    randomized_range_finder : the basis alone.
+    scipy.sparse.linalg.svds : Lanczos-type truncated SVD.
+
+    Notes
+    -----
+    Block Krylov: block i+1 is ``A (A^H Q_i)`` orthogonalized against all earlier blocks (block
+    Gram-Schmidt twice, the block normalized between the passes and after them). The products
+    ``A^H Q_i`` taken along the way are the rows of ``B = Q^H A``, so B costs one product more
+    (``A^H Q_q``), and the method costs ``2 q + 2`` products of width l, as subspace
+    iteration does, but searches a space of ``(q + 1) l`` columns, not l. The SVD of B comes
+    from a QR factorization of ``B^H`` (n x L) and the SVD of its small triangular factor.
+
+    Subspace iteration orthonormalizes after every product (scikit-learn uses LU instead;
+    the orthonormalization here costs about as much, and keeps small singular values accurate).
+
+    The default q = 3 for block Krylov is measured, on 20000 x 5000 float64 matrices with
+    singular values ``1/i`` and ``i**-0.5`` (i = 1..5000) and k = 50: its
+    Frobenius residual is 1.0000002x and 1.00003x the optimal rank-50 error, against 1.00012x
+    and 1.0009x for q = 2 and 1.00003x and 1.00018x for scikit-learn's default (16 products of
+    subspace iteration); with half scikit-learn's products it ran 2.1x faster (q = 2: 2.9x).
+
+    Examples
+    --------
+    A 200 x 100 matrix with singular values 1, 1/2, 1/4, ...
+
+    >>> import numpy as np
+    >>> from pynla import randomized_svd
+    >>> rng = np.random.default_rng(7)
+    >>> U0, _ = np.linalg.qr(rng.standard_normal((200, 40)))
+    >>> V0, _ = np.linalg.qr(rng.standard_normal((100, 40)))
+    >>> A = (U0 * 0.5 ** np.arange(40)) @ V0.T
+    >>> U, s, Vh = randomized_svd(A, 5, rng=1)
+    >>> U.shape, s.shape, Vh.shape
+    ((200, 5), (5,), (5, 100))
+    >>> s.round(10)
+    array([1.    , 0.5   , 0.25  , 0.125 , 0.0625])
+    >>> bool(np.allclose(U.T @ U, np.eye(5)) and np.allclose(Vh @ Vh.T, np.eye(5)))
+    True
+
+    The same from a sparse matrix or a LinearOperator:
+
+    >>> import scipy.sparse as sp
+    >>> from scipy.sparse.linalg import aslinearoperator
+    >>> s_sparse = randomized_svd(sp.csr_array(A), 5, rng=1)[1]
+    >>> s_operator = randomized_svd(aslinearoperator(A), 5, rng=1)[1]
+    >>> bool(np.allclose(s_sparse, s) and np.allclose(s_operator, s))
+    True
+    """
+    products = _Products(A)
+    k = _check_integer(k, "k", 1, min(products.shape), bound="min(A.shape)")
+    n_oversamples = _check_integer(n_oversamples, "n_oversamples", 0)
+    if n_power_iterations is not None:
+        n_power_iterations = _check_integer(n_power_iterations, "n_power_iterations", 0)
+    _check_method(method)
+    products.check_finite()
+    if n_power_iterations is None:
+        if method == "block_krylov":
+            n_power_iterations = KRYLOV_ITERATIONS
+        else:
+            n_power_iterations = 7 if k < 0.1 * min(products.shape) else 4
+    l = min(k + n_oversamples, min(products.shape))
+    Q, Z = _basis(products, l, n_power_iterations, method, np.random.default_rng(rng))
+    if Z is None:  # subspace iteration: B^H = A^H Q is one more product
+        return _ritz(Q, products.rmatmat(Q), k, right_vectors=True)
+    return _ritz(Q, Z, k, right_vectors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Checks
+
+
+def _check_integer(value, name, low, high=None, *, bound=None):
+    """``value`` as an int if it is an integer (not bool) in [low, high]; ValueError naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if high is None and value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    if high is not None and not low <= value <= high:
+        raise ValueError(f"{name} must satisfy {low} <= {name} <= {bound} = {high}, got {value}")
+    return value
+
+
+def _check_method(method):
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
+
+
+def _compute_dtype(dtype):
+    """The dtype the products and LAPACK run in: float16 -> float32, bool/integers -> float64."""
+    dtype = np.dtype(dtype)
+    return float_kernel_dtype(np.float32 if dtype == np.float16 else dtype, "A")
+
+
+class _Products:
+    """A as the methods use it: shape, the dtype they compute in, ``A @ X`` and ``A^H @ X``.
+
+    A dense array is used in place when BLAS can read it (any C- or F-ordered layout, or a
+    strided view with one unit stride), else copied once; a sparse array becomes CSR once
+    (structure checked by ``csr_parts``), with ``A^H`` as a CSC view of it; a LinearOperator
+    is called through ``matmat`` and ``rmatmat``. Every product is checked for NaN and
+    infinity: a LinearOperator may return them, and finite A may overflow. Dense A is not
+    scanned up front: NaN or infinity in A makes ``A @ Omega`` non-finite, and only then is
+    A read in full, to say which it is (this saves a pass over A).
+    """
+
+    def __init__(self, A):
+        self._entries = None  # float entries of A to scan for NaN and infinity
+        self._operator = isinstance(A, LinearOperator)
+        if self._operator:
+            self.shape = tuple(A.shape)
+            self.dtype = _compute_dtype(A.dtype if A.dtype is not None else np.float64)
+            self._matmat, self._rmatmat = A.matmat, A.rmatmat
+        elif sp.issparse(A):
+            self._init_sparse(A)
+        else:
+            self._init_dense(A)
+
+    def _init_sparse(self, A):
+        if A.ndim != 2:
+            raise ValueError(f"A must be 2-D, got shape {A.shape}")
+        self.shape = tuple(A.shape)
+        self.dtype = _compute_dtype(A.dtype)
+        parts = csr_parts(A, "A")
+        csr = sp.csr_array((np.asarray(parts.data, dtype=self.dtype), parts.indices, parts.indptr), shape=self.shape)
+        adjoint = csr.T.conj() if self.dtype.kind == "c" else csr.T  # CSC, sharing csr's structure
+        self._matmat, self._rmatmat = csr.__matmul__, adjoint.__matmul__
+        if np.dtype(A.dtype).kind in "fc":
+            self._entries = csr.data
+
+    def _init_dense(self, A):
+        try:
+            A = np.asarray(A)
+        except (TypeError, ValueError) as error:
+            raise TypeError(
+                f"A must be an array, a SciPy sparse array or matrix, or a LinearOperator; got {type(A).__name__}"
+            ) from error
+        if A.dtype.kind not in "biufc":
+            raise TypeError(
+                f"A must be a numeric array, a SciPy sparse array or matrix, or a LinearOperator; "
+                f"got {type(A).__name__} of dtype {A.dtype}"
+            )
+        if A.ndim != 2:
+            raise ValueError(f"A must be 2-D, got shape {A.shape}")
+        self.shape = A.shape
+        self.dtype = _compute_dtype(A.dtype)
+        floating = A.dtype.kind in "fc"
+        if A.dtype != self.dtype or not _blas_readable(A):
+            A = np.ascontiguousarray(A, dtype=self.dtype)
+        if floating:
+            self._entries = A
+        self._matmat = A.__matmul__
+        if self.dtype.kind == "c":  # A^H X = (X^H A)^H: conjugates the thin blocks, never A
+            self._rmatmat = lambda X: (X.conj().T @ A).conj().T
+        else:
+            self._rmatmat = A.T.__matmul__
+
+    def check_finite(self):
+        """ValueError if sparse A holds NaN or infinity (dense A: checked by the products)."""
+        if self._entries is not None and self._entries.ndim == 1 and not np.isfinite(self._entries).all():
+            raise ValueError("A must not contain NaN or infinity")
+
+    def matmat(self, X):
+        with np.errstate(over="ignore", invalid="ignore"):  # NaN and infinity are checked after
+            return self._checked(self._matmat(X))
+
+    def rmatmat(self, X):
+        with np.errstate(over="ignore", invalid="ignore"):
+            return self._checked(self._rmatmat(X))
+
+    def _checked(self, Y):
+        Y = np.asarray(Y, dtype=self.dtype)
+        if not np.isfinite(Y).all():
+            if self._operator:
+                raise ValueError("A must not contain NaN or infinity: the LinearOperator A returned them")
+            if self._entries is not None and not np.isfinite(self._entries).all():
+                raise ValueError("A must not contain NaN or infinity")
+            raise ValueError("a product with A overflowed: A's entries are too large in magnitude; scale A down")
+        return Y
+
+
+def _blas_readable(A):
+    """True if BLAS reads A in place: aligned, one unit stride, the other a row/column step."""
+    if not A.flags.aligned:
+        return False
+    if A.flags.c_contiguous or A.flags.f_contiguous:
+        return True
+    (rows, cols), (row_step, col_step), item = A.shape, A.strides, A.itemsize
+    return (col_step == item and row_step % item == 0 and row_step >= item * cols) or (
+        row_step == item and col_step % item == 0 and col_step >= item * rows
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Bases
+
+
+def _gaussian(rng, shape, dtype):
+    """Standard normal entries of ``dtype``; complex: independent real and imaginary parts."""
+    real = np.finfo(dtype).dtype
+    if dtype.kind != "c":
+        return rng.standard_normal(shape, dtype=real)
+    omega = np.empty(shape, dtype=dtype)
+    omega.real = rng.standard_normal(shape, dtype=real)
+    omega.imag = rng.standard_normal(shape, dtype=real)
+    return omega
+
+
+def _basis(products, l, q, method, rng):
+    """(Q, Z): an orthonormal basis Q (m x L) and Z = A^H Q if it came free (block Krylov), else None."""
+    omega = _gaussian(rng, (products.shape[1], l), products.dtype)
+    if method == "power":
+        return _subspace_iteration(products, omega, q, rng), None
+    return _block_krylov(products, omega, q, rng)
+
+
+def _subspace_iteration(products, omega, q, rng):
+    """An orthonormal basis of (A A^H)^q A Omega, orthonormalized after every product."""
+    Y = products.matmat(omega)
+    for _ in range(q):
+        Y = _orthonormal(Y, None, rng)
+        Y = products.matmat(_orthonormal(products.rmatmat(Y), None, rng))
+    return _orthonormal(Y, None, rng)
+
+
+def _block_krylov(products, omega, q, rng):
+    """(Q, Z): orthonormal Q spanning [A Omega, (A A^H) A Omega, ..., (A A^H)^q A Omega], Z = A^H Q.
+
+    Block i+1 is A Z_i orthogonalized against blocks 0..i; Z_i = A^H Q_i is a block of Z. The
+    basis stops at min(m, n) columns (the last block is cut to fit): A's range has no more.
+    """
+    (m, n), l = products.shape, omega.shape[1]
+    widths = [l]
+    for _ in range(q):
+        width = min(l, min(m, n) - sum(widths))
+        if width == 0:
+            break
+        widths.append(width)
+    Q = np.empty((m, sum(widths)), dtype=products.dtype, order="F")
+    Z = np.empty((n, sum(widths)), dtype=products.dtype, order="F")
+    Y, start = products.matmat(omega), 0
+    for i, width in enumerate(widths):
+        if i > 0:
+            Y = products.matmat(Z[:, start - widths[i - 1] : start - widths[i - 1] + width])
+        Q[:, start : start + width] = _orthonormal(Y, Q[:, :start] if start else None, rng)
+        Z[:, start : start + width] = products.rmatmat(Q[:, start : start + width])
+        start += width
+    return Q, Z
+
+
+def _orthonormal(Y, P, rng, redraws=_MAX_REDRAWS):
+    """Orthonormal columns spanning the part of Y orthogonal to the orthonormal columns P.
+
+    Block classical Gram-Schmidt twice ("twice is enough"), with the block normalized after
+    each pass: the first pass removes P's directions from Y, which is then normalized (SVQB,
+    or Householder QR if Y is ill conditioned); the second removes what rounding left along P,
+    and SVQB normalizes again, safely: the block is now nearly orthonormal. A direction of Y
+    that lay inside P (or inside the rest of the block), as happens when A has low rank, has
+    almost nothing left after the second pass; it is dropped, and a random block orthogonal
+    to P and the rest takes its place, so the result is always orthonormal, with Y's columns'
+    count. P None: normalization only.
+    """
+    eps = np.finfo(Y.dtype).eps
+    if P is not None:
+        Y = Y - P @ _inner(P, Y)
+    Y, exact = _normalized(Y, eps)
+    if exact and P is None:
+        return Y
+    if P is not None:
+        Y = Y - P @ _inner(P, Y)
+    values, vectors = np.linalg.eigh(_inner(Y, Y))  # ascending; near 1 for directions kept
+    kept = values > _LOST
+    Y = Y @ (vectors[:, kept] / np.sqrt(values[kept]))
+    if kept.all():
+        return Y
+    if redraws == 0:
+        raise np.linalg.LinAlgError("could not extend the orthonormal basis: random blocks keep falling inside it")
+    basis = Y if P is None else np.hstack([P, Y])
+    fresh = _gaussian(rng, (Y.shape[0], int(np.sum(~kept))), Y.dtype)
+    return np.hstack([Y, _orthonormal(fresh, basis, rng, redraws - 1)])
+
+
+def _inner(X, Y):
+    """X^H Y; complex: as (Y^H X)^H, which conjugates Y (a block) instead of X (the basis)."""
+    if X.dtype.kind == "c":
+        return (Y.conj().T @ X).conj().T
+    return X.T @ Y
+
+
+def _svqb(Y, eps):
+    """(Q, M) with ``Y = Q M`` and Q's columns orthonormal, or None if Y is ill conditioned.
+
+    SVQB (Stathopoulos & Wu): the Gram matrix of Y with unit columns, ``Y_u^H Y_u = V diag(w)
+    V^H``, gives ``Q = Y_u V diag(w)^(-1/2)`` in two thin products (Householder QR of a tall
+    block costs several times more). Q is orthonormal to about ``eps * cond(Y)**2``, so the
+    result is given only for ``cond(Y)**2 < 1/sqrt(eps)``: Q is then orthonormal to
+    ``sqrt(eps)``, and a second SVQB of Q makes it orthonormal to rounding.
+    """
+    norms = np.linalg.norm(Y, axis=0)
+    if not norms.min() > 0:
+        return None
+    unit = Y / norms
+    values, vectors = np.linalg.eigh(_inner(unit, unit))
+    if not values[0] > np.sqrt(eps) * values[-1]:
+        return None
+    roots = np.sqrt(values)
+    return unit @ (vectors / roots), (roots[:, None] * vectors.conj().T) * norms
+
+
+def _normalized(Y, eps):
+    """(Q, exact): Q's columns orthonormal, spanning Y's; exact if by Householder QR (orthonormal
+    to rounding), else by one SVQB (orthonormal to sqrt(eps))."""
+    factored = _svqb(Y, eps)
+    if factored is not None:
+        return factored[0], False
+    return scipy.linalg.qr(Y, mode="economic", check_finite=False)[0], True
+
+
+# ---------------------------------------------------------------------------------------------
+# Rayleigh-Ritz
+
+
+def _ritz(Q, Z, n_keep, *, right_vectors):
+    """The top ``n_keep`` singular triplets of B = Q^H A, from B^H = Z = A^H Q (n x L).
+
+    Z = W M with W orthonormal (SVQB twice, or Householder QR if Z is ill conditioned) and
+    M = Um diag(s) Vm^H give B = Vm diag(s) (W Um)^H: U = Q Vm, Vh = (W Um)^H. Returns U
+    alone unless ``right_vectors``.
+    """
+    eps = np.finfo(Z.dtype).eps
+    first = _svqb(Z, eps)
+    second = None if first is None else _svqb(first[0], eps)
+    if second is not None:
+        W, M = second[0], second[1] @ first[1]
+    else:
+        W, M = scipy.linalg.qr(Z, mode="economic", check_finite=False)
+    try:
+        Um, s, Vmh = scipy.linalg.svd(M, check_finite=False)
+    except np.linalg.LinAlgError:  # gesdd did not converge: the slower, sturdier gesvd
+        Um, s, Vmh = scipy.linalg.svd(M, check_finite=False, lapack_driver="gesvd")
+    U = Q @ Vmh[:n_keep].conj().T
+    if not right_vectors:
+        return U
+    return U, s[:n_keep], np.ascontiguousarray((W @ Um[:, :n_keep]).conj().T)

@@ -1,0 +1,646 @@
+"""randomized_svd and randomized_range_finder against numpy.linalg.svd.
+
+Test matrices are U diag(sigma) V^H with random orthonormal U and V (QR of Gaussians), so
+their singular values, and the optimal rank-k error sqrt(sum(sigma[k:]**2)), are known.
+"""
+
+import doctest
+import importlib
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from numpy.testing import assert_allclose, assert_array_equal
+from scipy.sparse.linalg import LinearOperator, aslinearoperator
+
+from pynla.randomized import randomized_range_finder, randomized_svd
+
+#: The module itself, for its constants.
+module = importlib.import_module("pynla.randomized")
+
+METHODS = ["block_krylov", "power"]
+DTYPES = [np.float32, np.float64, np.complex64, np.complex128]
+SHAPES = [(300, 200), (200, 300), (250, 250)]
+#: Rounding scale of a dtype's computations (orthonormality, exact cases).
+TOL = {np.float32: 2e-5, np.complex64: 2e-5, np.float64: 1e-12, np.complex128: 1e-12}
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def orthonormal(rng, n, r, dtype=np.float64):
+    """n x r with orthonormal columns: QR of a Gaussian (complex Gaussian for complex dtype)."""
+    G = rng.standard_normal((n, r))
+    if np.dtype(dtype).kind == "c":
+        G = G + 1j * rng.standard_normal((n, r))
+    return np.linalg.qr(G)[0]
+
+
+def with_spectrum(rng, shape, sigma, dtype=np.float64):
+    """U diag(sigma) V^H (of ``dtype``) with random orthonormal U, V; len(sigma) <= min(shape)."""
+    m, n = shape
+    r = len(sigma)
+    U, V = orthonormal(rng, m, r, dtype), orthonormal(rng, n, r, dtype)
+    return ((U * sigma) @ V.conj().T).astype(dtype)
+
+
+def fast_decay(shape):
+    return 0.5 ** np.arange(min(shape))
+
+
+def slow_decay(shape):
+    return 1.0 / np.arange(1, min(shape) + 1)
+
+
+def optimal_error(sigma, k):
+    return np.sqrt(np.sum(np.asarray(sigma, dtype=np.float64)[k:] ** 2))
+
+
+def residual(A, U, s, Vh):
+    A = A.toarray() if sp.issparse(A) else np.asarray(A)
+    return np.linalg.norm(A.astype(np.complex128) - (U * s) @ Vh)
+
+
+def assert_orthonormal_columns(X, tol):
+    X = np.asarray(X, dtype=np.complex128)
+    assert_allclose(X.conj().T @ X, np.eye(X.shape[1]), atol=tol, rtol=0)
+
+
+def assert_svd_shape(A_shape, k, dtype, U, s, Vh):
+    """Shapes and dtypes as numpy.linalg.svd gives them (truncated to k); s descending."""
+    m, n = A_shape
+    reference = np.linalg.svd(np.ones((2, 2), dtype=dtype), full_matrices=False)
+    assert U.shape == (m, k) and s.shape == (k,) and Vh.shape == (k, n)
+    assert (U.dtype, s.dtype, Vh.dtype) == tuple(x.dtype for x in reference)
+    assert np.all(np.diff(s) <= 0), "singular values not descending"
+    assert np.all(s >= 0)
+
+
+def singular_vector_agreement(X, Y):
+    """|<x_j, y_j>| for matching columns: 1 when they agree up to a sign (phase)."""
+    return np.abs(np.sum(X.conj() * Y, axis=0))
+
+
+class CountingOperator(LinearOperator):
+    """A dense matrix as a LinearOperator that counts its products (by columns of X)."""
+
+    def __init__(self, A):
+        super().__init__(dtype=A.dtype, shape=A.shape)
+        self.A, self.products, self.adjoint_products = A, 0, 0
+
+    def _matvec(self, x):
+        return self._matmat(x.reshape(-1, 1)).ravel()
+
+    def _matmat(self, X):
+        self.products += 1
+        return self.A @ X
+
+    def _rmatmat(self, X):
+        self.adjoint_products += 1
+        return self.A.conj().T @ X
+
+
+# ---------------------------------------------------------------------------------------------
+# Accuracy against numpy.linalg.svd
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("k", [1, 5, 12])
+def test_fast_decay_matches_numpy(rng, method, shape, k):
+    """sigma_i = 0.5**i: the top k singular values to 1e-10, vectors to 1e-8, optimal error."""
+    sigma = fast_decay(shape)
+    A = with_spectrum(rng, shape, sigma)
+    U, s, Vh = randomized_svd(A, k, method=method, rng=rng)
+    assert_svd_shape(shape, k, np.float64, U, s, Vh)
+    U_np, s_np, Vh_np = np.linalg.svd(A, full_matrices=False)
+    assert_allclose(s, s_np[:k], rtol=1e-10, atol=0)
+    assert_allclose(singular_vector_agreement(U, U_np[:, :k]), 1, atol=1e-8)
+    assert_allclose(singular_vector_agreement(Vh.T, Vh_np[:k].T), 1, atol=1e-8)
+    assert_orthonormal_columns(U, 1e-13)
+    assert_orthonormal_columns(Vh.conj().T, 1e-13)
+    assert residual(A, U, s, Vh) <= (1 + 1e-8) * optimal_error(sigma, k)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("k", [5, 20])
+def test_slow_decay_block_krylov_default_is_near_optimal(rng, shape, k):
+    """sigma_i = 1/i: block Krylov with its default q is within 1.01x of the optimal error."""
+    sigma = slow_decay(shape)
+    A = with_spectrum(rng, shape, sigma)
+    U, s, Vh = randomized_svd(A, k, rng=rng)
+    assert_svd_shape(shape, k, np.float64, U, s, Vh)
+    assert residual(A, U, s, Vh) <= 1.01 * optimal_error(sigma, k)
+    s_np = np.linalg.svd(A, compute_uv=False)
+    assert np.all(s <= s_np[:k] * (1 + 1e-12)), "a Ritz value exceeds the singular value it estimates"
+    assert_allclose(s, s_np[:k], rtol=1e-3)
+    assert_orthonormal_columns(U, 1e-13)
+    assert_orthonormal_columns(Vh.conj().T, 1e-13)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_slow_decay_power_default(rng, shape):
+    """Subspace iteration with scikit-learn's default q is accurate on slow decay too."""
+    sigma = slow_decay(shape)
+    A = with_spectrum(rng, shape, sigma)
+    U, s, Vh = randomized_svd(A, 10, method="power", rng=rng)
+    assert residual(A, U, s, Vh) <= 1.02 * optimal_error(sigma, 10)
+    assert_orthonormal_columns(U, 1e-13)
+    assert_orthonormal_columns(Vh.conj().T, 1e-13)
+
+
+@pytest.mark.parametrize("q", [0, 1, 2, 3])
+def test_block_krylov_at_least_as_accurate_as_power(rng, q):
+    """At equal q (same test matrix Omega) the Krylov space holds the power iteration's."""
+    sigma = slow_decay((400, 300))
+    A = with_spectrum(rng, (400, 300), sigma)
+    seed = int(rng.integers(2**32))
+    krylov = residual(A, *randomized_svd(A, 10, n_power_iterations=q, rng=seed))
+    power = residual(A, *randomized_svd(A, 10, n_power_iterations=q, method="power", rng=seed))
+    assert krylov <= power * (1 + 1e-12)
+    if q >= 1:
+        assert krylov < power
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("shape", [(300, 200), (200, 300), (40, 40)])
+@pytest.mark.parametrize("rank", [1, 3, 8])
+def test_exact_low_rank(rng, method, shape, rank):
+    """Rank r <= k: the residual is rounding, the r singular values exact, the rest zero."""
+    sigma = 2.0 ** -np.arange(rank)
+    A = with_spectrum(rng, shape, sigma)
+    k = 8
+    U, s, Vh = randomized_svd(A, k, rng=rng, method=method)
+    assert residual(A, U, s, Vh) <= 1e-12 * np.linalg.norm(A)
+    assert_allclose(s[:rank], sigma, rtol=1e-12)
+    assert np.all(s[rank:] <= 1e-13)
+    assert_orthonormal_columns(U, 1e-13)
+    assert_orthonormal_columns(Vh.conj().T, 1e-13)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_zero_matrix(method, dtype):
+    """All-zero A: s = 0 and still orthonormal U and Vh (the basis is refilled at random)."""
+    A = np.zeros((30, 20), dtype=dtype)
+    U, s, Vh = randomized_svd(A, 5, rng=3, method=method, n_power_iterations=2)
+    assert_svd_shape(A.shape, 5, dtype, U, s, Vh)
+    assert_array_equal(s, 0)
+    assert_orthonormal_columns(U, TOL[dtype])
+    assert_orthonormal_columns(Vh.conj().T, TOL[dtype])
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_structured_sparse_low_rank(method):
+    """A few nonzeros on the diagonal: blocks land exactly inside the basis, and are refilled."""
+    A = sp.diags_array([3.0, 2.0, 1.0] + [0.0] * 47, shape=(50, 60)).tocsr()
+    U, s, Vh = randomized_svd(A, 4, n_oversamples=2, n_power_iterations=3, method=method, rng=5)
+    assert_allclose(s, [3, 2, 1, 0], atol=1e-14)
+    assert_orthonormal_columns(U, 1e-13)
+    assert_orthonormal_columns(Vh.conj().T, 1e-13)
+    assert residual(A, U, s, Vh) <= 1e-13
+
+
+# ---------------------------------------------------------------------------------------------
+# Dtypes
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dtypes(rng, method, dtype):
+    """float32/complex64 compute in single precision; result dtypes as numpy.linalg.svd's."""
+    shape, k = (120, 80), 6
+    sigma = fast_decay(shape)
+    A = with_spectrum(rng, shape, sigma, dtype)
+    U, s, Vh = randomized_svd(A, k, method=method, rng=rng)
+    assert_svd_shape(shape, k, dtype, U, s, Vh)
+    s_np = np.linalg.svd(A.astype(np.complex128), compute_uv=False)
+    single = np.dtype(dtype) in (np.float32, np.complex64)
+    assert_allclose(s, s_np[:k], rtol=1e-4 if single else 1e-11)
+    assert_orthonormal_columns(U, TOL[dtype])
+    assert_orthonormal_columns(Vh.conj().T, TOL[dtype])
+    assert residual(A, U, s, Vh) <= 1.001 * optimal_error(sigma, k) + TOL[dtype] * np.linalg.norm(A)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_range_finder_dtypes(rng, method, dtype):
+    A = with_spectrum(rng, (60, 40), fast_decay((60, 40)), dtype)
+    Q = randomized_range_finder(A, 7, method=method, rng=rng)
+    assert Q.shape == (60, 7) and Q.dtype == dtype
+    assert_orthonormal_columns(Q, TOL[dtype])
+
+
+@pytest.mark.parametrize(
+    "dtype, expected", [(np.int32, np.float64), (np.int64, np.float64), (np.uint8, np.float64), (np.bool_, np.float64),
+                        (np.float16, np.float32)]
+)  # fmt: skip
+def test_other_dtypes_compute_in_float(rng, dtype, expected):
+    A = rng.integers(0, 2, size=(40, 30)).astype(dtype)
+    U, s, Vh = randomized_svd(A, 30, rng=rng)
+    assert U.dtype == expected and s.dtype == expected and Vh.dtype == expected
+    s_np = np.linalg.svd(A.astype(np.float64), compute_uv=False)
+    assert_allclose(s, s_np, rtol=1e-3 if expected == np.float32 else 1e-12, atol=1e-3 if expected == np.float32 else 1e-12)
+    if dtype != np.float16:  # scipy.sparse has no float16
+        sparse_s = randomized_svd(sp.csr_array(A), 30, rng=1)[1]
+        assert sparse_s.dtype == expected
+        assert_allclose(sparse_s, s_np, rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Input kinds: all give the dense answer
+
+
+def input_kinds(A):
+    """(name, A in another kind) for dense C/F/strided, sparse of several formats, LinearOperator."""
+    padded = np.zeros((2 * A.shape[0], 3 * A.shape[1]), dtype=A.dtype)
+    padded[::2, ::3] = A
+    strided = padded[::2, ::3]
+    assert not strided.flags.c_contiguous and not strided.flags.f_contiguous
+    columns = np.zeros((A.shape[0], A.shape[1] + 5), dtype=A.dtype)
+    columns[:, :-5] = A
+    kinds = [
+        ("C", np.ascontiguousarray(A)),
+        ("F", np.asfortranarray(A)),
+        ("strided", strided),
+        ("column slice", columns[:, :-5]),
+        ("list", A.tolist()),
+        ("matrix", np.asmatrix(A)),
+        ("LinearOperator", aslinearoperator(A)),
+    ]
+    for fmt in ["csr", "csc", "coo", "bsr", "lil", "dok", "dia"]:
+        with warnings.catch_warnings():  # DIA of a matrix with many diagonals: inefficient, but valid
+            warnings.simplefilter("ignore", sp.SparseEfficiencyWarning)
+            kinds.append((f"{fmt}_array", sp.csr_array(A).asformat(fmt)))
+    for fmt in ["csr", "csc", "coo"]:
+        kinds.append((f"{fmt}_matrix", sp.csr_matrix(A).asformat(fmt)))
+    return kinds
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")  # np.asmatrix
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_input_kinds_agree(rng, method, dtype):
+    shape = (90, 70)
+    A = with_spectrum(rng, shape, slow_decay(shape), dtype)
+    A[rng.random(shape) < 0.5] = 0  # sparse-ish, so the sparse formats hold real structure
+    k = 8
+    U0, s0, Vh0 = randomized_svd(A, k, method=method, n_power_iterations=2, rng=11)
+    approximation = (U0 * s0) @ Vh0
+    for name, B in input_kinds(A):
+        U, s, Vh = randomized_svd(B, k, method=method, n_power_iterations=2, rng=11)
+        assert (U.dtype, s.dtype, Vh.dtype) == (U0.dtype, s0.dtype, Vh0.dtype), name
+        assert_allclose(s, s0, rtol=1e-12, err_msg=name)
+        assert_allclose((U * s) @ Vh, approximation, atol=1e-12 * s0[0], err_msg=name)
+
+
+@pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")  # np.asmatrix
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_range_finder_input_kinds_agree(rng, method, dtype):
+    A = with_spectrum(rng, (80, 60), fast_decay((80, 60)), dtype)
+    Q0 = randomized_range_finder(A, 6, method=method, rng=4)
+    for name, B in input_kinds(A):
+        Q = randomized_range_finder(B, 6, method=method, rng=4)
+        assert_allclose(Q @ Q.conj().T, Q0 @ Q0.conj().T, atol=1e-12, err_msg=name)
+
+
+def test_inputs_are_not_modified(rng):
+    A = with_spectrum(rng, (50, 40), slow_decay((50, 40)))
+    S = sp.csr_array(np.where(np.abs(A) > 0.02, A, 0))
+    A_copy, S_copy = A.copy(), S.copy()
+    for method in METHODS:
+        randomized_svd(A, 5, method=method, rng=1)
+        randomized_svd(S, 5, method=method, rng=1)
+        randomized_range_finder(A, 5, method=method, rng=1)
+    assert_array_equal(A, A_copy)
+    assert_array_equal(S.data, S_copy.data)
+    assert_array_equal(S.indices, S_copy.indices)
+    assert_array_equal(S.indptr, S_copy.indptr)
+
+
+# ---------------------------------------------------------------------------------------------
+# Randomness
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", [np.float32, np.complex128])
+def test_same_seed_same_bits(rng, method, dtype):
+    A = with_spectrum(rng, (150, 100), slow_decay((150, 100)), dtype)
+    first = randomized_svd(A, 10, method=method, rng=2024)
+    second = randomized_svd(A, 10, method=method, rng=2024)
+    third = randomized_svd(A, 10, method=method, rng=np.random.default_rng(2024))
+    for x, y, z in zip(first, second, third):
+        assert x.tobytes() == y.tobytes() == z.tobytes()
+    Q1 = randomized_range_finder(A, 10, method=method, rng=7)
+    assert Q1.tobytes() == randomized_range_finder(A, 10, method=method, rng=7).tobytes()
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_different_seeds_differ_and_both_are_accurate(rng, method):
+    sigma = slow_decay((200, 150))
+    A = with_spectrum(rng, (200, 150), sigma)
+    results = [randomized_svd(A, 10, method=method, rng=seed) for seed in (1, 2)]
+    assert not np.array_equal(results[0][0], results[1][0])
+    for U, s, Vh in results:
+        assert residual(A, U, s, Vh) <= 1.02 * optimal_error(sigma, 10)
+    # The test matrices differ: with no iteration, the bases are spans of different A Omega.
+    Q1, Q2 = (randomized_range_finder(A, 10, n_power_iterations=0, method=method, rng=seed) for seed in (1, 2))
+    assert np.linalg.norm(Q1 @ Q1.T - Q2 @ Q2.T) > 1e-3
+
+
+# ---------------------------------------------------------------------------------------------
+# Cost: 2q + 2 products, and the basis capped at min(m, n)
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("q", [0, 1, 3])
+def test_products_counted(rng, method, q):
+    """randomized_svd takes q + 1 products with A and q + 1 with A^H, for both methods."""
+    A = CountingOperator(with_spectrum(rng, (200, 150), slow_decay((200, 150))))
+    randomized_svd(A, 10, n_power_iterations=q, method=method, rng=1)
+    assert (A.products, A.adjoint_products) == (q + 1, q + 1)
+
+
+def test_range_finder_products_counted(rng):
+    A = CountingOperator(with_spectrum(rng, (200, 150), slow_decay((200, 150))))
+    randomized_range_finder(A, 10, n_power_iterations=2, method="power", rng=1)
+    assert (A.products, A.adjoint_products) == (3, 2)
+    A.products = A.adjoint_products = 0
+    randomized_range_finder(A, 10, n_power_iterations=2, method="block_krylov", rng=1)
+    assert (A.products, A.adjoint_products) == (3, 3)
+
+
+@pytest.mark.parametrize("shape", [(40, 30), (30, 40)])
+def test_krylov_basis_capped_at_min_shape(rng, shape):
+    """(q + 1) l > min(m, n): the basis stops at min(m, n) columns, which span A's range."""
+    A = CountingOperator(with_spectrum(rng, shape, slow_decay(shape)))
+    U, s, Vh = randomized_svd(A, 10, n_oversamples=2, n_power_iterations=5, rng=1)
+    assert (A.products, A.adjoint_products) == (3, 3)  # blocks of 12, 12 and 6 columns
+    s_np = np.linalg.svd(A.A, compute_uv=False)
+    assert_allclose(s, s_np[:10], rtol=1e-12)
+    assert residual(A.A, U, s, Vh) <= (1 + 1e-10) * optimal_error(s_np, 10)
+
+
+def test_range_finder_block_krylov_is_the_ritz_basis(rng):
+    """The block Krylov range finder returns randomized_svd's U (same seed, l = size)."""
+    A = with_spectrum(rng, (120, 90), slow_decay((120, 90)))
+    for q in (0, 2):
+        Q = randomized_range_finder(A, 8, n_power_iterations=q, rng=5)
+        U, _, _ = randomized_svd(A, 8, n_oversamples=0, n_power_iterations=q, rng=5)
+        assert_array_equal(Q, U)
+
+
+def test_range_finder_power_spans_the_svd_basis(rng):
+    A = with_spectrum(rng, (120, 90), slow_decay((120, 90)))
+    Q = randomized_range_finder(A, 8, n_power_iterations=3, method="power", rng=5)
+    U, _, _ = randomized_svd(A, 8, n_oversamples=0, n_power_iterations=3, method="power", rng=5)
+    assert_allclose(Q @ (Q.T @ U), U, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_range_finder_captures_fast_decay(rng, method):
+    sigma = fast_decay((200, 150))
+    A = with_spectrum(rng, (200, 150), sigma)
+    Q = randomized_range_finder(A, 10, method=method, rng=rng)  # q = 2, no oversampling
+    assert_orthonormal_columns(Q, 1e-13)
+    factor = 1 + (1e-6 if method == "block_krylov" else 1e-2)  # a 30-column Krylov space vs 10 columns
+    assert np.linalg.norm(A - Q @ (Q.T @ A), 2) <= factor * sigma[10]
+
+
+# ---------------------------------------------------------------------------------------------
+# Edges
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (2, 50), (50, 2), (25, 25), (60, 35)])
+def test_k_equal_min_shape_is_exact(rng, method, dtype, shape):
+    A = with_spectrum(rng, shape, 1.0 + rng.random(min(shape)), dtype)
+    k = min(shape)
+    U, s, Vh = randomized_svd(A, k, method=method, rng=rng)
+    assert_svd_shape(shape, k, dtype, U, s, Vh)
+    assert_allclose(s, np.linalg.svd(A, compute_uv=False), rtol=1e-12)
+    assert residual(A, U, s, Vh) <= 1e-12 * np.linalg.norm(A)
+    assert_orthonormal_columns(U, 1e-13)
+    assert_orthonormal_columns(Vh.conj().T, 1e-13)
+    Q = randomized_range_finder(A, k, method=method, rng=rng)
+    assert_allclose(Q @ (Q.conj().T @ A), A, atol=1e-12 * np.linalg.norm(A))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_one_by_one(method):
+    U, s, Vh = randomized_svd(np.array([[-3.0]]), 1, method=method, rng=0)
+    assert_allclose(s, [3.0])
+    assert_allclose(U * s @ Vh, [[-3.0]])
+    U, s, Vh = randomized_svd(sp.csr_array([[0.0]]), 1, method=method, rng=0)
+    assert_array_equal(s, [0.0])
+    assert_allclose(np.abs(U), [[1.0]])
+    assert_allclose(np.abs(Vh), [[1.0]])
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("shape", [(1, 30), (30, 1), (200, 150)])
+def test_k_one(rng, method, shape):
+    sigma = slow_decay(shape)
+    A = with_spectrum(rng, shape, sigma)
+    U, s, Vh = randomized_svd(A, 1, method=method, rng=rng)
+    assert_svd_shape(shape, 1, np.float64, U, s, Vh)
+    assert_allclose(s, sigma[:1], rtol=1e-8)
+    assert residual(A, U, s, Vh) <= (1 + 1e-6) * optimal_error(sigma, 1) + 1e-13
+
+
+@settings(max_examples=60, deadline=None, derandomize=True, database=None)
+@given(
+    m=st.integers(1, 25),
+    n=st.integers(1, 25),
+    rank_fraction=st.floats(0, 1),
+    k_fraction=st.floats(0, 1),
+    n_oversamples=st.integers(0, 12),
+    q=st.integers(0, 4),
+    method=st.sampled_from(METHODS),
+    complex_=st.booleans(),
+)
+def test_small_matrices_property(m, n, rank_fraction, k_fraction, n_oversamples, q, method, complex_):
+    """Any small shape, rank, k, l and q: orthonormal factors, descending s below numpy's, and
+    the exact SVD when the basis reaches min(m, n) or k covers the rank."""
+    rng = np.random.default_rng(m * 1000 + n)
+    dtype = np.complex128 if complex_ else np.float64
+    rank = round(rank_fraction * min(m, n))
+    A = with_spectrum(rng, (m, n), 1.0 + rng.random(rank), dtype) if rank else np.zeros((m, n), dtype=dtype)
+    k = max(1, round(k_fraction * min(m, n)))
+    U, s, Vh = randomized_svd(A, k, n_oversamples=n_oversamples, n_power_iterations=q, method=method, rng=1)
+    assert_svd_shape((m, n), k, dtype, U, s, Vh)
+    assert_orthonormal_columns(U, 1e-12)
+    assert_orthonormal_columns(Vh.conj().T, 1e-12)
+    s_np = np.linalg.svd(A, compute_uv=False)
+    assert np.all(s <= s_np[:k] + 1e-12)
+    l = min(k + n_oversamples, m, n)
+    if k >= rank or l == min(m, n):
+        assert_allclose(s, s_np[:k], atol=1e-12)
+        assert residual(A, U, s, Vh) <= 1e-12 * max(1.0, np.linalg.norm(A)) + optimal_error(s_np, k) * (1 + 1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input
+
+
+A_GOOD = np.arange(12.0).reshape(4, 3)
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"k": 0}, "k"),
+        ({"k": -1}, "k"),
+        ({"k": 4}, "k"),
+        ({"k": 2.0}, "k"),
+        ({"k": "2"}, "k"),
+        ({"k": True}, "k"),
+        ({"k": None}, "k"),
+        ({"k": 2, "n_oversamples": -1}, "n_oversamples"),
+        ({"k": 2, "n_oversamples": 1.5}, "n_oversamples"),
+        ({"k": 2, "n_power_iterations": -1}, "n_power_iterations"),
+        ({"k": 2, "n_power_iterations": 2.0}, "n_power_iterations"),
+        ({"k": 2, "method": "lanczos"}, "method"),
+        ({"k": 2, "method": None}, "method"),
+    ],
+)
+def test_bad_arguments_name_themselves(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        randomized_svd(A_GOOD, **kwargs)
+
+
+def test_bad_method_lists_the_choices():
+    with pytest.raises(ValueError, match="'block_krylov', 'power'"):
+        randomized_svd(A_GOOD, 2, method="krylov")
+    with pytest.raises(ValueError, match="'block_krylov', 'power'"):
+        randomized_range_finder(A_GOOD, 2, method="POWER")
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [
+        ({"size": 0}, "size"),
+        ({"size": 4}, "size"),
+        ({"size": 1.0}, "size"),
+        ({"size": 2, "n_power_iterations": -1}, "n_power_iterations"),
+        ({"size": 2, "n_power_iterations": None}, "n_power_iterations"),
+        ({"size": 2, "method": "svd"}, "method"),
+    ],
+)
+def test_range_finder_bad_arguments_name_themselves(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        randomized_range_finder(A_GOOD, **kwargs)
+
+
+def test_numpy_integers_are_accepted():
+    s = randomized_svd(A_GOOD, np.int64(2), n_oversamples=np.int32(1), n_power_iterations=np.uint8(1), rng=0)[1]
+    assert s.shape == (2,)
+    assert randomized_range_finder(A_GOOD, np.int16(2), rng=0).shape == (4, 2)
+
+
+def non_finite_inputs():
+    for value in [np.nan, np.inf, -np.inf]:
+        for dtype in [np.float32, np.float64, np.complex128]:
+            A = np.ones((6, 5), dtype=dtype)
+            A[3, 2] = value
+            yield f"dense {dtype.__name__} {value}", A
+        yield f"dense complex imaginary {value}", np.full((6, 5), 1 + 1j * value)
+        for fmt in ["csr", "csc", "coo", "lil"]:
+            S = sp.random_array((6, 5), density=0.5, format=fmt, rng=0).astype(np.float64)
+            S = sp.csr_array(S)
+            S.data[1] = value
+            yield f"sparse {fmt} {value}", S.asformat(fmt)
+        yield f"sparse matrix {value}", sp.csr_matrix(np.where(np.eye(6, 5) > 0, value, 0.0))
+
+
+@pytest.mark.parametrize("function", [randomized_svd, randomized_range_finder])
+@pytest.mark.parametrize("label, A", list(non_finite_inputs()), ids=lambda x: x if isinstance(x, str) else "")
+def test_non_finite_A(function, label, A):
+    for method in METHODS:
+        with pytest.raises(ValueError, match="A must not contain NaN or infinity"):
+            function(A, 2, method=method, rng=0)
+
+
+def test_non_finite_operator():
+    op = LinearOperator((6, 5), matvec=lambda x: np.full(6, np.nan), rmatvec=lambda x: np.ones(5), dtype=np.float64)
+    with pytest.raises(ValueError, match="A must not contain NaN or infinity"):
+        randomized_svd(op, 2, rng=0)
+
+
+def test_overflow_is_an_error_naming_A():
+    A = np.full((30, 20), 1.7e308)
+    with pytest.raises(ValueError, match="A's entries are too large"):
+        randomized_svd(A, 2, rng=0)
+
+
+@pytest.mark.parametrize(
+    "A, name",
+    [
+        (np.ones(5), "A must be 2-D"),
+        (np.ones((2, 3, 4)), "A must be 2-D"),
+        (np.float64(3.0), "A must be 2-D"),
+        (sp.coo_array(np.ones(5)), "A must be 2-D"),
+    ],
+)
+def test_not_two_dimensional(A, name):
+    with pytest.raises(ValueError, match=name):
+        randomized_svd(A, 1)
+    with pytest.raises(ValueError, match=name):
+        randomized_range_finder(A, 1)
+
+
+@pytest.mark.parametrize(
+    "A",
+    [None, "abc", {"a": 1}, np.array([[object(), 1]], dtype=object), np.ones((3, 3), dtype=np.longdouble),
+     np.ones((3, 3), dtype=np.clongdouble), sp.csr_array(np.ones((3, 3), dtype=np.longdouble)),
+     np.array([["a", "b"]]), np.zeros((2, 2), dtype="datetime64[s]")],
+    ids=["None", "str", "dict", "object", "longdouble", "clongdouble", "sparse longdouble", "str array", "datetime"],
+)  # fmt: skip
+def test_unsupported_types_raise_type_error_naming_A(A):
+    with pytest.raises(TypeError, match="A"):
+        randomized_svd(A, 1)
+    with pytest.raises(TypeError, match="A"):
+        randomized_range_finder(A, 1)
+
+
+def test_malformed_sparse_names_A():
+    S = sp.csr_array((np.ones(2), np.array([0, 7]), np.array([0, 1, 2])), shape=(2, 3))
+    with pytest.raises(ValueError, match="A.indices"):
+        randomized_svd(S, 1)
+
+
+def test_empty_matrix_has_no_valid_k():
+    with pytest.raises(ValueError, match="k"):
+        randomized_svd(np.zeros((0, 3)), 1)
+    with pytest.raises(ValueError, match="size"):
+        randomized_range_finder(np.zeros((3, 0)), 1)
+
+
+# ---------------------------------------------------------------------------------------------
+# Documentation
+
+
+@pytest.mark.parametrize("function", [randomized_svd, randomized_range_finder], ids=lambda f: f.__name__)
+def test_docstring_examples(function):
+    tests = doctest.DocTestFinder(recurse=False).find(function, function.__name__, globs={})
+    examples = sum(len(test.examples) for test in tests)
+    assert examples > 0
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    for test in tests:
+        runner.run(test)
+    result = runner.summarize(verbose=False)
+    assert result.failed == 0, f"{result.failed} of {examples} examples of {function.__name__} failed"
+
+
+def test_public_names():
+    assert module.__all__ == ["randomized_range_finder", "randomized_svd"]
+    for name in module.__all__:
+        doc = getattr(module, name).__doc__
+        for section in ("Parameters", "Returns", "Examples"):
+            assert f"\n    {section}\n    ---" in doc, f"{name} has no {section} section"
