@@ -5,6 +5,7 @@ from collections import namedtuple
 import numpy as np
 import scipy.linalg as sl
 import scipy.sparse as sp
+import threadpoolctl
 
 from pynla import _core
 from pynla._validation import float_kernel_dtype
@@ -102,25 +103,32 @@ def sketched_lstsq(A, b, *, method="precondition", sketch="sparse_sign", sketch_
     n, d = A.shape
     maxiter = _count(maxiter, "maxiter", 0)
     S = _make_sketch(sketch, sketch_size, n, d, rng)
-    s = S.shape[0]
+    rtol = 4 * np.finfo(dtype).eps if rtol is None else float(rtol)
+    if not rtol > 0:
+        raise ValueError(f"rtol must be positive, got {rtol}")
     B = b.reshape(n, -1)
+    SA, SB = S @ A, np.asarray(S @ B)
+    # What follows runs little BLAS (the s x d QR, d x d solves); BLAS threads, which spin
+    # between calls, would only take the cores from the passes over A in between.
+    with threadpoolctl.threadpool_limits(1, user_api="blas"):
+        return _solve(A, B, SA.toarray() if sp.issparse(SA) else SA, SB, b, method, rtol, maxiter, dtype)
 
-    SA = S @ A
-    Q, R = sl.qr(SA.toarray() if sp.issparse(SA) else SA, mode="economic")
+
+def _solve(A, B, SA, SB, b, method, rtol, maxiter, dtype):
+    """sketched_lstsq after the sketch: SA = S A and SB = S B."""
+    d, s = A.shape[1], SA.shape[0]
+    Q, R = sl.qr(SA, mode="economic")
     magnitudes = np.abs(np.diag(R))
     if d > 0 and magnitudes.min() <= s * np.finfo(dtype).eps * magnitudes.max():
         rank = int(np.sum(magnitudes > s * np.finfo(dtype).eps * magnitudes.max()))
         raise np.linalg.LinAlgError(f"A is rank deficient (numerical rank {rank} < {d} columns); sketched_lstsq "
                                     "needs full column rank: use scipy.linalg.lstsq for a minimum-norm solution")
-    X = sl.solve_triangular(R, Q.conj().T @ np.asarray(S @ B))
+    X = sl.solve_triangular(R, Q.conj().T @ SB)
     gradient = _gradient_function(A)
     if method == "solve":
         residual = np.sqrt(gradient(X, B)[1])
         return _result(X, residual, b, 0, 0)
 
-    rtol = 4 * np.finfo(dtype).eps if rtol is None else float(rtol)
-    if not rtol > 0:
-        raise ValueError(f"rtol must be positive, got {rtol}")
     ratio = d / s
     alpha, beta = (1 - ratio) ** 2, ratio
     X_previous = X
