@@ -7,11 +7,13 @@
 //     by column (sorted_sum.hpp). O(k nnz(A) + m) work, about three streaming passes.
 //   - CSC: column j of S A sums, for each entry (i, v) of A's column j, v times S's column i:
 //     O(k nnz(A)) work, one pass, columns shared among threads.
-// In both, the output is first written with room for every entry (k nnz(A) in all), then packed.
+// In both, the output is first written with room for every entry (k nnz(A) in all), then packed
+// in place.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "pynla/common/buffer.hpp"
@@ -24,28 +26,25 @@ namespace pynla::sketch {
 
 namespace detail {
 
-// Packs rows written at `begin[r]` with `count[r]` entries each into a compressed matrix.
+// The compressed matrix of rows written at begin[r] with count[r] entries each (count[r] <=
+// begin[r + 1] - begin[r]): each row is moved down over the gaps in place, in row order (a
+// row only moves into room the rows before it left), and the buffers become the result.
 template <class I, class T>
 Csr<I, T> pack_rows(std::int64_t n_rows, std::int64_t n_cols, const std::vector<std::int64_t>& begin,
-                    const std::vector<std::int64_t>& count, const Buffer<I>& indices, const Buffer<T>& values) {
-    Csr<I, T> c{n_rows, n_cols, Buffer<I>(n_rows + 1), Buffer<I>(0), Buffer<T>(0)};
+                    const std::vector<std::int64_t>& count, Buffer<I>&& indices, Buffer<T>&& values) {
+    Csr<I, T> c{n_rows, n_cols, Buffer<I>(n_rows + 1), std::move(indices), std::move(values)};
     std::int64_t nnz = 0;
     for (std::int64_t r = 0; r < n_rows; ++r) {
         c.indptr[r] = static_cast<I>(nnz);
+        if (nnz != begin[r]) {
+            std::copy(c.indices.data() + begin[r], c.indices.data() + begin[r] + count[r], c.indices.data() + nnz);
+            std::copy(c.data.data() + begin[r], c.data.data() + begin[r] + count[r], c.data.data() + nnz);
+        }
         nnz += count[r];
     }
     c.indptr[n_rows] = static_cast<I>(nnz);
-    c.indices = Buffer<I>(nnz);
-    c.data = Buffer<T>(nnz);
-    const int n_threads = max_threads();
-    const auto bounds = split_by_cost(n_rows, n_threads * kTasksPerThread,
-                                      [&](std::int64_t r) { return static_cast<std::int64_t>(c.indptr[r]) + r; });
-    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
-        for (std::int64_t r = bounds[task]; r < bounds[task + 1]; ++r) {
-            std::copy(indices.data() + begin[r], indices.data() + begin[r] + count[r], c.indices.data() + c.indptr[r]);
-            std::copy(values.data() + begin[r], values.data() + begin[r] + count[r], c.data.data() + c.indptr[r]);
-        }
-    });
+    c.indices.shrink_to(nnz);
+    c.data.shrink_to(nnz);
     return c;
 }
 
@@ -117,7 +116,7 @@ Csr<I, T> sketch_csr(const SparseSketchView& s, const CsrView<I, T>& a) {
             count[r] = sum.write(s.scale, indices.data() + begin[r], values.data() + begin[r]);
         }
     });
-    return detail::pack_rows(m, d, begin, count, indices, values);
+    return detail::pack_rows(m, d, begin, count, std::move(indices), std::move(values));
 }
 
 // S A in CSC for A in CSC (n x d), given as the CSR view of A^T (d x n): the result is returned
@@ -144,7 +143,7 @@ Csr<I, T> sketch_csc(const SparseSketchView& s, const CsrView<I, T>& a_transpose
             count[j] = sum.write(s.scale, indices.data() + begin[j], values.data() + begin[j]);
         }
     });
-    return detail::pack_rows(d, m, begin, count, indices, values);
+    return detail::pack_rows(d, m, begin, count, std::move(indices), std::move(values));
 }
 
 }  // namespace pynla::sketch

@@ -21,7 +21,4 @@ inline std::int64_t uniform_below(std::uint64_t bits, std::int64_t bound) {
     return static_cast<std::int64_t>((static_cast<unsigned __int128>(bits) * static_cast<std::uint64_t>(bound)) >> 64);
 }
 
-// +1 or -1 with equal probability.
-inline std::int8_t random_sign(std::uint64_t bits) { return (bits >> 63) ? std::int8_t{1} : std::int8_t{-1}; }
-
 }  // namespace pynla::sketch

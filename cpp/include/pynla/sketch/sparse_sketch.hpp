@@ -32,25 +32,42 @@ struct SparseSketch {
     Buffer<std::int8_t> signs;
 };
 
-// Draws S: column i uses draws [2 k i, 2 k (i + 1)) of the stream `key`, so it does not depend
-// on how columns are shared among threads. Rows are a uniform k-subset of [0, m) by Floyd's
-// algorithm (each draw picks among j + 1 rows, taking row j itself if the pick is already in),
-// signs are independent fair coins. Requires 1 <= k <= m <= 2^31 - 1.
+// Draws S: column i uses draws [k i, k (i + 1)) of the stream `key`, so it does not depend on
+// how columns are shared among threads. Rows are a uniform k-subset of [0, m) by Floyd's
+// algorithm (each draw picks among j + 1 rows, taking row j itself if the pick is already in);
+// a draw's row comes from its high bits (uniform_below) and its sign from its lowest bit, which
+// moves the row by less than m / 2^64: the two are independent for any practical purpose.
+// Requires 1 <= k <= m <= 2^31 - 1.
 inline SparseSketch draw_sparse_sketch(std::int64_t m, std::int64_t n, std::int64_t k, std::uint64_t key) {
     SparseSketch s{m, n, k, Buffer<std::int32_t>(n * k), Buffer<std::int8_t>(n * k)};
     const int n_threads = max_threads();
     const auto bounds = split_by_cost(n, n_threads * kTasksPerThread, [](std::int64_t i) { return i; });
     parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
-        for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
-            std::int32_t* const rows = s.rows.data() + i * k;
-            std::int8_t* const signs = s.signs.data() + i * k;
-            const auto first_draw = static_cast<std::uint64_t>(2 * k * i);
-            for (std::int64_t t = 0; t < k; ++t) {
-                const std::int64_t j = m - k + t;
-                auto row = static_cast<std::int32_t>(uniform_below(random_bits(key, first_draw + t), j + 1));
+        // Locals, not captures: the int8 stores may alias anything, and would make the compiler
+        // reload every captured value after each of them.
+        const std::int64_t begin = bounds[task], end = bounds[task + 1], m_ = m, k_ = k;
+        const std::uint64_t key_ = key;
+        std::int32_t* const all_rows = s.rows.data();
+        std::int8_t* const all_signs = s.signs.data();
+        // Signs are computed, not branched on: a branch on a fair coin mispredicts half the time.
+        if (k_ == 1) {  // CountSketch: a draw per column, no subset to keep distinct
+            for (std::int64_t i = begin; i < end; ++i) {
+                const std::uint64_t bits = random_bits(key_, static_cast<std::uint64_t>(i));
+                all_rows[i] = static_cast<std::int32_t>(uniform_below(bits, m_));
+                all_signs[i] = static_cast<std::int8_t>(2 * static_cast<int>(bits & 1) - 1);
+            }
+            return;
+        }
+        for (std::int64_t i = begin; i < end; ++i) {
+            std::int32_t* const rows = all_rows + i * k_;
+            std::int8_t* const signs = all_signs + i * k_;
+            for (std::int64_t t = 0; t < k_; ++t) {
+                const std::uint64_t bits = random_bits(key_, static_cast<std::uint64_t>(k_ * i + t));
+                const std::int64_t j = m_ - k_ + t;
+                auto row = static_cast<std::int32_t>(uniform_below(bits, j + 1));
                 if (std::find(rows, rows + t, row) != rows + t) row = static_cast<std::int32_t>(j);
                 rows[t] = row;
-                signs[t] = random_sign(random_bits(key, first_draw + k + t));
+                signs[t] = static_cast<std::int8_t>(2 * static_cast<int>(bits & 1) - 1);
             }
         }
     });
