@@ -9,7 +9,7 @@ countsketch sparse   1e6 x 1e5, 1e6 nonzeros, to 1000 rows. Anchor: SciPy's
 countsketch dense    200000 x 200 to 2000 rows, C order. Anchor: SciPy's
                      ``clarkson_woodruff_transform``; floor: one pass over A (``A @ x``).
 lstsq                200000 x 200, condition number 1e6, b = A x + noise. Anchor: SciPy's
-                     ``lstsq`` (LAPACK gelsd); peer NumPy's ``lstsq``. pynla's answer must agree
+                     ``lstsq`` (LAPACK gelsd); peer NumPy's ``lstsq`` (``--full`` only). pynla's answer must agree
                      with gelsd's to 1e-8 relatively; the table notes the error.
 rsvd                 20000 x 5000 with known singular values 1/i, k = 50 (``--full``; the default
                      run uses 10000 x 2500). Anchor: scikit-learn's ``randomized_svd`` with its
@@ -32,10 +32,10 @@ from pynla.bench.timing import Case, Implementation
 THREADS = 2
 SEED = 20_251_123
 RANK = 50
-#: Untimed pause before each pynla call: OpenBLAS's threads keep spinning for about 0.1 s after
-#: each BLAS call (the floor row's A @ x), and on 2 cores a spinning thread halves the speed of
-#: whichever of pynla's OpenMP threads shares its core.
-SETTLE_SECONDS = 0.25
+#: Untimed pause before each call of a case that runs BLAS: OpenBLAS's threads keep spinning for
+#: about 0.1 s after each BLAS call, and on 2 cores a spinning thread halves the speed of
+#: whichever OpenMP thread shares its core.
+SETTLE_SECONDS = 0.12
 
 
 # ---------------------------------------------------------------------------------------------
@@ -141,14 +141,23 @@ def nbytes(answer):
 # Implementations
 
 
-def _threads(n):
+def _threads(n, settle=False):
     def activate():
         import pynla
 
         pynla.set_num_threads(n)
-        time.sleep(SETTLE_SECONDS)
+        if settle:
+            time.sleep(SETTLE_SECONDS)
 
     return activate
+
+
+def _settled_threads(n):
+    return _threads(n, settle=True)
+
+
+def _settle():
+    time.sleep(SETTLE_SECONDS)
 
 
 def _blas_threads(n):
@@ -239,6 +248,9 @@ def cases(full=False):
                   if sklearn_missing() is None
                   else Implementation("scipy-svds", scipy_svds, threads=THREADS, activate=_blas_threads(THREADS)))
     svd_input = {}
+    # NumPy's lstsq is gelsd too (the same LAPACK call): shown in --full only, for time.
+    numpy_peer = ((Implementation("numpy", _numpy_lstsq, threads=THREADS, activate=_blas_threads(THREADS)),)
+                  if full else ())
 
     def svd_setup():
         svd_input["A"] = known_spectrum_matrix(m, n)
@@ -252,15 +264,14 @@ def cases(full=False):
              anchor=Implementation("scipy", _scipy_countsketch(1000)),
              implementations=_pynla_pair(_pynla_countsketch(1000)), compare=compare_sketch, nbytes=nbytes),
         Case(name="countsketch dense 200000x200 -> 2000", setup=dense_input,
-             anchor=Implementation("scipy", _scipy_countsketch(2000)),
-             implementations=(*_pynla_pair(_pynla_countsketch(2000)),
+             anchor=Implementation("scipy", _scipy_countsketch(2000), activate=_settle),
+             implementations=(*_pynla_pair(_pynla_countsketch(2000), _settled_threads),
                               Implementation("numpy A@x", _one_pass, threads=THREADS, floor=True,
                                              activate=_blas_threads(THREADS))),
              compare=compare_sketch, nbytes=nbytes),
         Case(name="lstsq dense 200000x200 cond 1e6", setup=least_squares_input,
              anchor=Implementation("scipy", _scipy_lstsq, threads=THREADS, activate=_blas_threads(THREADS)),
-             implementations=(Implementation("numpy", _numpy_lstsq, threads=THREADS, activate=_blas_threads(THREADS)),
-                              *_pynla_pair(_pynla_lstsq, _blas_threads)),
+             implementations=(*numpy_peer, *_pynla_pair(_pynla_lstsq, _blas_threads)),
              compare=compare_solution, nbytes=nbytes),
         Case(name=f"rsvd dense {m}x{n} k={RANK} s_i=1/i", setup=svd_setup, anchor=svd_anchor,
              implementations=_pynla_pair(_pynla_svd, _blas_threads), compare=compare_this_svd, nbytes=nbytes),
