@@ -258,6 +258,19 @@ def test_dense_sketches_of_sparse_are_dense(name, fmt):
     assert_allclose(Y, reference(S, A.astype(np.float64)), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("container", [sp.csr_array, sp.csr_matrix])
+def test_very_wide_sparse_input_goes_through_spgemm(container):
+    """A result wider than the kernels' per-thread accumulator (2^24 columns) is computed by
+    SpGEMM with S's sparse matrix: same entries, same kind of container."""
+    rng = np.random.default_rng(SEED)
+    n, d = 40, (1 << 24) + 5
+    A = container((rng.standard_normal(60), (rng.integers(0, n, 60), rng.integers(0, d, 60))), shape=(n, d))
+    S = pynla.CountSketch(3, n, rng=SEED)
+    Y = S @ A
+    assert isinstance(Y, sp.sparray) == isinstance(A, sp.sparray) and Y.shape == (3, d)
+    assert abs(sp.csr_array(Y) - sp.csr_array(S.tosparse() @ A)).max() == 0
+
+
 def test_malformed_sparse_input_is_rejected():
     A = sp.csr_array((np.ones(3), np.array([0, 1, 9]), np.array([0, 2, 3])), shape=(2, 4))
     with pytest.raises(ValueError, match="A.indices"):

@@ -34,9 +34,26 @@ void walsh_hadamard(T* x, std::int64_t n) {
             }
         }
     };
+    // Spans 1 and 2 together, four values at a time: the same additions in the same order as two
+    // radix-2 sweeps, without their one- and two-element inner loops.
+    const auto first_two_spans = [x](std::int64_t begin, std::int64_t end) {
+        for (std::int64_t base = begin; base < end; base += 4) {
+            const T sum_low = x[base] + x[base + 1], difference_low = x[base] - x[base + 1];
+            const T sum_high = x[base + 2] + x[base + 3], difference_high = x[base + 2] - x[base + 3];
+            x[base] = sum_low + sum_high;
+            x[base + 1] = difference_low + difference_high;
+            x[base + 2] = sum_low - sum_high;
+            x[base + 3] = difference_low - difference_high;
+        }
+    };
     const std::int64_t block = std::min(kBlock, n);
     for (std::int64_t begin = 0; begin < n; begin += block) {
-        for (std::int64_t span = 1; span < block; span *= 2) butterflies(begin, begin + block, span);
+        std::int64_t span = 1;
+        if (block >= 4) {
+            first_two_spans(begin, begin + block);
+            span = 4;
+        }
+        for (; span < block; span *= 2) butterflies(begin, begin + block, span);
     }
     for (std::int64_t span = block; span < n; span *= 2) butterflies(0, n, span);
 }
