@@ -9,6 +9,8 @@ import threadpoolctl
 
 from pynla import _core
 from pynla._validation import float_kernel_dtype
+from pynla.block import aslinearoperator
+from pynla.block_build import to_bsr
 from pynla.sketch import SRHT, CountSketch, GaussianSketch, SparseSignSketch, _count
 
 __all__ = ["LstsqResult", "sketched_lstsq"]
@@ -196,9 +198,6 @@ def _make_sketch(sketch, sketch_size, n, d, rng):
 def _gradient_function(A):
     """gradient(X, B) -> (A^H (B - A X), squared column norms of B - A X): one pass over dense A."""
     if sp.issparse(A):
-        from pynla.block import aslinearoperator
-        from pynla.block_build import to_bsr
-
         operator = aslinearoperator(to_bsr(A, blocksize=(1, 1)))
 
         def gradient(X, B):

@@ -15,7 +15,8 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from pynla import _core
-from pynla._validation import csr_parts, float_kernel_dtype
+from pynla._validation import cast_csr, csr_parts, float_kernel_dtype, index_dtype_for
+from pynla.spgemm import spgemm
 
 __all__ = ["CountSketch", "GaussianSketch", "SRHT", "SparseSignSketch"]
 
@@ -155,14 +156,10 @@ class SparseSignSketch(_Sketch):
             parts = csr_parts(A, "A")
             width, kernel, out_format = d, _core.sketch_csr, "csr"
         if width > _MAX_ACCUMULATOR_WIDTH:
-            from pynla.spgemm import spgemm
-
             return spgemm(self.tosparse() if array_in else sp.csr_matrix(self.tosparse()), A)
-        capacity = self.nonzeros_per_column * len(parts.data)
-        index = np.int64 if capacity > np.iinfo(np.int32).max else np.result_type(parts.indices, np.int32)
-        core_parts = (np.ascontiguousarray(parts.indptr, dtype=index), np.ascontiguousarray(parts.indices, dtype=index),
-                      np.ascontiguousarray(parts.data, dtype=dtype), parts.shape)
-        indptr, indices, data = kernel(self._core_tuple, core_parts)
+        # Every entry of A lands in k rows before duplicates are summed: the index dtype must hold that.
+        index_dtype = index_dtype_for([parts], maxval=self.nonzeros_per_column * len(parts.data))
+        indptr, indices, data = kernel(self._core_tuple, cast_csr(parts, dtype, index_dtype))
         container = {("csr", True): sp.csr_array, ("csc", True): sp.csc_array,
                      ("csr", False): sp.csr_matrix, ("csc", False): sp.csc_matrix}[out_format, array_in]
         result = container((data, indices, indptr), shape=(m, d), copy=False)

@@ -141,6 +141,12 @@ py::array_t<T> to_numpy(Buffer<T>&& buffer) {
     return py::array_t<T>(size, data, owner);
 }
 
+// The arrays of an owned CSR result as numpy arrays, without a copy: (indptr, indices, data).
+template <class I, class T>
+py::tuple csr_to_python(Csr<I, T>&& c) {
+    return py::make_tuple(to_numpy(std::move(c.indptr)), to_numpy(std::move(c.indices)), to_numpy(std::move(c.data)));
+}
+
 // Calls body(Tag<T>{}) for the dtype of `data`: float32, float64, complex64 or complex128.
 template <class Body>
 py::object dispatch_value(const py::handle& data, const char* what, Body&& body) {

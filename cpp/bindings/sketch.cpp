@@ -31,11 +31,6 @@ sketch::SparseSketchView sketch_view(const py::tuple& s) {
     return view;
 }
 
-template <class I, class T>
-py::object csr_to_python(Csr<I, T>&& c) {
-    return py::make_tuple(to_numpy(std::move(c.indptr)), to_numpy(std::move(c.indices)), to_numpy(std::move(c.data)));
-}
-
 template <class T>
 const T* matrix_data(const py::handle& object, const char* what, std::int64_t n_rows, std::int64_t n_cols) {
     const auto [data, columns] = matrix_rows<T>(object, what, n_rows);

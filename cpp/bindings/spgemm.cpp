@@ -16,7 +16,7 @@ py::tuple spgemm_typed(const py::tuple& a_in, const py::tuple& b_in, bool sort_i
         py::gil_scoped_release no_gil;  // no Python object is touched in here
         c = spgemm::multiply(a, b, spgemm::Options{sort_indices});
     }
-    return py::make_tuple(to_numpy(std::move(c.indptr)), to_numpy(std::move(c.indices)), to_numpy(std::move(c.data)));
+    return csr_to_python(std::move(c));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <complex>
 #include <type_traits>
+#include <utility>
 
 namespace pynla {
 
@@ -14,6 +15,10 @@ template <class F>
 struct is_complex<std::complex<F>> : std::true_type {};
 template <class T>
 constexpr bool is_complex_v = is_complex<T>::value;
+
+// The real type of T: T itself, or F for std::complex<F>.
+template <class T>
+using RealOf = decltype(std::real(std::declval<T>()));
 
 template <class T>
 constexpr bool is_kernel_scalar_v = std::is_same_v<T, float> || std::is_same_v<T, double> ||

@@ -21,10 +21,21 @@
 #include "pynla/common/buffer.hpp"
 #include "pynla/common/matrix_view.hpp"
 #include "pynla/common/parallel.hpp"
+#include "pynla/common/scalar.hpp"
 #include "pynla/common/simd.hpp"
 #include "pynla/sketch/sparse_sketch.hpp"
 
 namespace pynla::sketch {
+
+// out[0, n) += source[0, n) for sign +1, -= for sign -1.
+template <class T>
+inline void add_signed(T* __restrict out, const T* __restrict source, std::int64_t n, std::int8_t sign) {
+    if (sign > 0) {
+        for (std::int64_t j = 0; j < n; ++j) out[j] += source[j];
+    } else {
+        for (std::int64_t j = 0; j < n; ++j) out[j] -= source[j];
+    }
+}
 
 // Prefetches a row of `length` values, one touch per cache line.
 template <class T>
@@ -37,8 +48,7 @@ inline void prefetch_row(const T* row, std::int64_t length) {
 template <class T>
 inline void scale_values(T* values, std::int64_t n, double scale) {
     if (scale == 1.0) return;
-    using Real = decltype(std::real(std::declval<T>()));
-    const auto factor = static_cast<Real>(scale);
+    const auto factor = static_cast<RealOf<T>>(scale);
     for (std::int64_t j = 0; j < n; ++j) values[j] *= factor;
 }
 
@@ -59,11 +69,7 @@ Buffer<T> sketch_by_rows(const SketchRowsView& s_rows, std::int64_t m, double sc
             for (std::int64_t p = begin; p < end; ++p) {
                 if (p + kAhead < end) prefetch_row(a.row(s_rows.sources[p + kAhead]), d);
                 const T* __restrict const source = a.row(s_rows.sources[p]);
-                if (s_rows.signs[p] > 0) {
-                    for (std::int64_t j = 0; j < d; ++j) out[j] += source[j];
-                } else {
-                    for (std::int64_t j = 0; j < d; ++j) out[j] -= source[j];
-                }
+                add_signed(out, source, d, s_rows.signs[p]);
             }
             scale_values(out, d, scale);
         }
@@ -86,11 +92,7 @@ Buffer<T> sketch_by_row_parts(const SparseSketchView& s, const MatrixView<T>& a,
             const T* __restrict const source = a.row(i);
             for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
                 T* __restrict const out = y + static_cast<std::int64_t>(s.rows[p]) * d;
-                if (s.signs[p] > 0) {
-                    for (std::int64_t j = 0; j < d; ++j) out[j] += source[j];
-                } else {
-                    for (std::int64_t j = 0; j < d; ++j) out[j] -= source[j];
-                }
+                add_signed(out, source, d, s.signs[p]);
             }
         }
     });

@@ -53,58 +53,33 @@ Csr<I, T> pack_rows(std::int64_t n_rows, std::int64_t n_cols, const std::vector<
 // S A in CSR for A in CSR (n x d). Requires k nnz(A) to fit in I.
 template <class I, class T>
 Csr<I, T> sketch_csr(const SparseSketchView& s, const CsrView<I, T>& a) {
-    const std::int64_t m = s.n_rows, n = a.n_rows, d = a.n_cols, k = s.per_column;
+    const std::int64_t m = s.n_rows, d = a.n_cols, k = s.per_column;
     const int n_threads = max_threads();
 
-    // 1. Per task (a range of A's rows) and row r of S A: how many entries it sends to r.
-    const std::int64_t max_tasks = std::max<std::int64_t>(1, (std::int64_t{1} << 22) / std::max<std::int64_t>(m, 1));
-    const auto bounds = split_by_cost(n, std::min<std::int64_t>(n_threads * 4, max_tasks),
-                                      [&](std::int64_t i) { return a.row_begin(i) + i; });
-    const std::int64_t n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
-    std::vector<std::int64_t> next(static_cast<std::size_t>(n_tasks * m), 0);  // task t, row r at t m + r
-    parallel_for(n_tasks, n_threads, [&](std::int64_t task, int) {
-        std::int64_t* const counts = next.data() + task * m;
-        for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
-            for (std::int64_t p = i * k; p < (i + 1) * k; ++p) counts[s.rows[p]] += a.row_length(i);
-        }
-    });
-
-    // 2. Row r's entries go to [begin[r], begin[r + 1]), each task's after those of the tasks
-    // before it: in order of A's rows, whatever the number of tasks.
-    std::vector<std::int64_t> begin(static_cast<std::size_t>(m + 1));
-    std::int64_t offset = 0;
-    for (std::int64_t r = 0; r < m; ++r) {
-        begin[r] = offset;
-        for (std::int64_t task = 0; task < n_tasks; ++task) {
-            const std::int64_t count = next[task * m + r];
-            next[task * m + r] = offset;
-            offset += count;
-        }
-    }
-    begin[m] = offset;
-    Buffer<I> indices(offset);
-    Buffer<T> values(offset);
-    parallel_for(n_tasks, n_threads, [&](std::int64_t task, int) {
-        std::int64_t* const positions = next.data() + task * m;
-        I* __restrict const out_indices = indices.data();
-        T* __restrict const out_values = values.data();
-        for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
-            const std::int64_t row_begin = a.row_begin(i), length = a.row_end(i) - row_begin;
-            const I* const row_indices = a.indices + row_begin;
-            const T* const row_values = a.data + row_begin;
-            for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
-                const std::int64_t q = positions[s.rows[p]];
-                positions[s.rows[p]] = q + length;
-                const T sign = static_cast<T>(s.signs[p]);  // +-1: the product is exact
-                for (std::int64_t e = 0; e < length; ++e) {
-                    out_indices[q + e] = row_indices[e];
-                    out_values[q + e] = sign * row_values[e];
-                }
+    // 1. Each entry of A's row i goes, signed, to the rows of S A that S's column i names, in
+    // order of A's rows: row r's entries are [begin[r], begin[r + 1]).
+    Buffer<I> indices(k * a.nnz());
+    Buffer<T> values(k * a.nnz());
+    // Raw pointers copied into the lambda: stores through out_indices (of A's index type) could
+    // otherwise make the compiler reload anything reached through a reference.
+    I* __restrict const out_indices = indices.data();
+    T* __restrict const out_values = values.data();
+    const I* __restrict const a_indptr = a.indptr;
+    const I* __restrict const a_indices = a.indices;
+    const T* __restrict const a_values = a.data;
+    const std::int8_t* __restrict const signs = s.signs;
+    const auto begin = sort_by_sketch_row(
+        s, [&](std::int64_t i) { return a.row_begin(i) + i; }, [&](std::int64_t i) { return a.row_length(i); },
+        [=](std::int64_t i, std::int64_t p, std::int64_t q) {
+            const std::int64_t row_begin = a_indptr[i], length = a_indptr[i + 1] - row_begin;
+            const T sign = static_cast<T>(signs[p]);  // +-1: the product is exact
+            for (std::int64_t e = 0; e < length; ++e) {
+                out_indices[q + e] = a_indices[row_begin + e];
+                out_values[q + e] = sign * a_values[row_begin + e];
             }
-        }
-    });
+        });
 
-    // 3. Each row of S A sums its entries by column, in place.
+    // 2. Each row of S A sums its entries by column, in place.
     std::vector<std::int64_t> count(static_cast<std::size_t>(m));
     std::vector<SortedSum<T>> sums(static_cast<std::size_t>(n_threads));
     const auto row_bounds = split_by_cost(m, n_threads * kTasksPerThread, [&](std::int64_t r) { return begin[r] + r; });

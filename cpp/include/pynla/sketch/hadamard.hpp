@@ -15,6 +15,7 @@
 #include "pynla/common/buffer.hpp"
 #include "pynla/common/matrix_view.hpp"
 #include "pynla/common/parallel.hpp"
+#include "pynla/common/scalar.hpp"
 
 namespace pynla::sketch {
 
@@ -70,8 +71,7 @@ Buffer<T> srht(const MatrixView<T>& a, const std::int8_t* signs, const std::int6
     const std::int64_t n_groups = (d + group - 1) / group;
     const int n_threads = max_threads();
     std::vector<std::vector<T>> work(static_cast<std::size_t>(n_threads));
-    using Real = decltype(std::real(std::declval<T>()));
-    const auto factor = static_cast<Real>(scale);
+    const auto factor = static_cast<RealOf<T>>(scale);
     parallel_for(n_groups, n_threads, [&](std::int64_t g, int thread) {
         const std::int64_t j0 = g * group, width = std::min(group, d - j0);
         std::vector<T>& columns = work[static_cast<std::size_t>(thread)];

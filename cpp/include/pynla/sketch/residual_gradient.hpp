@@ -14,11 +14,9 @@
 #include "pynla/common/buffer.hpp"
 #include "pynla/common/matrix_view.hpp"
 #include "pynla/common/parallel.hpp"
+#include "pynla/common/scalar.hpp"
 
 namespace pynla::sketch {
-
-template <class T>
-using RealOf = decltype(std::real(std::declval<T>()));
 
 template <class T>
 struct ResidualGradient {
@@ -30,12 +28,12 @@ namespace detail {
 
 template <class T>
 inline T conjugate(const T& v) {
-    if constexpr (std::is_same_v<T, RealOf<T>>) return v; else return std::conj(v);
+    if constexpr (is_complex_v<T>) return std::conj(v); else return v;
 }
 
 template <class T>
 inline RealOf<T> squared_magnitude(const T& v) {
-    if constexpr (std::is_same_v<T, RealOf<T>>) return v * v; else return std::norm(v);
+    if constexpr (is_complex_v<T>) return std::norm(v); else return v * v;
 }
 
 // sum_t u[t] v[t] (conj(u[t]) v[t] if kConjugate) over n terms with eight running sums (so the

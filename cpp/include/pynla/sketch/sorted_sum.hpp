@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pynla/common/column_bitmap.hpp"
+#include "pynla/common/scalar.hpp"
 
 namespace pynla::sketch {
 
@@ -40,7 +41,7 @@ public:
             const T sum = sums_[index];
             sums_[index] = T(0);
             out_indices[written] = static_cast<I>(index);
-            out_values[written] = scale == 1.0 ? sum : sum * static_cast<decltype(std::real(sum))>(scale);
+            out_values[written] = scale == 1.0 ? sum : sum * static_cast<RealOf<T>>(scale);
             written += sum != T(0);
         };
         const auto n_touched = static_cast<std::int64_t>(touched_.size());

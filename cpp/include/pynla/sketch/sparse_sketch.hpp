@@ -90,43 +90,66 @@ struct SketchRows {
     SketchRowsView view() const { return {indptr.data(), sources.data(), signs.data()}; }
 };
 
-// A counting sort of S's nonzeros by row, in parallel: task t counts the nonzeros of its range
-// of columns per row and writes them after those of the tasks before it, so the listing is the
-// same for every thread count. O(n k + tasks x m) time and memory.
-inline SketchRows sketch_rows(const SparseSketchView& s) {
-    const std::int64_t m = s.n_rows, n = s.n_cols, k = s.per_column;
+// A stable counting sort of the items S's columns bring to its rows, in parallel: column i
+// brings weight(i) items to each row its nonzeros name. Task t takes a range of columns (cut by
+// cumulative(i), as for split_by_cost), counts its items per row, and places them after those
+// of the tasks before it, so every row lists its items in column order for any thread count.
+// place(i, p, q) puts the items of column i for nonzero p at positions [q, q + weight(i)).
+// Returns each row's first position (m + 1 of them). O(n k + tasks x m) time and memory.
+template <class Cumulative, class Weight, class Place>
+std::vector<std::int64_t> sort_by_sketch_row(const SparseSketchView& s, Cumulative&& cumulative, Weight&& weight,
+                                             Place&& place) {
+    const std::int64_t m = s.n_rows, k = s.per_column;
     const int n_threads = max_threads();
     // Tasks x m counters: keep them to a few million whatever m is.
     const std::int64_t max_tasks = std::max<std::int64_t>(1, (std::int64_t{1} << 22) / std::max<std::int64_t>(m, 1));
-    const auto bounds = split_by_cost(n, std::min<std::int64_t>(n_threads * 4, max_tasks), [](std::int64_t i) { return i; });
+    const auto bounds = split_by_cost(s.n_cols, std::min<std::int64_t>(n_threads * 4, max_tasks), cumulative);
     const std::int64_t n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
 
     std::vector<std::int64_t> next(static_cast<std::size_t>(n_tasks * m), 0);  // task t, row r at t m + r
     parallel_for(n_tasks, n_threads, [&](std::int64_t task, int) {
         std::int64_t* const counts = next.data() + task * m;
-        for (std::int64_t p = bounds[task] * k; p < bounds[task + 1] * k; ++p) ++counts[s.rows[p]];
+        for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
+            const std::int64_t items = weight(i);
+            for (std::int64_t p = i * k; p < (i + 1) * k; ++p) counts[s.rows[p]] += items;
+        }
     });
-    SketchRows listing{Buffer<std::int64_t>(m + 1), Buffer<std::int64_t>(n * k), Buffer<std::int8_t>(n * k)};
+    std::vector<std::int64_t> starts(static_cast<std::size_t>(m + 1));
     std::int64_t offset = 0;
     for (std::int64_t r = 0; r < m; ++r) {
-        listing.indptr[r] = offset;
+        starts[r] = offset;
         for (std::int64_t task = 0; task < n_tasks; ++task) {
             const std::int64_t count = next[task * m + r];
             next[task * m + r] = offset;
             offset += count;
         }
     }
-    listing.indptr[m] = offset;
+    starts[m] = offset;
     parallel_for(n_tasks, n_threads, [&](std::int64_t task, int) {
         std::int64_t* const positions = next.data() + task * m;
         for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
+            const std::int64_t items = weight(i);
             for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
-                const std::int64_t q = positions[s.rows[p]]++;
-                listing.sources[q] = i;
-                listing.signs[q] = s.signs[p];
+                const std::int64_t q = positions[s.rows[p]];
+                positions[s.rows[p]] = q + items;
+                place(i, p, q);
             }
         }
     });
+    return starts;
+}
+
+// S listed by row (each nonzero is one item of its column).
+inline SketchRows sketch_rows(const SparseSketchView& s) {
+    const std::int64_t size = s.size();
+    SketchRows listing{Buffer<std::int64_t>(s.n_rows + 1), Buffer<std::int64_t>(size), Buffer<std::int8_t>(size)};
+    const auto starts = sort_by_sketch_row(
+        s, [](std::int64_t i) { return i; }, [](std::int64_t) { return std::int64_t{1}; },
+        [&](std::int64_t i, std::int64_t p, std::int64_t q) {
+            listing.sources[q] = i;
+            listing.signs[q] = s.signs[p];
+        });
+    std::copy(starts.begin(), starts.end(), listing.indptr.data());
     return listing;
 }
 
