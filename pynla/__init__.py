@@ -8,6 +8,8 @@ from pynla import _dense  # noqa: F401  (fills the core's BLAS/LAPACK table at i
 from pynla._threads import get_num_threads, set_num_threads
 from pynla.block import BsrLinearOperator, aslinearoperator, block_diagonal_inverse, bsr_matmul
 from pynla.block_build import bsr_from_blocks, choose_blocksize, to_bsr
+from pynla.cur import CURDecomposition, cur, cur_from_functions
+from pynla.cur_neighbors import CURNearestNeighbors, NeighborsResult
 from pynla.lstsq import LstsqResult, sketched_lstsq
 from pynla.randomized import randomized_range_finder, randomized_svd
 from pynla.sketch import SRHT, CountSketch, GaussianSketch, SparseSignSketch
@@ -15,9 +17,12 @@ from pynla.spgemm import spgemm
 
 __all__ = [
     "BsrLinearOperator",
+    "CURDecomposition",
+    "CURNearestNeighbors",
     "CountSketch",
     "GaussianSketch",
     "LstsqResult",
+    "NeighborsResult",
     "SRHT",
     "SparseSignSketch",
     "aslinearoperator",
@@ -25,6 +30,8 @@ __all__ = [
     "bsr_from_blocks",
     "bsr_matmul",
     "choose_blocksize",
+    "cur",
+    "cur_from_functions",
     "get_num_threads",
     "randomized_range_finder",
     "randomized_svd",

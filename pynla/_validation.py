@@ -5,6 +5,7 @@ and every message names the argument it is about.
 """
 
 import itertools
+import numbers
 from collections import namedtuple
 
 import numpy as np
@@ -32,6 +33,18 @@ def float_kernel_dtype(dtype, name):
     if dtype.kind in "biu":
         return np.dtype(np.float64)
     raise TypeError(f"{name} has dtype {dtype}; expected float32, float64, complex64, complex128, bool or integers")
+
+
+def check_integer(value, name, low, high=None, *, bound=None):
+    """``value`` as an int if it is an integer (not bool) in [low, high]; ValueError naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if high is None and value < low:
+        raise ValueError(f"{name} must be >= {low}, got {value}")
+    if high is not None and not low <= value <= high:
+        raise ValueError(f"{name} must satisfy {low} <= {name} <= {bound} = {high}, got {value}")
+    return value
 
 
 def require_sparse(A, name):

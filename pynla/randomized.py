@@ -11,14 +11,12 @@ SIAM Review 53(2), 2011 (subspace iteration); C. Musco, C. Musco, "Randomized bl
 methods for stronger and faster approximate singular value decomposition", NeurIPS 2015.
 """
 
-import numbers
-
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
-from pynla._validation import csr_parts, float_kernel_dtype
+from pynla._validation import check_integer, csr_parts, float_kernel_dtype
 
 __all__ = ["randomized_range_finder", "randomized_svd"]
 
@@ -105,8 +103,8 @@ def randomized_range_finder(A, size, *, n_power_iterations=2, method="block_kryl
     1.0
     """
     products = _Products(A)
-    size = _check_integer(size, "size", 1, min(products.shape), bound="min(A.shape)")
-    q = _check_integer(n_power_iterations, "n_power_iterations", 0)
+    size = check_integer(size, "size", 1, min(products.shape), bound="min(A.shape)")
+    q = check_integer(n_power_iterations, "n_power_iterations", 0)
     _check_method(method)
     products.check_finite()
     Q, Z = _basis(products, size, q, method, np.random.default_rng(rng))
@@ -216,10 +214,10 @@ def randomized_svd(A, k, *, n_oversamples=10, n_power_iterations=None, method="b
     True
     """
     products = _Products(A)
-    k = _check_integer(k, "k", 1, min(products.shape), bound="min(A.shape)")
-    n_oversamples = _check_integer(n_oversamples, "n_oversamples", 0)
+    k = check_integer(k, "k", 1, min(products.shape), bound="min(A.shape)")
+    n_oversamples = check_integer(n_oversamples, "n_oversamples", 0)
     if n_power_iterations is not None:
-        n_power_iterations = _check_integer(n_power_iterations, "n_power_iterations", 0)
+        n_power_iterations = check_integer(n_power_iterations, "n_power_iterations", 0)
     _check_method(method)
     products.check_finite()
     if n_power_iterations is None:
@@ -236,18 +234,6 @@ def randomized_svd(A, k, *, n_oversamples=10, n_power_iterations=None, method="b
 
 # ---------------------------------------------------------------------------------------------
 # Checks
-
-
-def _check_integer(value, name, low, high=None, *, bound=None):
-    """``value`` as an int if it is an integer (not bool) in [low, high]; ValueError naming it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    value = int(value)
-    if high is None and value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    if high is not None and not low <= value <= high:
-        raise ValueError(f"{name} must satisfy {low} <= {name} <= {bound} = {high}, got {value}")
-    return value
 
 
 def _check_method(method):

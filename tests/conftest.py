@@ -349,3 +349,19 @@ def assert_kind(C, A):
         assert type(C) is sp.csr_array, type(C)
     else:
         assert type(C) is sp.csr_matrix, type(C)
+
+
+def orthonormal(rng, n, r, dtype=np.float64):
+    """n x r with orthonormal columns: QR of a Gaussian (complex Gaussian for complex dtype)."""
+    G = rng.standard_normal((n, r))
+    if np.dtype(dtype).kind == "c":
+        G = G + 1j * rng.standard_normal((n, r))
+    return np.linalg.qr(G)[0]
+
+
+def with_spectrum(rng, shape, sigma, dtype=np.float64):
+    """U diag(sigma) V^H (of ``dtype``) with random orthonormal U, V; len(sigma) <= min(shape)."""
+    m, n = shape
+    r = len(sigma)
+    U, V = orthonormal(rng, m, r, dtype), orthonormal(rng, n, r, dtype)
+    return ((U * sigma) @ V.conj().T).astype(dtype)

@@ -19,10 +19,14 @@ PUBLIC = [
     pynla.sketched_lstsq,
     pynla.randomized_range_finder,
     pynla.randomized_svd,
+    pynla.cur,
+    pynla.cur_from_functions,
 ]
 
 #: Public classes whose docstrings carry Examples.
-PUBLIC_CLASSES = [pynla.CountSketch, pynla.SparseSignSketch, pynla.SRHT, pynla.GaussianSketch]
+PUBLIC_CLASSES = [
+    pynla.CountSketch, pynla.SparseSignSketch, pynla.SRHT, pynla.GaussianSketch, pynla.CURNearestNeighbors,
+]
 
 
 @pytest.mark.parametrize("function", PUBLIC + PUBLIC_CLASSES, ids=lambda f: f.__name__)

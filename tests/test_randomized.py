@@ -17,6 +17,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from scipy.sparse.linalg import LinearOperator, aslinearoperator
 
 from pynla.randomized import randomized_range_finder, randomized_svd
+from tests.conftest import with_spectrum
 
 #: The module itself, for its constants.
 module = importlib.import_module("pynla.randomized")
@@ -30,22 +31,6 @@ TOL = {np.float32: 2e-5, np.complex64: 2e-5, np.float64: 1e-12, np.complex128: 1
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
-
-
-def orthonormal(rng, n, r, dtype=np.float64):
-    """n x r with orthonormal columns: QR of a Gaussian (complex Gaussian for complex dtype)."""
-    G = rng.standard_normal((n, r))
-    if np.dtype(dtype).kind == "c":
-        G = G + 1j * rng.standard_normal((n, r))
-    return np.linalg.qr(G)[0]
-
-
-def with_spectrum(rng, shape, sigma, dtype=np.float64):
-    """U diag(sigma) V^H (of ``dtype``) with random orthonormal U, V; len(sigma) <= min(shape)."""
-    m, n = shape
-    r = len(sigma)
-    U, V = orthonormal(rng, m, r, dtype), orthonormal(rng, n, r, dtype)
-    return ((U * sigma) @ V.conj().T).astype(dtype)
 
 
 def fast_decay(shape):
