@@ -19,12 +19,11 @@ cur neighbours    2000 queries x 20000 items; the score of a pair is computed on
                   grow with the exact scores, so the ratio tends to 20.
 """
 
-import time
-
 import numpy as np
 import scipy.linalg.interpolative as sli
 
-from pynla.bench.timing import Case, Implementation
+from pynla.bench.matrices import with_singular_values
+from pynla.bench.timing import Case, Implementation, blas_threads
 
 THREADS = 2
 SEED = 20_261_123
@@ -42,8 +41,6 @@ NEIGHBOURS = 10
 N_ANCHOR_ITEMS = 100
 N_RERANK = 900
 RECALL_BOUND = 0.995
-#: See pynla.bench.sketch.SETTLE_SECONDS: OpenBLAS's threads spin for a while after each call.
-SETTLE_SECONDS = 0.12
 
 
 # ---------------------------------------------------------------------------------------------
@@ -55,19 +52,8 @@ def spectrum(m):
 
 
 def known_spectrum_matrix(m, n):
-    """m x n (m <= n) with singular values 1/i: [diag(s), 0] between two products of two random
-    Householder reflectors (O(m n) to build)."""
-    rng = np.random.default_rng(SEED)
-    A = np.zeros((m, n))
-    A[np.arange(m), np.arange(m)] = spectrum(m)
-    for _ in range(2):
-        v = rng.standard_normal(m)
-        v /= np.linalg.norm(v)
-        A -= 2.0 * np.outer(v, v @ A)
-        w = rng.standard_normal(n)
-        w /= np.linalg.norm(w)
-        A -= 2.0 * np.outer(A @ w, w)
-    return A
+    """m x n with singular values 1/i (matrices.with_singular_values)."""
+    return with_singular_values(m, n, spectrum(min(m, n)), SEED)
 
 
 class EmbeddingScores:
@@ -182,19 +168,6 @@ def neighbours_nbytes(answer):
 # Cases
 
 
-def _blas_threads(n):
-    def activate():
-        import threadpoolctl
-
-        import pynla
-
-        pynla.set_num_threads(n)
-        threadpoolctl.threadpool_limits(n, user_api="blas")
-        time.sleep(SETTLE_SECONDS)
-
-    return activate
-
-
 def cases(full=False):
     m, n = (2_000, 20_000) if full else (1_000, 10_000)
     cur_input = {}
@@ -212,13 +185,13 @@ def cases(full=False):
     return [
         Case(name=f"cur dense {m}x{n} k={RANK} s_i=1/i", setup=cur_setup,
              anchor=Implementation(f"scipy ID rank {ID_RANK}", interp_decomp, threads=THREADS,
-                                   activate=_blas_threads(THREADS)),
-             implementations=(Implementation("pynla", _pynla_cur, threads=THREADS, activate=_blas_threads(THREADS)),
-                              Implementation("pynla", _pynla_cur, threads=1, activate=_blas_threads(1))),
+                                   activate=blas_threads(THREADS)),
+             implementations=(Implementation("pynla", _pynla_cur, threads=THREADS, activate=blas_threads(THREADS)),
+                              Implementation("pynla", _pynla_cur, threads=1, activate=blas_threads(1))),
              compare=compare_this_cur, nbytes=cur_nbytes),
         Case(name=f"cur neighbours {N_QUERIES}x{N_ITEMS} top-{NEIGHBOURS}", setup=neighbours_setup,
              anchor=Implementation("exact scoring", exact_top, threads=1),
              implementations=(Implementation("pynla", _pynla_neighbours, threads=THREADS, prepare=_fit_index,
-                                             activate=_blas_threads(THREADS)),),
+                                             activate=blas_threads(THREADS)),),
              compare=compare_neighbours, nbytes=neighbours_nbytes),
     ]

@@ -249,3 +249,21 @@ def product_flops(A, B):
 def csr_nbytes(C):
     """Bytes of a CSR/CSC matrix's three arrays (data, indices, indptr)."""
     return int(C.data.nbytes + C.indices.nbytes + C.indptr.nbytes)
+
+
+def with_singular_values(m, n, sigma, seed):
+    """An m x n dense matrix with singular values ``sigma`` (min(m, n) of them): diag(sigma)
+    between two products of two random Householder reflectors, O(m n) to build. Randomized
+    methods see only the singular values (a Gaussian test matrix is rotation invariant)."""
+    rng = np.random.default_rng(seed)
+    A = np.zeros((m, n))
+    r = min(m, n)
+    A[np.arange(r), np.arange(r)] = sigma[:r]
+    for _ in range(2):
+        v = rng.standard_normal(m)
+        v /= np.linalg.norm(v)
+        A -= 2.0 * np.outer(v, v @ A)
+        w = rng.standard_normal(n)
+        w /= np.linalg.norm(w)
+        A -= 2.0 * np.outer(A @ w, w)
+    return A

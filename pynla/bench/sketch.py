@@ -27,15 +27,12 @@ import numpy as np
 import scipy.linalg as sl
 import scipy.sparse as sp
 
-from pynla.bench.timing import Case, Implementation
+from pynla.bench.matrices import with_singular_values
+from pynla.bench.timing import SETTLE_SECONDS, Case, Implementation, blas_threads
 
 THREADS = 2
 SEED = 20_251_123
 RANK = 50
-#: Untimed pause before each call of a case that runs BLAS: OpenBLAS's threads keep spinning for
-#: about 0.1 s after each BLAS call, and on 2 cores a spinning thread halves the speed of
-#: whichever OpenMP thread shares its core.
-SETTLE_SECONDS = 0.12
 
 
 # ---------------------------------------------------------------------------------------------
@@ -68,20 +65,8 @@ def spectrum():
 
 
 def known_spectrum_matrix(m, n):
-    """An m x n matrix with singular values ``1/i``, as H1 [diag(s); 0] H2 for two products of
-    two random Householder reflectors: O(m n) to build, and the randomized SVD's accuracy
-    depends only on the singular values (a Gaussian test matrix is rotation invariant)."""
-    rng = np.random.default_rng(SEED + 2)
-    A = np.zeros((m, n))
-    A[np.arange(n), np.arange(n)] = spectrum()[:n]
-    for _ in range(2):
-        v = rng.standard_normal(m)
-        v /= np.linalg.norm(v)
-        A -= 2.0 * np.outer(v, v @ A)
-        w = rng.standard_normal(n)
-        w /= np.linalg.norm(w)
-        A -= 2.0 * np.outer(A @ w, w)
-    return A
+    """An m x n matrix (m >= n) with singular values ``1/i`` (matrices.with_singular_values)."""
+    return with_singular_values(m, n, spectrum(), SEED + 2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -160,21 +145,6 @@ def _settle():
     time.sleep(SETTLE_SECONDS)
 
 
-def _blas_threads(n):
-    """BLAS-bound calls (lstsq, SVD): pynla's kernels and the BLAS both at n threads; every
-    implementation, anchor included, settles first."""
-    def activate():
-        import threadpoolctl
-
-        import pynla
-
-        pynla.set_num_threads(n)
-        threadpoolctl.threadpool_limits(n, user_api="blas")
-        time.sleep(SETTLE_SECONDS)
-
-    return activate
-
-
 def _pynla_pair(call, activate=_threads):
     return (Implementation("pynla", call, threads=THREADS, activate=activate(THREADS)),
             Implementation("pynla", call, threads=1, activate=activate(1)))
@@ -244,12 +214,12 @@ def _pynla_svd(A):
 
 def cases(full=False):
     m, n = (20_000, 5_000) if full else (10_000, 2_500)
-    svd_anchor = (Implementation("sklearn", sklearn_svd, threads=THREADS, activate=_blas_threads(THREADS))
+    svd_anchor = (Implementation("sklearn", sklearn_svd, threads=THREADS, activate=blas_threads(THREADS))
                   if sklearn_missing() is None
-                  else Implementation("scipy-svds", scipy_svds, threads=THREADS, activate=_blas_threads(THREADS)))
+                  else Implementation("scipy-svds", scipy_svds, threads=THREADS, activate=blas_threads(THREADS)))
     svd_input = {}
     # NumPy's lstsq is gelsd too (the same LAPACK call): shown in --full only, for time.
-    numpy_peer = ((Implementation("numpy", _numpy_lstsq, threads=THREADS, activate=_blas_threads(THREADS)),)
+    numpy_peer = ((Implementation("numpy", _numpy_lstsq, threads=THREADS, activate=blas_threads(THREADS)),)
                   if full else ())
 
     def svd_setup():
@@ -267,12 +237,12 @@ def cases(full=False):
              anchor=Implementation("scipy", _scipy_countsketch(2000), activate=_settle),
              implementations=(*_pynla_pair(_pynla_countsketch(2000), _settled_threads),
                               Implementation("numpy A@x", _one_pass, threads=THREADS, floor=True,
-                                             activate=_blas_threads(THREADS))),
+                                             activate=blas_threads(THREADS))),
              compare=compare_sketch, nbytes=nbytes),
         Case(name="lstsq dense 200000x200 cond 1e6", setup=least_squares_input,
-             anchor=Implementation("scipy", _scipy_lstsq, threads=THREADS, activate=_blas_threads(THREADS)),
-             implementations=(*numpy_peer, *_pynla_pair(_pynla_lstsq, _blas_threads)),
+             anchor=Implementation("scipy", _scipy_lstsq, threads=THREADS, activate=blas_threads(THREADS)),
+             implementations=(*numpy_peer, *_pynla_pair(_pynla_lstsq, blas_threads)),
              compare=compare_solution, nbytes=nbytes),
         Case(name=f"rsvd dense {m}x{n} k={RANK} s_i=1/i", setup=svd_setup, anchor=svd_anchor,
-             implementations=_pynla_pair(_pynla_svd, _blas_threads), compare=compare_this_svd, nbytes=nbytes),
+             implementations=_pynla_pair(_pynla_svd, blas_threads), compare=compare_this_svd, nbytes=nbytes),
     ]

@@ -130,6 +130,28 @@ class Case:
         raise KeyError(f"case {self.name!r} has no implementation {key!r}")
 
 
+#: Untimed pause before each call of a case that runs BLAS: OpenBLAS's threads keep spinning for
+#: about 0.1 s after each BLAS call, and on 2 cores a spinning thread halves the speed of
+#: whichever OpenMP thread shares its core.
+SETTLE_SECONDS = 0.12
+
+
+def blas_threads(n):
+    """An ``activate`` for BLAS-bound calls: pynla's kernels and the BLAS both at n threads, then
+    a pause for the BLAS threads of the previous call to settle (for every implementation of the
+    case, anchor included)."""
+    def activate():
+        import threadpoolctl
+
+        import pynla
+
+        pynla.set_num_threads(n)
+        threadpoolctl.threadpool_limits(n, user_api="blas")
+        time.sleep(SETTLE_SECONDS)
+
+    return activate
+
+
 # ---------------------------------------------------------------------------------------------
 # Timer
 
