@@ -200,7 +200,7 @@ def cur(A, k, *, n_cols=None, n_rows=None, method="lupp", core="optimal", rtol=N
     # The randomized SVD behind "deim" and "leverage" serves both sides.
     svd = None
     if method in ("deim", "leverage") and (col_indices is None or row_indices is None):
-        rank = k if method == "leverage" else max(n_cols, n_rows)
+        rank = k if method == "leverage" else min(max(n_cols, n_rows), m, n)
         svd = randomized_svd(matrix.array, rank, n_power_iterations=SELECTION_POWER_ITERATIONS, rng=rng)
     if col_indices is None:
         # The columns of A stand as the rows of A^H Omega, a sketch of A's row space.
