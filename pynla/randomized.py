@@ -317,13 +317,14 @@ class _Products:
 
     def matmat(self, X):
         with np.errstate(over="ignore", invalid="ignore"):  # NaN and infinity are checked after
-            return self._checked(self._matmat(X))
+            return self.checked(self._matmat(X))
 
     def rmatmat(self, X):
         with np.errstate(over="ignore", invalid="ignore"):
-            return self._checked(self._rmatmat(X))
+            return self.checked(self._rmatmat(X))
 
-    def _checked(self, Y):
+    def checked(self, Y):
+        """Y (a product with A) in the compute dtype; ValueError saying why if it is not finite."""
         Y = np.asarray(Y, dtype=self.dtype)
         if not np.isfinite(Y).all():
             if self._operator:
