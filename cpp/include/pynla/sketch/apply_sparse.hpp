@@ -69,9 +69,10 @@ Csr<I, T> sketch_csr(const SparseSketchView& s, const CsrView<I, T>& a) {
     const T* __restrict const a_values = a.data;
     const std::int8_t* __restrict const signs = s.signs;
     const auto begin = sort_by_sketch_row(
-        s, [&](std::int64_t i) { return a.row_begin(i) + i; }, [&](std::int64_t i) { return a.row_length(i); },
-        [=](std::int64_t i, std::int64_t p, std::int64_t q) {
-            const std::int64_t row_begin = a_indptr[i], length = a_indptr[i + 1] - row_begin;
+        s, [&](std::int64_t i) { return a.row_begin(i) + i; },
+        [=](std::int64_t i) { return static_cast<std::int64_t>(a_indptr[i + 1]) - a_indptr[i]; },
+        [=](std::int64_t i, std::int64_t p, std::int64_t q, std::int64_t length) {
+            const std::int64_t row_begin = a_indptr[i];
             const T sign = static_cast<T>(signs[p]);  // +-1: the product is exact
             for (std::int64_t e = 0; e < length; ++e) {
                 out_indices[q + e] = a_indices[row_begin + e];
