@@ -6,7 +6,9 @@
 // results are compared for equality with dense references. Build and run:
 //   cmake -S . -B build/cpp-tests -DPYNLA_CPP_TESTS=ON && cmake --build build/cpp-tests && build/cpp-tests/test_sketch_cpp
 #include <algorithm>
+#include <complex>
 #include <cstdint>
+#include <cstring>
 #include <cstdio>
 #include <random>
 #include <utility>
@@ -16,6 +18,7 @@
 #include "pynla/sketch/apply_sparse.hpp"
 #include "pynla/sketch/hadamard.hpp"
 #include "pynla/sketch/residual_gradient.hpp"
+#include "pynla/sketch/sorted_sum.hpp"
 #include "pynla/sketch/sparse_sketch.hpp"
 
 namespace {
@@ -173,6 +176,34 @@ void test_sparse(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t d,
     expect(by_columns == expected && canonical, "CSC: S A, canonical", m, n, k);
 }
 
+// SortedSum::sum_run (which radix-sorts sets too sparse for a cached accumulator) against
+// start/add/write, bit for bit: values are not small integers here, so the order of each sum
+// shows, and some repeat an index, sum to exactly zero or are -0.0.
+template <class I, class T>
+void test_sum_run(std::int64_t width, std::int64_t n, std::mt19937_64& rng) {
+    std::vector<I> indices(static_cast<std::size_t>(n));
+    std::vector<T> values(indices.size());
+    for (std::int64_t q = 0; q < n; ++q) {
+        indices[q] = static_cast<I>(q > 0 && rng() % 4 == 0 ? indices[rng() % q] : rng() % width);
+        const double x = static_cast<double>(static_cast<std::int64_t>(rng() % 2001) - 1000) / 7.0;
+        values[q] = q > 0 && rng() % 8 == 0 ? -values[rng() % q] : rng() % 50 == 0 ? T(-0.0) : T(x);
+        if constexpr (is_complex_v<T>) values[q] += T(0, x / 3);
+    }
+    sketch::SortedSum<T> sum;
+    std::vector<I> expected_indices(indices.size()), got_indices(indices);
+    std::vector<T> expected_values(values.size()), got_values(values);
+    sum.start(width);
+    for (std::int64_t q = 0; q < n; ++q) sum.add(indices[q], values[q]);
+    const std::int64_t expected = sum.write(0.5, expected_indices.data(), expected_values.data());
+    // In place, as sketch_csr calls it.
+    const std::int64_t got = sum.sum_run(width, got_indices.data(), got_values.data(), n, 0.5, got_indices.data(),
+                                         got_values.data());
+    const auto bytes = [&](std::size_t size) { return size * static_cast<std::size_t>(got); };
+    const bool same = got == expected && (got == 0 || (std::memcmp(got_indices.data(), expected_indices.data(), bytes(sizeof(I))) == 0 &&
+                                                       std::memcmp(got_values.data(), expected_values.data(), bytes(sizeof(T))) == 0));
+    expect(same, "sorted sum of a whole set, same bits", width, n, static_cast<std::int64_t>(sizeof(T)));
+}
+
 void test_hadamard(std::mt19937_64& rng) {
     for (std::int64_t n : {1, 2, 8, 64, 8192}) {  // 8192 crosses the blocking of spans
         std::vector<double> x(static_cast<std::size_t>(n)), expected(x.size(), 0.0);
@@ -233,6 +264,13 @@ int main() {
                     test_sparse(m, n, k, d, rng);
                 }
             }
+        }
+    }
+    for (std::int64_t width : {1, 1000, 40000, 100000, 1 << 24}) {
+        for (std::int64_t n : {0, 1, 300, 3000}) {
+            test_sum_run<std::int32_t, double>(width, n, rng);
+            test_sum_run<std::int64_t, float>(width, n, rng);
+            test_sum_run<std::int64_t, std::complex<double>>(width, n, rng);
         }
     }
     test_hadamard(rng);

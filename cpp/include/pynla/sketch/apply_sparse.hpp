@@ -87,9 +87,9 @@ Csr<I, T> sketch_csr(const SparseSketchView& s, const CsrView<I, T>& a) {
     parallel_for(static_cast<std::int64_t>(row_bounds.size()) - 1, n_threads, [&](std::int64_t task, int thread) {
         SortedSum<T>& sum = sums[static_cast<std::size_t>(thread)];
         for (std::int64_t r = row_bounds[task]; r < row_bounds[task + 1]; ++r) {
-            sum.start(d);
-            for (std::int64_t q = begin[r]; q < begin[r + 1]; ++q) sum.add(indices[q], values[q]);
-            count[r] = sum.write(s.scale, indices.data() + begin[r], values.data() + begin[r]);
+            I* const row_indices = indices.data() + begin[r];
+            T* const row_values = values.data() + begin[r];
+            count[r] = sum.sum_run(d, row_indices, row_values, begin[r + 1] - begin[r], s.scale, row_indices, row_values);
         }
     });
     return detail::pack_rows(m, d, begin, count, std::move(indices), std::move(values));

@@ -4,6 +4,10 @@
 // stay in the L1 cache beside the sums; walking it lists them in order, or, when they are few
 // and the width large, they are sorted instead. Cost per set: O(entries + distinct log distinct
 // or width / 4096). Widths up to ColumnBitmap::kMaxWidth.
+// A set given whole (sum_run) whose accumulator would not fit in the L2 cache is instead sorted
+// by index with a stable radix sort and its runs of equal indices summed: each of its entries
+// then costs a few cached moves rather than a cache miss. Both add a set's values to T(0) in
+// the order given, so they give the same bits.
 #pragma once
 
 #include <algorithm>
@@ -41,7 +45,7 @@ public:
             const T sum = sums_[index];
             sums_[index] = T(0);
             out_indices[written] = static_cast<I>(index);
-            out_values[written] = scale == 1.0 ? sum : sum * static_cast<RealOf<T>>(scale);
+            out_values[written] = scaled(sum, scale);
             written += sum != T(0);
         };
         const auto n_touched = static_cast<std::int64_t>(touched_.size());
@@ -55,11 +59,100 @@ public:
         return written;
     }
 
+    // Sums the set of n entries (indices[q], values[q]), indices in [0, width), as start, add
+    // and write would, and writes it to out_indices and out_values, which may be the inputs.
+    template <class I>
+    std::int64_t sum_run(std::int64_t width, const I* indices, const T* values, std::int64_t n, double scale,
+                         I* out_indices, T* out_values) {
+        const int bits = width > 1 ? 64 - __builtin_clzll(static_cast<std::uint64_t>(width - 1)) : 1;
+        const int passes = (bits + kMaxDigitBits - 1) / kMaxDigitBits, digit_bits = (bits + passes - 1) / passes;
+        // The accumulator past the L2 cache, enough entries to pay for the digit counts, and
+        // indices and places that fit the sort's 32-bit keys and counts.
+        const std::int64_t max_key = std::int64_t{1} << 32;
+        if (width * static_cast<std::int64_t>(sizeof(T)) > kCachedSumBytes && n >= (std::int64_t{1} << digit_bits) &&
+            width <= max_key && n < max_key) {
+            radix_sort(indices, values, n, passes, digit_bits);
+            return write_runs(scale, n, out_indices, out_values);
+        }
+        start(width);
+        for (std::int64_t q = 0; q < n; ++q) add(indices[q], values[q]);
+        return write(scale, out_indices, out_values);
+    }
+
 private:
+    static constexpr int kMaxDigitBits = 11;                   // 2^11 counts per digit: 8 KiB
+    static constexpr std::int64_t kCachedSumBytes = 1 << 18;  // half an L2 cache
+
+    static T scaled(const T& sum, double scale) { return scale == 1.0 ? sum : sum * static_cast<RealOf<T>>(scale); }
+
+    // Sorts the entries by index into keys_[0] and values_[0], stably: a pass per digit of
+    // digit_bits bits, lowest first, all digits counted in one read of the input.
+    template <class I>
+    void radix_sort(const I* indices, const T* values, std::int64_t n, int passes, int digit_bits) {
+        const std::uint32_t mask = (std::uint32_t{1} << digit_bits) - 1;
+        counts_.assign(static_cast<std::size_t>(passes) << digit_bits, 0);
+        std::uint32_t* const counts = counts_.data();
+        for (std::int64_t q = 0; q < n; ++q) {
+            const auto key = static_cast<std::uint32_t>(indices[q]);
+            for (int pass = 0; pass < passes; ++pass) ++counts[(pass << digit_bits) + ((key >> (pass * digit_bits)) & mask)];
+        }
+        for (int pass = 0; pass < passes; ++pass) {
+            std::uint32_t offset = 0;
+            for (std::uint32_t* c = counts + (pass << digit_bits); c < counts + ((pass + 1) << digit_bits); ++c) {
+                const std::uint32_t count = *c;
+                *c = offset;
+                offset += count;
+            }
+        }
+        for (int b = 0; b < 2; ++b) {
+            if (static_cast<std::int64_t>(keys_[b].size()) < n) {
+                keys_[b].resize(static_cast<std::size_t>(n));
+                values_[b].resize(static_cast<std::size_t>(n));
+            }
+        }
+        // Pass p moves the entries into buffer (passes - 1 - p) % 2, so the last lands in buffer 0.
+        const auto move = [&](int pass, const auto* from_keys, const T* from_values) {
+            std::uint32_t* const next = counts + (pass << digit_bits);
+            const int shift = pass * digit_bits, to = (passes - 1 - pass) % 2;
+            std::uint32_t* const to_keys = keys_[to].data();
+            T* const to_values = values_[to].data();
+            for (std::int64_t q = 0; q < n; ++q) {
+                const auto key = static_cast<std::uint32_t>(from_keys[q]);
+                const std::uint32_t place = next[(key >> shift) & mask]++;
+                to_keys[place] = key;
+                to_values[place] = from_values[q];
+            }
+            return to;
+        };
+        int last = move(0, indices, values);
+        for (int pass = 1; pass < passes; ++pass) last = move(pass, keys_[last].data(), values_[last].data());
+    }
+
+    // Writes the nonzero sums of the runs of equal keys in keys_[0], values_[0] (n entries).
+    template <class I>
+    std::int64_t write_runs(double scale, std::int64_t n, I* out_indices, T* out_values) {
+        const std::uint32_t* const keys = keys_[0].data();
+        const T* const values = values_[0].data();
+        std::int64_t written = 0;
+        for (std::int64_t q = 0; q < n;) {
+            const std::uint32_t key = keys[q];
+            T sum = T(0);
+            do sum += values[q++];
+            while (q < n && keys[q] == key);
+            out_indices[written] = static_cast<I>(key);
+            out_values[written] = scaled(sum, scale);
+            written += sum != T(0);
+        }
+        return written;
+    }
+
     std::vector<T> sums_;                // zero outside a set
     std::vector<std::int64_t> touched_;  // indices of the current set, in first-touch order
     ColumnBitmap bitmap_;                // the current set's indices; empty outside a set
     std::int64_t width_ = 0;
+    std::vector<std::uint32_t> counts_;  // radix sort: per pass, the next place for each digit
+    std::vector<std::uint32_t> keys_[2]; // radix sort: indices, moved back and forth by the passes
+    std::vector<T> values_[2];           // radix sort: their values
 };
 
 }  // namespace pynla::sketch
