@@ -60,6 +60,8 @@ Csr<I, T> sketch_csr(const SparseSketchView& s, const CsrView<I, T>& a) {
     // order of A's rows: row r's entries are [begin[r], begin[r + 1]).
     Buffer<I> indices(k * a.nnz());
     Buffer<T> values(k * a.nnz());
+    indices.prefault();
+    values.prefault();
     // Raw pointers copied into the lambda: stores through out_indices (of A's index type) could
     // otherwise make the compiler reload anything reached through a reference.
     I* __restrict const out_indices = indices.data();
