@@ -6,8 +6,8 @@
 // or width / 4096). Widths up to ColumnBitmap::kMaxWidth.
 // A set given whole (sum_run) whose accumulator would not fit in the L2 cache is instead sorted
 // by index with a stable radix sort and its runs of equal indices summed: each of its entries
-// then costs a few cached moves rather than a cache miss. Both add a set's values to T(0) in
-// the order given, so they give the same bits.
+// then costs a few cached moves rather than a cache miss (O(entries + 2^11) per digit of at
+// most 11 bits). Both add a set's values to T(0) in the order given, so they give the same bits.
 #pragma once
 
 #include <algorithm>
@@ -66,11 +66,11 @@ public:
                          I* out_indices, T* out_values) {
         const int bits = width > 1 ? 64 - __builtin_clzll(static_cast<std::uint64_t>(width - 1)) : 1;
         const int passes = (bits + kMaxDigitBits - 1) / kMaxDigitBits, digit_bits = (bits + passes - 1) / passes;
-        // The accumulator past the L2 cache, enough entries to pay for the digit counts, and
-        // indices and places that fit the sort's 32-bit keys and counts.
-        const std::int64_t max_key = std::int64_t{1} << 32;
+        // The accumulator past the L2 cache; enough entries to pay for the digit counts, but no
+        // more than the width (denser sets reuse the accumulator's cache lines, and the sort's
+        // buffers stay O(width) like the accumulator); indices and counts in 32 bits.
         if (width * static_cast<std::int64_t>(sizeof(T)) > kCachedSumBytes && n >= (std::int64_t{1} << digit_bits) &&
-            width <= max_key && n < max_key) {
+            n <= width && width < (std::int64_t{1} << 32)) {
             radix_sort(indices, values, n, passes, digit_bits);
             return write_runs(scale, n, out_indices, out_values);
         }
