@@ -3,7 +3,9 @@
 // C, Fortran and strided layouts) and by the CSR and CSC kernels (with empty rows, repeated and
 // unsorted columns), the Walsh-Hadamard transform, the SRHT and the one-pass least-squares
 // gradient. Values are small integers and signs +-1 with scale 1, so every sum is exact and
-// results are compared for equality with dense references. Build and run:
+// results are compared for equality with dense references. Sums sorted rather than accumulated
+// (wide, sparse rows) are compared bit for bit, with inexact values, with the accumulator's
+// and with the CSC kernel's. Build and run:
 //   cmake -S . -B build/cpp-tests -DPYNLA_CPP_TESTS=ON && cmake --build build/cpp-tests && build/cpp-tests/test_sketch_cpp
 #include <algorithm>
 #include <complex>
@@ -11,6 +13,7 @@
 #include <cstring>
 #include <cstdio>
 #include <random>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -204,6 +207,56 @@ void test_sum_run(std::int64_t width, std::int64_t n, std::mt19937_64& rng) {
     expect(same, "sorted sum of a whole set, same bits", width, n, static_cast<std::int64_t>(sizeof(T)));
 }
 
+// sketch_csr on rows of S A too sparse for a cached accumulator (so sorted, not accumulated)
+// against sketch_csc, bit for bit: values are not small integers, and both kernels add each
+// entry's terms in the order of A's rows when A's transpose lists them in that order.
+template <class I>
+void test_sparse_wide(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t d, std::mt19937_64& rng) {
+    const auto drawn = sketch::draw_sparse_sketch(m, n, k, rng());
+    const sketch::SparseSketchView s{m, n, k, drawn.rows.data(), drawn.signs.data(), 0.75};
+    std::vector<I> indptr{0}, indices;
+    std::vector<double> data;
+    for (std::int64_t i = 0; i < n; ++i) {
+        const std::int64_t length = rng() % 3 == 0 ? 0 : static_cast<std::int64_t>(rng() % 5);
+        for (std::int64_t e = 0; e < length; ++e) {
+            const bool repeat = e > 0 && rng() % 4 == 0;
+            indices.push_back(repeat ? indices.back() : static_cast<I>(rng() % static_cast<std::uint64_t>(d)));
+            data.push_back(static_cast<double>(static_cast<std::int64_t>(rng() % 2001) - 1000) / 7.0);
+        }
+        indptr.push_back(static_cast<I>(indices.size()));
+    }
+    std::vector<std::vector<std::pair<I, double>>> columns(static_cast<std::size_t>(d));
+    for (std::int64_t i = 0; i < n; ++i)
+        for (I p = indptr[i]; p < indptr[i + 1]; ++p) columns[indices[p]].push_back({static_cast<I>(i), data[p]});
+    std::vector<I> t_indptr{0}, t_indices;
+    std::vector<double> t_data;
+    for (const auto& column : columns) {
+        for (const auto& [i, v] : column) {
+            t_indices.push_back(i);
+            t_data.push_back(v);
+        }
+        t_indptr.push_back(static_cast<I>(t_indices.size()));
+    }
+    const auto by_rows = sketch::sketch_csr(s, CsrView<I, double>{n, d, indptr.data(), indices.data(), data.data()});
+    const auto by_columns = sketch::sketch_csc(s, CsrView<I, double>{d, n, t_indptr.data(), t_indices.data(), t_data.data()});
+    // (row, column, value bits) of every stored entry, in row then column order.
+    using Entry = std::tuple<std::int64_t, std::int64_t, std::uint64_t>;
+    const auto bits = [](double v) {
+        std::uint64_t b;
+        std::memcpy(&b, &v, sizeof b);
+        return b;
+    };
+    std::vector<Entry> from_rows, from_columns;
+    for (std::int64_t r = 0; r < m; ++r)
+        for (I p = by_rows.indptr[r]; p < by_rows.indptr[r + 1]; ++p)
+            from_rows.emplace_back(r, by_rows.indices[p], bits(by_rows.data[p]));
+    for (std::int64_t j = 0; j < d; ++j)
+        for (I p = by_columns.indptr[j]; p < by_columns.indptr[j + 1]; ++p)
+            from_columns.emplace_back(by_columns.indices[p], j, bits(by_columns.data[p]));
+    std::sort(from_columns.begin(), from_columns.end());
+    expect(!from_rows.empty() && from_rows == from_columns, "CSR, wide: same bits as CSC", m, n, k);
+}
+
 void test_hadamard(std::mt19937_64& rng) {
     for (std::int64_t n : {1, 2, 8, 64, 8192}) {  // 8192 crosses the blocking of spans
         std::vector<double> x(static_cast<std::size_t>(n)), expected(x.size(), 0.0);
@@ -272,6 +325,10 @@ int main() {
             test_sum_run<std::int64_t, float>(width, n, rng);
             test_sum_run<std::int64_t, std::complex<double>>(width, n, rng);
         }
+    }
+    for (std::int64_t k : {1, 3}) {
+        test_sparse_wide<std::int32_t>(5, 3000, k, 100000, rng);
+        test_sparse_wide<std::int64_t>(4, 2000, k, 1 << 24, rng);
     }
     test_hadamard(rng);
     for (std::int64_t n : {0, 1, 255, 600})
