@@ -160,9 +160,11 @@ def cur(A, k, *, n_cols=None, n_rows=None, method="lupp", core="optimal", rtol=N
     C++), LU of the n x (c + 10) sketch and of the m x c columns, SVDs of C and R
     (``O((m + n) c^2)``), and one product of A with an n x r block for the core.
 
-    With exactly k columns and rows, the Frobenius error is typically 1.7 to 2.6 times the
-    optimal rank-k error ``||A - A_k||_F`` on matrices with slowly decaying or flat singular
-    value tails; with 2k of each (the default) and the optimal core, 1.0 to 1.5 times.
+    Accuracy, as the Frobenius error over the optimal rank-k error ``||A - A_k||_F``, measured
+    on 1000 x 5000 matrices with k = 50: with exactly k columns and rows, 1.7 to 2.6; with 2k
+    of each (the default) and the optimal core, 1.0 for fast singular value decay, 1.3 for
+    ``1/i`` and 1.5 to 1.55 for a flat tail (low rank plus noise), the hardest case for any
+    choice of actual columns. The intersection core costs 10 to 60% more error.
 
     Examples
     --------
