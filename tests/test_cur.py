@@ -136,6 +136,22 @@ def test_slow_decay_error_within_stated_factor(method):
     assert np.linalg.norm(A - decomposition.approximation()) <= 1.5 * np.sqrt(np.sum(sigma[k:] ** 2))
 
 
+@pytest.mark.parametrize("method", ["lupp", "qr"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_coherent_matrix_error_within_stated_factor(method, seed):
+    """diag(1/i) between two pairs of Householder reflectors: the columns are close to the
+    coordinate axes, which a sketch with one nonzero per column (CountSketch) collapses onto
+    few directions: 1.23x to 1.51x the optimal error here, 2.4x on the benchmark's version of
+    this matrix, against 1.002x with the sparse sign sketch."""
+    from pynla.bench.matrices import with_singular_values
+
+    sigma = 1.0 / np.arange(1, 301)
+    A = with_singular_values(300, 3000, sigma, seed)
+    k = 30
+    decomposition = pynla.cur(A, k, method=method, rng=seed)
+    assert np.linalg.norm(A - decomposition.approximation()) <= 1.1 * np.sqrt(np.sum(sigma[k:] ** 2))
+
+
 def test_optimal_core_beats_intersection_and_more_columns_help():
     rng = np.random.default_rng(6)
     A = noisy_low_rank(rng, (300, 400), rank=10)
