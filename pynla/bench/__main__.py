@@ -46,7 +46,7 @@ def parse_args(argv=None):
     parser.add_argument("--full", action="store_true",
                         help="the full-size suite (about 12 minutes for spgemm on 2 cores)")
     parser.add_argument("--repeat", type=int, metavar="N",
-                        help="timed calls per implementation (default: 3, or 5 to 15 for "
+                        help="timed calls per implementation (default: 3, or 5 to 11 for "
                              "calls under 0.25 s)")
     parser.add_argument("--json", metavar="PATH", help="write every number to PATH")
     parser.add_argument("--case", action="append", metavar="TEXT",

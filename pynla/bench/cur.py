@@ -3,12 +3,12 @@ nearest-neighbour search against exact scoring of every item.
 
 Cases
 -----
-cur dense         2000 x 20000 (``--full``; the default run uses 1000 x 10000) with singular
+cur dense         2000 x 20000 (``--full``; the default run uses 600 x 6000) with singular
                   values ``1/i``, k = 50. Anchor: ``scipy.linalg.interpolative.interp_decomp``
                   at rank 100 (randomized), as the issue measures it. The table notes each
                   answer's Frobenius error over the optimal rank-50 error (the ID's is of rank
                   100, so below 1); pynla's must be within 1.5x.
-cur neighbours    2000 queries x 20000 items; the score of a pair is computed on demand as a
+cur neighbours    2000 queries (``--full``; the default run: 500) x 20000 items; the score of a pair is computed on demand as a
                   dot product of 64-feature embeddings plus hashed noise of 0.3 times the
                   signal's spread (EmbeddingScores: every pair costs the same, as with a
                   model, but far less than a real model's call). 500 other queries are the
@@ -169,7 +169,8 @@ def neighbours_nbytes(answer):
 
 
 def cases(full=False):
-    m, n = (2_000, 20_000) if full else (1_000, 10_000)
+    m, n = (2_000, 20_000) if full else (600, 6_000)
+    n_queries = N_QUERIES if full else 500
     cur_input = {}
 
     def cur_setup():
@@ -180,7 +181,7 @@ def cases(full=False):
         return compare_cur(cur_input["A"])(expected, got, explicit_zeros)
 
     def neighbours_setup():
-        return EmbeddingScores(N_ANCHOR_QUERIES + N_QUERIES), np.arange(N_ANCHOR_QUERIES, N_ANCHOR_QUERIES + N_QUERIES)
+        return EmbeddingScores(N_ANCHOR_QUERIES + n_queries), np.arange(N_ANCHOR_QUERIES, N_ANCHOR_QUERIES + n_queries)
 
     return [
         Case(name=f"cur dense {m}x{n} k={RANK} s_i=1/i", setup=cur_setup,
@@ -189,7 +190,7 @@ def cases(full=False):
              implementations=(Implementation("pynla", _pynla_cur, threads=THREADS, activate=blas_threads(THREADS)),
                               Implementation("pynla", _pynla_cur, threads=1, activate=blas_threads(1))),
              compare=compare_this_cur, nbytes=cur_nbytes),
-        Case(name=f"cur neighbours {N_QUERIES}x{N_ITEMS} top-{NEIGHBOURS}", setup=neighbours_setup,
+        Case(name=f"cur neighbours {n_queries}x{N_ITEMS} top-{NEIGHBOURS}", setup=neighbours_setup,
              anchor=Implementation("exact scoring", exact_top, threads=1),
              implementations=(Implementation("pynla", _pynla_neighbours, threads=THREADS, prepare=_fit_index,
                                              activate=blas_threads(THREADS)),),

@@ -179,12 +179,13 @@ def time_call(impl, args):
 
 def repeats_for(warm_up_seconds, requested=None):
     """How many timed calls: ``requested`` if given, else 3 for calls of 0.25 s or more and at
-    least 5 for faster ones (more for very fast ones: up to ~1 s of calls, at most 15)."""
+    least 5 for faster ones (more for very fast ones: up to ~0.6 s of calls, at most 11; more
+    would push the default run past 3 minutes)."""
     if requested is not None:
         return requested
     if warm_up_seconds >= 0.25:
         return 3
-    return int(min(15, max(5, math.ceil(1.0 / max(warm_up_seconds, 1e-6)))))
+    return int(min(11, max(5, math.ceil(0.6 / max(warm_up_seconds, 1e-6)))))
 
 
 def median(values):
