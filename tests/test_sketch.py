@@ -130,13 +130,15 @@ def test_dense_product_matches_reference(name, dtype, layout):
 
 
 @pytest.mark.parametrize("name", SPARSE_SKETCHES)
-@pytest.mark.parametrize("shape", [(500, 21), (700, 1100)])  # S @ A in cache (summed in parts), and not
+# S @ A in cache (summed in parts); not, with many rows (gathered); not, with few rows (column blocks
+# for more than one nonzero per column of S, else gathered)
+@pytest.mark.parametrize("shape", [(500, 21, 29), (700, 1100, 600), (300, 6100, 100)])
 def test_sparse_sketch_of_dense_matches_scipy(name, shape):
     """Every loop order (rows contiguous with a small or a large result, columns contiguous,
     strided) agrees with SciPy's product by S's sparse matrix."""
     rng = np.random.default_rng(SEED)
-    n, d = shape
-    S = SKETCHES[name](29 if d < 1000 else 600, n, SEED)
+    n, d, m = shape
+    S = SKETCHES[name](m, n, SEED)
     A = rng.standard_normal((n, d))
     expected = S.tosparse() @ A
     wide = np.zeros((n, 2 * d))

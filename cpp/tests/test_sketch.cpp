@@ -109,6 +109,9 @@ void test_dense(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t d, 
     expect(equal(sketch::sketch_by_row_parts(s, c_order, 3), expected), "dense by row parts", m, n, k);
     expect(equal(sketch::sketch_by_columns(s, c_order), expected), "dense by columns, C order", m, n, k);
     expect(equal(sketch::sketch_by_columns(s, f_order), expected), "dense by columns, Fortran order", m, n, k);
+    for (const std::int64_t width : {8, 13, 64}) {  // blocks that divide d, do not, or exceed it
+        expect(equal(sketch::sketch_by_column_blocks(s, c_order, width), expected), "dense by column blocks", m, n, k);
+    }
     expect(equal(sketch::sketch_dense(s, strided), expected), "dense, strided", m, n, k);
 }
 

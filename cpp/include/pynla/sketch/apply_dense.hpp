@@ -6,7 +6,10 @@
 //     Ys are then added in order. About one pass over A.
 //   - rows of A contiguous, Y large (sketch_by_rows): Y's rows are shared among threads; row r
 //     gathers the rows of A that S's row r names, prefetched ahead. One pass over A, in random
-//     order of rows.
+//     order of rows, for CountSketch; k passes for k nonzeros per column.
+//   - rows of A contiguous, Y large, k > 1 and m small (sketch_by_column_blocks): blocks of
+//     columns are shared among threads; each streams its block of every row of A once and adds
+//     it into the k rows of an m x W tile kept in the L2 cache. One pass over A for any k.
 //   - other layouts (sketch_by_columns): groups of columns are shared among threads; each streams
 //     its columns of A once and adds every row into an m x G tile of Y in cache.
 // Cost O(nnz(S) d) in every case: for CountSketch, one pass over A.
@@ -162,14 +165,48 @@ Buffer<T> sketch_by_columns(const SparseSketchView& s, const MatrixView<T>& a) {
     return y;
 }
 
+// Y(:, j) for every j, rows of A contiguous: each task takes a block of `width` columns (a
+// multiple of 64 bytes of values) and streams that block of every row of A, in order, into the
+// rows of an m x width tile that S's column names; then writes the tile into Y, scaled.
+template <class T>
+Buffer<T> sketch_by_column_blocks(const SparseSketchView& s, const MatrixView<T>& a, std::int64_t width) {
+    const std::int64_t m = s.n_rows, n = s.n_cols, d = a.n_cols, k = s.per_column;
+    Buffer<T> y(m * d);
+    const int n_threads = max_threads();
+    std::vector<std::vector<T>> tiles(static_cast<std::size_t>(n_threads));
+    parallel_for((d + width - 1) / width, n_threads, [&](std::int64_t block, int thread) {
+        const std::int64_t j0 = block * width, block_width = std::min(width, d - j0);
+        std::vector<T>& tile = tiles[static_cast<std::size_t>(thread)];
+        tile.assign(static_cast<std::size_t>(m * width), T(0));
+        for (std::int64_t i = 0; i < n; ++i) {
+            const T* const source = a.row(i) + j0;
+            for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
+                add_signed(tile.data() + static_cast<std::int64_t>(s.rows[p]) * width, source, block_width, s.signs[p]);
+            }
+        }
+        for (std::int64_t r = 0; r < m; ++r) {
+            std::copy(tile.data() + r * width, tile.data() + r * width + block_width, y.data() + r * d + j0);
+            scale_values(y.data() + r * d + j0, block_width, s.scale);
+        }
+    });
+    return y;
+}
+
 // Y = S A (m x d, C order) for any A: the loop order that suits A's layout and Y's size.
 template <class T>
 Buffer<T> sketch_dense(const SparseSketchView& s, const MatrixView<T>& a) {
     constexpr std::int64_t kParts = 8;                           // enough to keep 8 threads busy
     constexpr std::int64_t kPartsBytes = std::int64_t{4} << 20;  // a Y that stays in cache
+    constexpr std::int64_t kTileBytes = std::int64_t{1} << 18;   // a tile that stays in L2 (half of it)
+    constexpr std::int64_t kMinBlockBytes = 512;                 // blocks of 8 cache lines or more
     if (a.col_stride != 1 && a.n_cols > 1) return sketch_by_columns(s, a);
-    if (s.n_rows * a.n_cols * static_cast<std::int64_t>(sizeof(T)) <= kPartsBytes) {
-        return sketch_by_row_parts(s, a, kParts);
+    const auto item = static_cast<std::int64_t>(sizeof(T));
+    if (s.n_rows * a.n_cols * item <= kPartsBytes) return sketch_by_row_parts(s, a, kParts);
+    // Gathering reads A once per nonzero of S's columns: past one, stream column blocks instead,
+    // if a tile of m rows is still wide enough to stream well.
+    const std::int64_t block_bytes = kTileBytes / s.n_rows / 64 * 64;
+    if (s.per_column > 1 && block_bytes >= kMinBlockBytes && block_bytes % item == 0) {
+        return sketch_by_column_blocks(s, a, block_bytes / item);
     }
     const SketchRows rows = sketch_rows(s);
     return sketch_by_rows(rows.view(), s.n_rows, s.scale, a);
