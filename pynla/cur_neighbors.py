@@ -135,12 +135,12 @@ class CURNearestNeighbors:
             anchor = np.stack([self._scores(queries[i], self.anchor_items_) for i in chunk])
             estimates = anchor @ self._estimator
             estimates[:, self.anchor_items_] = -np.inf  # scored exactly already
-            candidates = np.argpartition(-estimates, n_rerank - 1, axis=1)[:, :n_rerank] if n_rerank else \
+            candidates = np.argpartition(estimates, -n_rerank, axis=1)[:, -n_rerank:] if n_rerank else \
                 np.empty((len(chunk), 0), dtype=np.intp)
             for row, i in enumerate(chunk):
                 found = np.concatenate([self.anchor_items_, candidates[row]])
                 exact = np.concatenate([anchor[row], self._scores(queries[i], candidates[row])])
-                best = np.argsort(-exact, kind="stable")[:k]
+                best = _top(exact, k)
                 ids[i], scores[i], calls[i] = found[best], exact[best], len(exact)
         return NeighborsResult(ids, scores, calls)
 
@@ -155,3 +155,11 @@ class CURNearestNeighbors:
         if not np.isfinite(values).all():
             raise ValueError("score returned NaN or infinity")
         return values
+
+
+def _top(values, k):
+    """The positions of the k largest values, largest first."""
+    if k < len(values):
+        part = np.argpartition(values, -k)[-k:]
+        return part[np.argsort(-values[part], kind="stable")]
+    return np.argsort(-values, kind="stable")
