@@ -95,9 +95,12 @@ def interp_decomp(A):
     return sli.interp_decomp(A, ID_RANK, rand=True)
 
 
-def _id_approximation(A, answer):
-    indices, projection = answer
-    return sli.reconstruct_matrix_from_id(A[:, indices[:ID_RANK]], indices, projection)
+def approximation(A, answer):
+    """The dense approximation an answer stands for: an ID (indices, projection) or a CUR."""
+    if isinstance(answer, tuple):
+        indices, projection = answer
+        return sli.reconstruct_matrix_from_id(A[:, indices[:ID_RANK]], indices, projection)
+    return answer.approximation()
 
 
 def _pynla_cur(A):
@@ -108,8 +111,8 @@ def _pynla_cur(A):
 
 def compare_cur(A):
     def compare(expected, got, explicit_zeros=False):
-        ratio = error_over_optimal(A, got.approximation())
-        id_ratio = error_over_optimal(A, _id_approximation(A, expected))
+        ratio = error_over_optimal(A, approximation(A, got))
+        id_ratio = error_over_optimal(A, approximation(A, expected))
         note = f"error / optimal rank-{RANK} {ratio:.4f} (ID at rank {ID_RANK}: {id_ratio:.4f})"
         return (note, None) if not ratio <= ERROR_BOUND else (None, note)
 
@@ -154,8 +157,9 @@ def _pynla_neighbours(index, queries):
 
 
 def compare_neighbours(expected, got, explicit_zeros=False):
-    recall = np.mean([len(np.intersect1d(a, b)) for a, b in zip(expected, got.ids)]) / NEIGHBOURS
-    calls = float(np.mean(got.n_score_calls))
+    """Recall of pynla's NeighborsResult (or of exact ids, which score every item) against exact ids."""
+    ids, calls = (got.ids, float(np.mean(got.n_score_calls))) if hasattr(got, "ids") else (got, float(N_ITEMS))
+    recall = np.mean([len(np.intersect1d(a, b)) for a, b in zip(expected, ids)]) / NEIGHBOURS
     note = f"recall@{NEIGHBOURS} {recall:.4f}, exact scores per query {calls:.0f} ({calls / N_ITEMS:.1%} of items)"
     return (note, None) if recall < RECALL_BOUND else (None, note)
 
