@@ -70,7 +70,8 @@ class CURDecomposition(LinearOperator):
     R : ndarray or sparse, shape (r, n)
         The rows ``A[row_indices, :]``; sparse (CSR, of A's kind) for sparse A.
     row_indices : ndarray of intp, shape (r,)
-        The rows of A in R, in the order they were selected (the first are the most important).
+        The rows of A in R, in the order they were selected (for :func:`cur`'s pivoting
+        methods, the most important first).
     col_indices : ndarray of intp, shape (c,)
         The columns of A in C, likewise.
     n_evaluated : int or None
