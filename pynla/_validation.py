@@ -47,6 +47,13 @@ def check_integer(value, name, low, high=None, *, bound=None):
     return value
 
 
+def check_choice(value, name, choices):
+    """``value`` if it is one of the strings ``choices``; ValueError naming ``name`` if not."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
 def require_sparse(A, name):
     """Return A if it is a 2-D SciPy sparse array or matrix; raise TypeError naming it if not."""
     if not sp.issparse(A):

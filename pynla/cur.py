@@ -35,7 +35,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
-from pynla._validation import check_integer, csr_parts
+from pynla._validation import check_choice, check_integer, csr_parts
 from pynla.randomized import _compute_dtype, _Products, randomized_svd
 from pynla.sketch import SparseSignSketch
 
@@ -194,8 +194,8 @@ def cur(A, k, *, n_cols=None, n_rows=None, method="lupp", core="optimal", rtol=N
     k = check_integer(k, "k", 1, min(m, n), bound="min(A.shape)")
     n_cols = _selection_size(n_cols, "n_cols", k, n, "A.shape[1]")
     n_rows = _selection_size(n_rows, "n_rows", k, m, "A.shape[0]")
-    _check_choice(method, "method", METHODS)
-    _check_choice(core, "core", CORES)
+    check_choice(method, "method", METHODS)
+    check_choice(core, "core", CORES)
     rtol = _check_rtol(rtol)
     rng = np.random.default_rng(rng)
 
@@ -300,7 +300,7 @@ def cur_from_functions(get_rows, get_cols, shape, k, *, n_cols=None, n_rows=None
     n_cols = check_integer(min(2 * k, m, n) if n_cols is None else n_cols, "n_cols", k, min(m, n),
                            bound="min(shape)")
     n_rows = check_integer(n_cols if n_rows is None else n_rows, "n_rows", n_cols, m, bound="shape[0]")
-    _check_choice(method, "method", METHODS[:2] + ("uniform",))
+    check_choice(method, "method", METHODS[:2] + ("uniform",))
     rtol = _check_rtol(rtol)
     rng = np.random.default_rng(rng)
     fetch = _Callbacks(get_rows, get_cols, (m, n), dtype)
@@ -360,15 +360,17 @@ class _ExplicitMatrix:
     def sketch_columns(self, count, rng):
         """(S A)^T for a sparse sign sketch S with room to select ``count`` columns: its rows
         stand for A's columns. NaN or infinity anywhere in A reaches the sketch."""
-        m = self.shape[0]
-        sketch = SparseSignSketch(min(count + SKETCH_OVERSAMPLES, m), m, nonzeros_per_column=min(8, m), rng=rng)
-        return self.products.checked(_dense(sketch @ self.array)).T
+        return self._sketch(self.array, count, rng)
 
     def sketch_rows(self, count, rng):
         """(S A^T)^T = A S^T, whose rows stand for A's rows, likewise."""
-        n = self.shape[1]
-        sketch = SparseSignSketch(min(count + SKETCH_OVERSAMPLES, n), n, nonzeros_per_column=min(8, n), rng=rng)
-        return self.products.checked(_dense(sketch @ self.array.T)).T
+        return self._sketch(self.array.T, count, rng)
+
+    def _sketch(self, B, count, rng):
+        """(S B)^T for a sparse sign sketch S of B's rows, count + SKETCH_OVERSAMPLES of them."""
+        size = B.shape[0]
+        sketch = SparseSignSketch(min(count + SKETCH_OVERSAMPLES, size), size, nonzeros_per_column=min(8, size), rng=rng)
+        return self.products.checked(_dense(sketch @ B)).T
 
     def columns(self, indices):
         return _finite(self._by_columns[:, indices], "A")
@@ -424,11 +426,6 @@ def _check_shape(shape):
 
 def _selection_size(value, name, k, limit, bound):
     return check_integer(min(2 * k, limit) if value is None else value, name, k, limit, bound=bound)
-
-
-def _check_choice(value, name, choices):
-    if not isinstance(value, str) or value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
 
 
 def _check_rtol(rtol):

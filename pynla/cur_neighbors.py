@@ -15,7 +15,7 @@ from collections import namedtuple
 import numpy as np
 
 from pynla._validation import check_integer
-from pynla.cur import _pivots, _truncated_pinv
+from pynla.cur import _check_rtol, _pivots, _truncated_pinv
 
 __all__ = ["CURNearestNeighbors", "NeighborsResult"]
 
@@ -88,7 +88,7 @@ class CURNearestNeighbors:
         self.n_rerank = check_integer(n_rerank, "n_rerank", 0)
         self.rank = self.n_anchor_items if rank is None else check_integer(
             rank, "rank", 1, self.n_anchor_items, bound="n_anchor_items")
-        self.rtol = rtol
+        self.rtol = _check_rtol(rtol)
 
     def fit(self, queries):
         """Scores each of ``queries`` (the anchor queries, at least n_anchor_items of them)

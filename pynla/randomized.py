@@ -16,7 +16,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
-from pynla._validation import check_integer, csr_parts, float_kernel_dtype
+from pynla._validation import check_choice, check_integer, csr_parts, float_kernel_dtype
 
 __all__ = ["randomized_range_finder", "randomized_svd"]
 
@@ -114,7 +114,7 @@ def randomized_range_finder(A, size, *, n_power_iterations=2, method="block_kryl
     products = _Products(A)
     size = check_integer(size, "size", 1, min(products.shape), bound="min(A.shape)")
     q = check_integer(n_power_iterations, "n_power_iterations", 0)
-    _check_method(method)
+    check_choice(method, "method", METHODS)
     products.check_finite()
     Q, Z = _basis(products, size, q, method, np.random.default_rng(rng))
     if Z is None:
@@ -231,7 +231,7 @@ def randomized_svd(A, k, *, n_oversamples=None, n_power_iterations=None, method=
     n_oversamples = check_integer(n_oversamples, "n_oversamples", 0)
     if n_power_iterations is not None:
         n_power_iterations = check_integer(n_power_iterations, "n_power_iterations", 0)
-    _check_method(method)
+    check_choice(method, "method", METHODS)
     products.check_finite()
     if n_power_iterations is None:
         if method == "block_krylov":
@@ -247,11 +247,6 @@ def randomized_svd(A, k, *, n_oversamples=None, n_power_iterations=None, method=
 
 # ---------------------------------------------------------------------------------------------
 # Checks
-
-
-def _check_method(method):
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}")
 
 
 def _compute_dtype(dtype):

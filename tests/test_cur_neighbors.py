@@ -114,6 +114,8 @@ def test_bad_arguments():
         pynla.CURNearestNeighbors(score, 30, n_anchor_items=3, n_rerank=-1)
     with pytest.raises(ValueError, match="rank must satisfy"):
         pynla.CURNearestNeighbors(score, 30, n_anchor_items=3, rank=4)
+    with pytest.raises(ValueError, match="rtol must be"):
+        pynla.CURNearestNeighbors(score, 30, n_anchor_items=3, rtol=-1.0)
     index = pynla.CURNearestNeighbors(score, 30, n_anchor_items=5, n_rerank=5)
     with pytest.raises(RuntimeError, match="fit"):
         index.kneighbors([0])
