@@ -88,8 +88,10 @@ def spgemm(A, B, *, sort_indices=True):
 
     try:
         indptr, indices, data = _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices)
-    except OverflowError:  # nnz(C) does not fit int32: once more with int64 indices
+    except OverflowError:  # nnz(C) may not fit int32 (the product count does not): int64 indices
         indptr, indices, data = _multiply(a_parts, b_parts, dtype, np.dtype(np.int64), sort_indices)
+        if index_dtype == np.int32 and indptr[-1] <= np.iinfo(np.int32).max:  # it fits: SciPy's int32
+            indptr, indices = indptr.astype(np.int32), indices.astype(np.int32)
     return csr_like(A, (data, indices, indptr), shape, sorted_indices=sort_indices)
 
 

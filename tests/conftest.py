@@ -182,7 +182,7 @@ def csr_copy(M):
 # ---------------------------------------------------------------------------------------------
 # Which accumulator a row of C takes (to check that tests reach both)
 
-#: Mirrors cpp/include/pynla/spgemm/multiply.hpp (kMaxWindow, kWindowColumnsPerProduct): a row
+#: Mirrors cpp/include/pynla/spgemm/row_plans.hpp (kMaxWindow, kWindowColumnsPerProduct): a row
 #: of C is summed in a dense window over its column span if the span is at most WINDOW_MAX
 #: columns and at most WINDOW_COLUMNS_PER_PRODUCT times its product count, else in a hash
 #: table. Used only to assert that a test reaches the path it means to; if the kernel's rule

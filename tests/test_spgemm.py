@@ -811,9 +811,9 @@ def test_repeated_calls_agree(rng):
 def test_core_reports_int32_overflow():
     """nnz(C) beyond int32: the core raises OverflowError (spgemm then retries with int64).
 
-    A 46341 x 1 column of ones times a 1 x 46341 row makes 46341^2 = 2^31 + 4634 entries. The
-    core counts them before allocating C, so this needs little memory (the retry itself would
-    need some 34 GB, so it is not run here).
+    A 46341 x 1 column of ones times a 1 x 46341 row makes 46341^2 = 2^31 + 4634 products. The
+    core bounds nnz(C) by the product count before allocating C, so this needs little memory
+    (the retry itself would need some 34 GB, so it is not run here).
     """
     from pynla import _core
 
@@ -824,6 +824,26 @@ def test_core_reports_int32_overflow():
     assert n * n > np.iinfo(np.int32).max
     with pytest.raises(OverflowError):
         _core.spgemm(column, row, sort_indices=True)
+
+
+def test_int64_retry_gives_int32_indices_when_c_fits(monkeypatch):
+    """When the product count passes int32 but nnz(C) does not, the answer has SciPy's int32
+    indices. (A real such product takes 2^31 products; the core's refusal is simulated.)"""
+    from pynla import _core
+
+    real_spgemm = _core.spgemm
+
+    def refuse_int32(a, b, *, sort_indices):
+        if a[1].dtype == np.int32:
+            raise OverflowError("spgemm: nnz(C) may not fit the index type")
+        return real_spgemm(a, b, sort_indices=sort_indices)
+
+    monkeypatch.setattr(_core, "spgemm", refuse_int32)
+    A = sp.random_array((40, 30), density=0.2, format="csr", rng=1)
+    B = sp.random_array((30, 50), density=0.2, format="csr", rng=2)
+    C = pynla.spgemm(A, B)
+    assert C.indptr.dtype == C.indices.dtype == np.int32
+    assert_same_product(C, scipy_product(A, B))
 
 
 # ---------------------------------------------------------------------------------------------

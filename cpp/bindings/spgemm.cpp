@@ -33,7 +33,8 @@ void bind_spgemm(py::module_& m) {
         },
         py::arg("a"), py::arg("b"), py::kw_only(), py::arg("sort_indices"),
         "C = A B for CSR tuples (indptr, indices, data, shape) of one index and one value dtype.\n"
-        "Returns (indptr, indices, data). Raises OverflowError if nnz(C) does not fit the index dtype.");
+        "Returns (indptr, indices, data). Raises OverflowError, before any work, if nnz(C) may not fit the\n"
+        "index dtype (the product count, which bounds it, does not).");
 }
 
 }  // namespace pynla::bindings

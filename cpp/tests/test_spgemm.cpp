@@ -45,11 +45,12 @@ RandomCsr<I, T> random_csr(std::mt19937_64& rng, std::int64_t n_rows, std::int64
 int n_checks = 0;
 
 template <class I, class T>
-int check(std::mt19937_64& rng, std::int64_t m, std::int64_t k, std::int64_t n, bool sorted_b, bool sort_out) {
+int check(std::mt19937_64& rng, std::int64_t m, std::int64_t k, std::int64_t n, bool sorted_b, bool sort_out,
+          std::int64_t initial_capacity) {
     ++n_checks;
     const auto a = random_csr<I, T>(rng, m, k, true);
     const auto b = random_csr<I, T>(rng, k, n, sorted_b);
-    const auto c = pynla::spgemm::multiply(a.view(), b.view(), {sort_out});
+    const auto c = pynla::spgemm::multiply(a.view(), b.view(), {sort_out, initial_capacity});
     std::vector<T> dense(static_cast<std::size_t>(m * n), T(0));
     for (std::int64_t i = 0; i < m; ++i)
         for (I p = a.indptr[i]; p < a.indptr[i + 1]; ++p)
@@ -70,7 +71,10 @@ int check(std::mt19937_64& rng, std::int64_t m, std::int64_t k, std::int64_t n, 
     }
     if (seen != dense) ++failures;
     failures = failures > 0;
-    if (failures) std::printf("FAIL m=%ld k=%ld n=%ld sorted_b=%d sort_out=%d\n", (long)m, (long)k, (long)n, sorted_b, sort_out);
+    if (failures) {
+        std::printf("FAIL m=%ld k=%ld n=%ld sorted_b=%d sort_out=%d initial_capacity=%ld\n", (long)m, (long)k, (long)n,
+                    sorted_b, sort_out, (long)initial_capacity);
+    }
     return failures;
 }
 
@@ -81,7 +85,9 @@ int check_all(std::mt19937_64& rng) {
                                       {2, 300, 2}, {60, 60, 5000}, {200, 200, 200}};
     for (const auto& s : shapes)
         for (bool sorted_b : {true, false})
-            for (bool sort_out : {true, false}) failures += check<I, T>(rng, s[0], s[1], s[2], sorted_b, sort_out);
+            for (bool sort_out : {true, false})
+                for (std::int64_t initial_capacity : {0, 1})  // 0: the kernel's reserve; 1: C grows
+                    failures += check<I, T>(rng, s[0], s[1], s[2], sorted_b, sort_out, initial_capacity);
     return failures;
 }
 

@@ -43,6 +43,20 @@ public:
     void shrink_to(std::int64_t size) noexcept {
         if (size < size_) size_ = size;
     }
+    // Changes the size to `size` elements, keeping the first min(size, old size); the memory may
+    // move (pointers into it are invalidated). Large buffers grow and shrink by remapping their
+    // pages (realloc's mremap), not by copying them, so reserving more than will be written and
+    // trimming afterwards costs only address space: untouched pages are never backed.
+    void resize(std::int64_t size) {
+        if (size < 0) throw std::bad_alloc();
+        const auto count = static_cast<std::size_t>(size > 0 ? size : 1);
+        if (count > SIZE_MAX / sizeof(T)) throw std::bad_alloc();
+        void* p = std::realloc(data_.get(), count * sizeof(T));
+        if (p == nullptr) throw std::bad_alloc();
+        data_.release();
+        data_.reset(static_cast<T*>(p));
+        size_ = size;
+    }
     // Faults in every page of a large buffer now, in one system call (Linux 5.14+; otherwise
     // nothing happens), for a caller about to write all of it in scattered order: a trap per
     // page, taken in the middle of those writes, costs more.

@@ -76,6 +76,47 @@ void parallel_for(std::int64_t n_tasks, int n_threads, Body&& body) {
     if (first_error) std::rethrow_exception(first_error);
 }
 
+// As parallel_for, then commit(task, thread) in task order: commit(t) starts after commit(t - 1)
+// has returned, so commits can append to one shared output while the bodies run in parallel.
+// After a task throws, no later task is committed; the first exception is rethrown here.
+template <class Body, class Commit>
+void parallel_for_ordered(std::int64_t n_tasks, int n_threads, Body&& body, Commit&& commit) {
+    std::exception_ptr first_error;
+    std::atomic<bool> failed{false};
+    const auto record = [&] {
+#ifdef PYNLA_HAS_OPENMP
+#pragma omp critical(pynla_first_error)
+#endif
+        if (!first_error) first_error = std::current_exception();
+        failed.store(true);
+    };
+#ifdef PYNLA_HAS_OPENMP
+#pragma omp parallel for ordered schedule(dynamic, 1) num_threads(n_threads) if (n_tasks > 1 && n_threads > 1)
+#else
+    (void)n_threads;
+#endif
+    for (std::int64_t task = 0; task < n_tasks; ++task) {
+        if (!failed.load()) {
+            try {
+                body(task, thread_index());
+            } catch (...) {
+                record();
+            }
+        }
+#ifdef PYNLA_HAS_OPENMP
+#pragma omp ordered
+#endif
+        if (!failed.load()) {
+            try {
+                commit(task, thread_index());
+            } catch (...) {
+                record();
+            }
+        }
+    }
+    if (first_error) std::rethrow_exception(first_error);
+}
+
 // Tasks per thread when work is cut by cost: enough for dynamic scheduling to even out what the
 // cost estimate misjudges, few enough that handing them out costs nothing.
 constexpr std::int64_t kTasksPerThread = 16;

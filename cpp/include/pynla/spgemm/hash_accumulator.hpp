@@ -3,8 +3,10 @@
 // Open addressing with linear probing in a table sized to the row (a power of two at least twice
 // the row's bound on distinct columns), so the table of a typical row sits in L1 cache.
 // Fibonacci hashing spreads the regular column patterns of stencils and grids over the table.
-// One accumulator per thread; the table is emptied as each row is finished and never shrinks,
-// so a thread's scratch is sized by the widest row it meets.
+// The bound is the row's product count or its span, whichever is smaller (the single numeric pass
+// has no exact count); the slots a row fills are listed, so writing out and emptying the table
+// cost O(entries), not O(table). One accumulator per thread; the table is emptied as each row is
+// finished and never shrinks, so a thread's scratch is sized by the widest row it meets.
 #pragma once
 
 #include <algorithm>
@@ -21,53 +23,37 @@ namespace pynla::spgemm::detail {
 template <class I, class T>
 class HashAccumulator {
 public:
-    // Symbolic pass: the number of distinct columns of row i of A B, given a bound on it.
-    std::int64_t count_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t max_distinct) {
-        const Table table = reserve(max_distinct);
-        I* const keys = keys_.data();
-        std::int64_t distinct = 0;
-        for_each_product(a, b, i, [&](I column, std::int64_t, std::int64_t) {
-            const std::uint64_t slot = table.slot_of(keys, column);
-            distinct += keys[slot] == kEmpty;
-            keys[slot] = column;
-        });
-        std::fill(keys, keys + table.mask + 1, kEmpty);
-        return distinct;
-    }
-
-    // Numeric pass: writes the nonzero entries of row i of A B, which has `distinct` distinct
-    // columns, all in [low, low + width) (sorted by column if asked), empties the table, and
-    // returns how many entries were written.
-    std::int64_t sum_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t low,
-                         std::int64_t width, std::int64_t distinct, bool sort_indices, I* out_indices, T* out_values) {
-        const Table table = reserve(distinct);
-        if (values_.size() < keys_.size()) values_.resize(keys_.size());
-        if (static_cast<std::int64_t>(entries_.size()) < distinct) entries_.resize(static_cast<std::size_t>(distinct));
+    // Writes the nonzero entries of row i of A B, which has at most max_entries distinct columns,
+    // all in [low, low + width) (sorted by column if asked), dropping sums that are exactly zero
+    // (as SciPy does); empties the table and returns how many entries were written.
+    std::int64_t sum_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t max_entries,
+                         std::int64_t low, std::int64_t width, bool sort_indices, I* out_indices, T* out_values) {
+        const Table table = reserve(max_entries);
         I* const keys = keys_.data();
         T* const values = values_.data();
+        std::uint64_t* const used = used_slots_.data();
+        std::int64_t n_used = 0;
         for_each_product(a, b, i, [&](I column, std::int64_t p, std::int64_t q) {
             const T product = multiply(a.data[p], b.data[q]);
             const std::uint64_t slot = table.slot_of(keys, column);
             if (keys[slot] == kEmpty) {
                 keys[slot] = column;
                 values[slot] = T(0) + product;  // sums start at zero, as SciPy's: -0.0 becomes +0.0
+                used[n_used++] = slot;
             } else {
                 values[slot] += product;
             }
         });
-        if (sort_indices && ColumnBitmap::pays_off(distinct, width)) {
-            return write_through_bitmap(table, low, width, out_indices, out_values);
+        if (sort_indices && ColumnBitmap::pays_off(n_used, width)) {
+            return write_through_bitmap(table, n_used, low, width, out_indices, out_values);
         }
         Entry<I, T>* const first = entries_.data();
-        Entry<I, T>* last = first;
-        for (std::uint64_t slot = 0; slot <= table.mask; ++slot) {
-            if (keys[slot] != kEmpty) {
-                *last++ = {keys[slot], values[slot]};
-                keys[slot] = kEmpty;
-            }
+        for (std::int64_t t = 0; t < n_used; ++t) {
+            first[t] = {keys[used[t]], values[used[t]]};
+            keys[used[t]] = kEmpty;
         }
-        if (sort_indices) sort_by_column(first, last);
-        return write_nonzeros(first, last, out_indices, out_values);
+        if (sort_indices) sort_by_column(first, first + n_used);
+        return write_nonzeros(first, first + n_used, out_indices, out_values);
     }
 
 private:
@@ -87,14 +73,13 @@ private:
 
     // Writes the table's nonzero entries in column order: the columns are marked in a bitmap
     // over [low, low + width) and walked, each value found again by its key. Empties the table.
-    std::int64_t write_through_bitmap(const Table& table, std::int64_t low, std::int64_t width, I* out_indices,
-                                      T* out_values) {
+    std::int64_t write_through_bitmap(const Table& table, std::int64_t n_used, std::int64_t low, std::int64_t width,
+                                      I* out_indices, T* out_values) {
         I* const keys = keys_.data();
         const T* const values = values_.data();
+        const std::uint64_t* const used = used_slots_.data();
         bitmap_.reserve(width);
-        for (std::uint64_t slot = 0; slot <= table.mask; ++slot) {
-            if (keys[slot] != kEmpty) bitmap_.mark(static_cast<std::uint64_t>(keys[slot] - low));
-        }
+        for (std::int64_t t = 0; t < n_used; ++t) bitmap_.mark(static_cast<std::uint64_t>(keys[used[t]] - low));
         std::int64_t written = 0;
         bitmap_.walk(width, [&](std::int64_t offset) {
             const auto column = static_cast<I>(low + offset);
@@ -103,21 +88,29 @@ private:
             out_values[written] = values[slot];
             written += (values[slot] != T(0));
         });
-        std::fill(keys, keys + table.mask + 1, kEmpty);
+        for (std::int64_t t = 0; t < n_used; ++t) keys[used[t]] = kEmpty;
         return written;
     }
 
-    // A table of at least 2 max_distinct slots (a power of two).
-    Table reserve(std::int64_t max_distinct) {
+    // A table of at least 2 max_entries slots (a power of two), and room to list the used ones.
+    Table reserve(std::int64_t max_entries) {
         int log2 = 1;
-        while ((std::int64_t{1} << log2) < 2 * max_distinct) ++log2;
+        while ((std::int64_t{1} << log2) < 2 * max_entries) ++log2;
         const Table table{(std::uint64_t{1} << log2) - 1, 64 - log2};
-        if (keys_.size() <= table.mask) keys_.resize(table.mask + 1, kEmpty);
+        if (keys_.size() <= table.mask) {
+            keys_.resize(table.mask + 1, kEmpty);
+            values_.resize(table.mask + 1);
+        }
+        if (static_cast<std::int64_t>(used_slots_.size()) < max_entries) {
+            used_slots_.resize(static_cast<std::size_t>(max_entries));
+            entries_.resize(static_cast<std::size_t>(max_entries));
+        }
         return table;
     }
 
     std::vector<I> keys_;  // kEmpty outside a row
     std::vector<T> values_;
+    std::vector<std::uint64_t> used_slots_;  // the slots filled in this row, in the order they were filled
     std::vector<Entry<I, T>> entries_;
     ColumnBitmap bitmap_;
 };

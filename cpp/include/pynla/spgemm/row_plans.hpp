@@ -1,0 +1,108 @@
+// What the numeric pass knows of each row of C = A B before it starts the row: its flop count,
+// the span of columns it can touch, which accumulator sums it, and a bound on its entries (to
+// reserve room for them); and, for all rows at once, the flops that cut rows into tasks.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "pynla/common/buffer.hpp"
+#include "pynla/common/csr.hpp"
+#include "pynla/common/parallel.hpp"
+
+namespace pynla::spgemm::detail {
+
+// A row is summed in a dense window over its column span if the span is at most kMaxWindow
+// columns and at most kWindowColumnsPerProduct times its product count (the bitmap scan then
+// costs at most a few word reads per product); otherwise in a hash table.
+constexpr std::int64_t kMaxWindow = std::int64_t{1} << 20;
+constexpr std::int64_t kWindowColumnsPerProduct = 256;
+
+struct ColumnSpan {
+    std::int64_t low, width;
+};
+
+struct RowPlan {
+    std::int64_t flops;
+    ColumnSpan span;  // the columns the row can touch
+    bool window;      // summed in the window accumulator (else in the hash table)
+
+    // The most entries the row can have: one per product, and one per column of its span.
+    std::int64_t max_entries() const { return std::min(flops, span.width); }
+};
+
+// True if every row of m lists its columns in non-decreasing order. Counts descents over all
+// entries in one flat loop (which vectorizes), then forgives those at row starts.
+template <class I, class T>
+bool rows_sorted(const CsrView<I, T>& m, int n_threads) {
+    const std::int64_t nnz = m.nnz();
+    const auto bounds = split_by_cost(nnz, n_threads * kTasksPerThread, [](std::int64_t p) { return p; });
+    std::vector<std::int64_t> task_descents(bounds.size() - 1, 0);
+    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
+        std::int64_t descents = 0;
+        for (std::int64_t p = std::max<std::int64_t>(bounds[task], 1); p < bounds[task + 1]; ++p) {
+            descents += m.indices[p] < m.indices[p - 1];
+        }
+        task_descents[task] = descents;
+    });
+    std::int64_t descents = 0;
+    for (const std::int64_t d : task_descents) descents += d;
+    for (std::int64_t i = 1; i < m.n_rows && descents > 0; ++i) {
+        const std::int64_t begin = m.row_begin(i);
+        if (begin > 0 && begin < m.row_end(i)) descents -= m.indices[begin] < m.indices[begin - 1];  // row i starts there
+    }
+    return descents == 0;
+}
+
+// Plans rows of A B as the numeric pass reaches them: each row's flops and, when B's rows are
+// sorted, the span of columns it can touch (from the first and last column of each row of B it
+// uses; else every row may touch all columns). The sweep over the row's entries of A reads what
+// the products read next, so it costs little more than the loop that counts the flops.
+template <class I, class T>
+class RowPlanner {
+public:
+    RowPlanner(const CsrView<I, T>& a, const CsrView<I, T>& b, int n_threads)
+        : a_(a), b_(b), spans_known_(rows_sorted(b, n_threads)) {}
+
+    RowPlan operator()(std::int64_t i) const {
+        std::int64_t flops = 0, low = b_.n_cols, high = -1;
+        for (std::int64_t p = a_.row_begin(i); p < a_.row_end(i); ++p) {
+            const std::int64_t k = a_.indices[p];
+            const std::int64_t begin = b_.row_begin(k), end = b_.row_end(k);
+            if (begin == end) continue;
+            flops += end - begin;
+            low = std::min<std::int64_t>(low, b_.indices[begin]);
+            high = std::max<std::int64_t>(high, b_.indices[end - 1]);
+        }
+        if (flops == 0) return {0, {0, 0}, false};
+        const ColumnSpan span = spans_known_ ? ColumnSpan{low, high - low + 1} : ColumnSpan{0, b_.n_cols};
+        const bool window = span.width <= kMaxWindow && span.width <= kWindowColumnsPerProduct * flops;
+        return {flops, span, window};
+    }
+
+private:
+    CsrView<I, T> a_, b_;
+    bool spans_known_;
+};
+
+// flops of the rows [0, i) of A B, for i in [0, n_rows]: to cut tasks of equal flops, and to
+// bound nnz(C). 8 bytes a row.
+template <class I, class T>
+Buffer<std::int64_t> cumulative_flops(const CsrView<I, T>& a, const CsrView<I, T>& b, int n_threads) {
+    Buffer<std::int64_t> cumulative(a.n_rows + 1);
+    cumulative[0] = 0;
+    const auto bounds = split_by_cost(a.n_rows, n_threads * kTasksPerThread,
+                                      [&](std::int64_t i) { return a.row_begin(i) + i; });
+    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
+        for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
+            std::int64_t flops = 0;
+            for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) flops += b.row_length(a.indices[p]);
+            cumulative[i + 1] = flops;
+        }
+    });
+    for (std::int64_t i = 0; i < a.n_rows; ++i) cumulative[i + 1] += cumulative[i];
+    return cumulative;
+}
+
+}  // namespace pynla::spgemm::detail

@@ -1,0 +1,126 @@
+// Where the rows of C go as the single numeric pass makes them: appended in row order to arrays
+// reserved at an upper bound on nnz(C) (address space only: pages no row reaches are never
+// backed) and trimmed at the end, so no symbolic pass is needed to size C.
+// Rows are made by tasks (contiguous row ranges) in parallel and committed in task order. A task
+// that starts when every earlier task is committed knows where its rows go and writes them
+// straight into C ("direct"); any other task writes into its thread's chunk, and its commit
+// copies the chunk to the end of C. With one thread every task is direct; with more, the memory
+// beyond C is one task's rows per thread.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include "pynla/common/buffer.hpp"
+#include "pynla/common/csr.hpp"
+
+namespace pynla::spgemm::detail {
+
+template <class I, class T>
+class RowsInOrder {
+public:
+    // C of n_rows x n_cols, with room for `capacity` entries to begin with (it grows if needed).
+    RowsInOrder(std::int64_t n_rows, std::int64_t n_cols, std::int64_t capacity, int n_threads)
+        : c_{n_rows, n_cols, Buffer<I>(n_rows + 1), Buffer<I>(capacity), Buffer<T>(capacity)},
+          lanes_(static_cast<std::size_t>(n_threads)) {
+        c_.indptr[0] = 0;
+    }
+
+    // Called on `thread` before the first row of `task`, whose rows begin at first_row.
+    void begin_task(int thread, std::int64_t task, std::int64_t first_row) {
+        Lane& lane = lanes_[thread];
+        lane.direct = committed_tasks_.load(std::memory_order_acquire) == task;
+        lane.first_row = first_row;
+        lane.size = 0;
+        lane.row_ends.clear();
+    }
+
+    // Room for up to `count` entries of the next row of the task on `thread`: (indices, values).
+    std::pair<I*, T*> room(int thread, std::int64_t count) {
+        Lane& lane = lanes_[thread];
+        if (lane.direct) {
+            reserve(nnz_ + count);
+            return {c_.indices.data() + nnz_, c_.data.data() + nnz_};
+        }
+        if (static_cast<std::int64_t>(lane.indices.size()) < lane.size + count) {
+            const auto grown = static_cast<std::size_t>(std::max(lane.size + count, 2 * lane.size));
+            lane.indices.resize(grown);
+            lane.values.resize(grown);
+        }
+        return {lane.indices.data() + lane.size, lane.values.data() + lane.size};
+    }
+
+    // The row i, just written on `thread` where room() said, kept `written` entries.
+    void end_row(int thread, std::int64_t i, std::int64_t written) {
+        Lane& lane = lanes_[thread];
+        if (lane.direct) {
+            nnz_ += written;
+            c_.indptr[i + 1] = checked_index(nnz_);
+        } else {
+            lane.size += written;
+            lane.row_ends.push_back(lane.size);
+        }
+    }
+
+    // In task order, on the thread that ran the task: appends its chunk to C (a direct task's
+    // rows are in place already).
+    void commit(int thread, std::int64_t task) {
+        Lane& lane = lanes_[thread];
+        if (!lane.direct) {
+            checked_index(nnz_ + lane.size);
+            reserve(nnz_ + lane.size);
+            if (lane.size > 0) {  // an empty chunk may have no memory at all
+                std::memcpy(c_.indices.data() + nnz_, lane.indices.data(), static_cast<std::size_t>(lane.size) * sizeof(I));
+                std::memcpy(c_.data.data() + nnz_, lane.values.data(), static_cast<std::size_t>(lane.size) * sizeof(T));
+            }
+            for (std::size_t r = 0; r < lane.row_ends.size(); ++r) {
+                c_.indptr[lane.first_row + static_cast<std::int64_t>(r) + 1] = static_cast<I>(nnz_ + lane.row_ends[r]);
+            }
+            nnz_ += lane.size;
+        }
+        committed_tasks_.store(task + 1, std::memory_order_release);
+    }
+
+    // C, its arrays trimmed to its entries. Call once, after every task is committed.
+    Csr<I, T> finish() {
+        c_.indices.resize(nnz_);
+        c_.data.resize(nnz_);
+        return std::move(c_);
+    }
+
+private:
+    struct alignas(64) Lane {  // a cache line of its own: each thread updates its lane per row
+        bool direct = false;
+        std::int64_t first_row = 0;
+        std::int64_t size = 0;                 // entries in the chunk
+        std::vector<I> indices;                // the chunk: this task's rows, when not direct
+        std::vector<T> values;
+        std::vector<std::int64_t> row_ends;    // end of each row of the task in the chunk
+    };
+
+    static I checked_index(std::int64_t nnz) {
+        if (nnz > std::numeric_limits<I>::max()) throw std::overflow_error("spgemm: nnz(C) does not fit the index type");
+        return static_cast<I>(nnz);
+    }
+
+    // Grows C's arrays (at least doubling) to hold `size` entries.
+    void reserve(std::int64_t size) {
+        if (size <= c_.indices.size()) return;
+        const std::int64_t grown = std::max(size, 2 * c_.indices.size());
+        c_.indices.resize(grown);
+        c_.data.resize(grown);
+    }
+
+    Csr<I, T> c_;
+    std::int64_t nnz_ = 0;  // entries of C committed so far, or written by the direct task
+    std::atomic<std::int64_t> committed_tasks_{0};
+    std::vector<Lane> lanes_;  // one per thread
+};
+
+}  // namespace pynla::spgemm::detail
