@@ -76,11 +76,13 @@ void parallel_for(std::int64_t n_tasks, int n_threads, Body&& body) {
     if (first_error) std::rethrow_exception(first_error);
 }
 
-// As parallel_for, then commit(task, thread) in task order: commit(t) starts after commit(t - 1)
-// has returned, so commits can append to one shared output while the bodies run in parallel.
-// After a task throws, no later task is committed; the first exception is rethrown here.
-template <class Body, class Commit>
-void parallel_for_ordered(std::int64_t n_tasks, int n_threads, Body&& body, Commit&& commit) {
+// As parallel_for, with two more steps per task: commit(task, thread) in task order (commit(t)
+// starts after commit(t - 1) has returned), then finish(task, thread) in parallel again. So the
+// bodies run in parallel, the commits can claim their places in one shared output in order, and
+// the finishes can fill those places in parallel. After a task throws, no later task is
+// committed; a committed task is always finished. The first exception is rethrown here.
+template <class Body, class Commit, class Finish>
+void parallel_for_ordered(std::int64_t n_tasks, int n_threads, Body&& body, Commit&& commit, Finish&& finish) {
     std::exception_ptr first_error;
     std::atomic<bool> failed{false};
     const auto record = [&] {
@@ -90,29 +92,27 @@ void parallel_for_ordered(std::int64_t n_tasks, int n_threads, Body&& body, Comm
         if (!first_error) first_error = std::current_exception();
         failed.store(true);
     };
+    const auto attempt = [&](auto&& step, std::int64_t task) {
+        try {
+            step(task, thread_index());
+            return true;
+        } catch (...) {
+            record();
+            return false;
+        }
+    };
 #ifdef PYNLA_HAS_OPENMP
 #pragma omp parallel for ordered schedule(dynamic, 1) num_threads(n_threads) if (n_tasks > 1 && n_threads > 1)
 #else
     (void)n_threads;
 #endif
     for (std::int64_t task = 0; task < n_tasks; ++task) {
-        if (!failed.load()) {
-            try {
-                body(task, thread_index());
-            } catch (...) {
-                record();
-            }
-        }
+        bool ok = !failed.load() && attempt(body, task);
 #ifdef PYNLA_HAS_OPENMP
 #pragma omp ordered
 #endif
-        if (!failed.load()) {
-            try {
-                commit(task, thread_index());
-            } catch (...) {
-                record();
-            }
-        }
+        ok = ok && !failed.load() && attempt(commit, task);
+        if (ok) attempt(finish, task);
     }
     if (first_error) std::rethrow_exception(first_error);
 }

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <complex>
+#include <cstdint>
+#include <cstring>
 #include <type_traits>
 #include <utility>
 
@@ -31,6 +33,20 @@ inline T multiply(const T& a, const T& b) {
         return T(a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real());
     } else {
         return a * b;
+    }
+}
+
+// x != 0, from the bits (NaN is nonzero, -0.0 is zero): integer operations, where a float compare
+// that must also rule out NaN costs a few more. Used where every entry of a result is tested.
+template <class T>
+inline bool is_nonzero(const T& x) {
+    if constexpr (is_complex_v<T>) {
+        return is_nonzero(x.real()) || is_nonzero(x.imag());
+    } else {
+        using Bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
+        Bits bits;
+        std::memcpy(&bits, &x, sizeof(T));
+        return (bits << 1) != 0;  // all bits but the sign
     }
 }
 

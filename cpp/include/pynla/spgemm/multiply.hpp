@@ -112,7 +112,8 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
                           detail::sum_row(workspaces[thread], a, b, i, plan, options.sort_indices, indices, values));
             }
         },
-        [&](std::int64_t task, int thread) { c.commit(thread, task); });
+        [&](std::int64_t task, int thread) { c.commit(thread, task); },
+        [&](std::int64_t, int thread) { c.finish(thread); });
     return c.finish();
 }
 

@@ -94,11 +94,17 @@ Buffer<std::int64_t> cumulative_flops(const CsrView<I, T>& a, const CsrView<I, T
     cumulative[0] = 0;
     const auto bounds = split_by_cost(a.n_rows, n_threads * kTasksPerThread,
                                       [&](std::int64_t i) { return a.row_begin(i) + i; });
+    const I* const a_indptr = a.indptr;
+    const I* const a_indices = a.indices;
+    const I* const b_indptr = b.indptr;
+    std::int64_t* const flops = cumulative.data() + 1;  // flops[i]: row i's, until the prefix sum below
     parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
+        std::int64_t p = a_indptr[bounds[task]];
         for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
-            std::int64_t flops = 0;
-            for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) flops += b.row_length(a.indices[p]);
-            cumulative[i + 1] = flops;
+            const std::int64_t end = a_indptr[i + 1];
+            std::int64_t row_flops = 0;
+            for (; p < end; ++p) row_flops += b_indptr[a_indices[p] + 1] - b_indptr[a_indices[p]];
+            flops[i] = row_flops;
         }
     });
     for (std::int64_t i = 0; i < a.n_rows; ++i) cumulative[i + 1] += cumulative[i];

@@ -3,9 +3,11 @@
 // backed) and trimmed at the end, so no symbolic pass is needed to size C.
 // Rows are made by tasks (contiguous row ranges) in parallel and committed in task order. A task
 // that starts when every earlier task is committed knows where its rows go and writes them
-// straight into C ("direct"); any other task writes into its thread's chunk, and its commit
-// copies the chunk to the end of C. With one thread every task is direct; with more, the memory
-// beyond C is one task's rows per thread.
+// straight into C ("direct"); any other task writes into its thread's chunk, its commit claims
+// the next place in C, and its thread then copies the chunk there while other tasks run. With one
+// thread every task is direct; with more, the memory beyond C is one task's rows per thread.
+// C grows (and may move) only when no copy into it is under way: growth happens in a commit or
+// in a direct task, and copies are claimed only in commits, so it waits for the running copies.
 #pragma once
 
 #include <algorithm>
@@ -14,6 +16,7 @@
 #include <cstring>
 #include <limits>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -68,23 +71,31 @@ public:
         }
     }
 
-    // In task order, on the thread that ran the task: appends its chunk to C (a direct task's
-    // rows are in place already).
+    // In task order, on the thread that ran the task: a chunk claims its place at the end of C
+    // (a direct task's rows are in place already).
     void commit(int thread, std::int64_t task) {
         Lane& lane = lanes_[thread];
         if (!lane.direct) {
             checked_index(nnz_ + lane.size);
             reserve(nnz_ + lane.size);
-            if (lane.size > 0) {  // an empty chunk may have no memory at all
-                std::memcpy(c_.indices.data() + nnz_, lane.indices.data(), static_cast<std::size_t>(lane.size) * sizeof(I));
-                std::memcpy(c_.data.data() + nnz_, lane.values.data(), static_cast<std::size_t>(lane.size) * sizeof(T));
-            }
             for (std::size_t r = 0; r < lane.row_ends.size(); ++r) {
                 c_.indptr[lane.first_row + static_cast<std::int64_t>(r) + 1] = static_cast<I>(nnz_ + lane.row_ends[r]);
             }
+            lane.place = nnz_;
             nnz_ += lane.size;
+            if (lane.size > 0) copies_under_way_.fetch_add(1);
         }
         committed_tasks_.store(task + 1, std::memory_order_release);
+    }
+
+    // After the task's commit, on its thread, in parallel with other tasks: copies the chunk to
+    // the place its commit claimed.
+    void finish(int thread) {
+        Lane& lane = lanes_[thread];
+        if (lane.direct || lane.size == 0) return;
+        std::memcpy(c_.indices.data() + lane.place, lane.indices.data(), static_cast<std::size_t>(lane.size) * sizeof(I));
+        std::memcpy(c_.data.data() + lane.place, lane.values.data(), static_cast<std::size_t>(lane.size) * sizeof(T));
+        copies_under_way_.fetch_sub(1);
     }
 
     // C, its arrays trimmed to its entries. Call once, after every task is committed.
@@ -99,6 +110,7 @@ private:
         bool direct = false;
         std::int64_t first_row = 0;
         std::int64_t size = 0;                 // entries in the chunk
+        std::int64_t place = 0;                // where the commit put them in C
         std::vector<I> indices;                // the chunk: this task's rows, when not direct
         std::vector<T> values;
         std::vector<std::int64_t> row_ends;    // end of each row of the task in the chunk
@@ -109,9 +121,10 @@ private:
         return static_cast<I>(nnz);
     }
 
-    // Grows C's arrays (at least doubling) to hold `size` entries.
+    // Grows C's arrays (at least doubling) to hold `size` entries, once no copy into them runs.
     void reserve(std::int64_t size) {
         if (size <= c_.indices.size()) return;
+        while (copies_under_way_.load() != 0) std::this_thread::yield();
         const std::int64_t grown = std::max(size, 2 * c_.indices.size());
         c_.indices.resize(grown);
         c_.data.resize(grown);
@@ -120,6 +133,7 @@ private:
     Csr<I, T> c_;
     std::int64_t nnz_ = 0;  // entries of C committed so far, or written by the direct task
     std::atomic<std::int64_t> committed_tasks_{0};
+    std::atomic<int> copies_under_way_{0};  // chunks placed in C by a commit and not yet copied
     std::vector<Lane> lanes_;  // one per thread
 };
 

@@ -38,27 +38,33 @@ public:
 
         std::int64_t written = 0;
         const std::int64_t n_words = (width + 63) / 64;
-        for (std::int64_t w = 0; w < n_words; ++w) {
-            std::uint64_t word = touched[w];
-            if (word == 0) continue;
-            touched[w] = 0;
-            for (; word != 0; word &= word - 1) {
-                const std::int64_t offset = w * 64 + __builtin_ctzll(word);
-                const T sum = sums[offset];
-                sums[offset] = T(0);
-                out_indices[written] = static_cast<I>(low + offset);
-                out_values[written] = sum;
-                written += (sum != T(0));  // an exact zero is overwritten by the next entry
+        for (std::int64_t group = 0; group < n_words; group += kWordsPerGroup) {
+            // Most words of a wide span are empty (a Poisson row touches 8 of 32): skip four at once.
+            if ((touched[group] | touched[group + 1] | touched[group + 2] | touched[group + 3]) == 0) continue;
+            for (std::int64_t w = group; w < group + kWordsPerGroup; ++w) {
+                for (std::uint64_t word = touched[w]; word != 0; word &= word - 1) {
+                    const std::int64_t offset = w * 64 + __builtin_ctzll(word);
+                    const T sum = sums[offset];
+                    sums[offset] = T(0);
+                    out_indices[written] = static_cast<I>(low + offset);
+                    out_values[written] = sum;
+                    written += is_nonzero(sum);  // an exact zero is overwritten by the next entry
+                }
+                touched[w] = 0;
             }
         }
         return written;
     }
 
 private:
+    static constexpr std::int64_t kWordsPerGroup = 4;
+
     void reserve(std::int64_t width) {
         if (static_cast<std::int64_t>(sums_.size()) < width) {
             sums_.resize(static_cast<std::size_t>(width), T(0));
-            touched_.resize(static_cast<std::size_t>((width + 63) / 64), 0);
+            // Whole groups of words, so the scan needs no tail: the words past the span stay zero.
+            const std::int64_t n_groups = (width + 64 * kWordsPerGroup - 1) / (64 * kWordsPerGroup);
+            touched_.resize(static_cast<std::size_t>(n_groups * kWordsPerGroup), 0);
         }
     }
 
