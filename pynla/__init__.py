@@ -5,6 +5,7 @@ Functions take and return SciPy types (``scipy.sparse`` arrays and matrices,
 """
 
 from pynla import _dense  # noqa: F401  (fills the core's BLAS/LAPACK table at import)
+from pynla._memory import release_cached_memory
 from pynla._threads import get_num_threads, set_num_threads
 from pynla.block import BsrLinearOperator, aslinearoperator, block_diagonal_inverse, bsr_matmul
 from pynla.block_build import bsr_from_blocks, choose_blocksize, to_bsr
@@ -35,6 +36,7 @@ __all__ = [
     "get_num_threads",
     "randomized_range_finder",
     "randomized_svd",
+    "release_cached_memory",
     "set_num_threads",
     "sketched_lstsq",
     "spgemm",

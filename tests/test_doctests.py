@@ -10,6 +10,7 @@ PUBLIC = [
     pynla.spgemm,
     pynla.set_num_threads,
     pynla.get_num_threads,
+    pynla.release_cached_memory,
     pynla.bsr_matmul,
     pynla.to_bsr,
     pynla.choose_blocksize,

@@ -132,12 +132,13 @@ MatrixView<T> matrix_view(const py::handle& object, const char* what) {
             array.strides(1) / item};
 }
 
-// Hands an owned buffer to numpy: the array's base is a capsule that frees the memory.
+// Hands an owned buffer to numpy: the array's base is a capsule that frees the memory (into the
+// block cache, if large).
 template <class T>
 py::array_t<T> to_numpy(Buffer<T>&& buffer) {
     const auto size = static_cast<py::ssize_t>(buffer.size());
     T* data = buffer.release();
-    py::capsule owner(data, [](void* p) { std::free(p); });
+    py::capsule owner(data, [](void* p) { free_buffer_memory(p); });
     return py::array_t<T>(size, data, owner);
 }
 

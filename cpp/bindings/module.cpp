@@ -5,6 +5,7 @@
 
 namespace pynla::bindings {
 void bind_threads(py::module_& m);
+void bind_memory(py::module_& m);
 void bind_dense(py::module_& m);
 void bind_spgemm(py::module_& m);
 void bind_block(py::module_& m);
@@ -15,6 +16,7 @@ PYBIND11_MODULE(_core, m) {
     namespace py = pybind11;
     m.doc() = "pynla's compiled kernels. Use the pynla package, not this module.";
     pynla::bindings::bind_threads(m);
+    pynla::bindings::bind_memory(m);
     pynla::bindings::bind_dense(m);
     pynla::bindings::bind_spgemm(m);
     pynla::bindings::bind_block(m);

@@ -1,9 +1,10 @@
 // An owned, uninitialised array of trivially copyable values: the output buffers of kernels.
 // Unlike std::vector it does not zero its memory first (a full extra pass over a large result),
-// and its release() hands the memory to whoever frees it with std::free (the numpy capsule).
-// Large buffers ask Linux for transparent huge pages, as numpy does for its large arrays: the
-// first touch of a fresh 4 KiB page costs a page fault, and on virtual machines those faults
-// can cost as much as computing the result.
+// and its release() hands the memory to whoever frees it with free_buffer_memory (the numpy
+// capsule). Large buffers ask Linux for transparent huge pages, as numpy does for its large
+// arrays: the first touch of a fresh 4 KiB page costs a page fault, and on virtual machines
+// those faults can cost as much as computing the result; and large buffers come from, and go
+// back to, the block cache (block_cache.hpp), whose blocks have their pages already.
 #pragma once
 
 #include <cstddef>
@@ -16,6 +17,8 @@
 #ifdef __linux__
 #include <sys/mman.h>
 #endif
+
+#include "pynla/common/block_cache.hpp"
 
 namespace pynla {
 
@@ -62,19 +65,23 @@ public:
     // page, taken in the middle of those writes, costs more.
     void prefault() noexcept {
 #if defined(__linux__) && defined(MADV_POPULATE_WRITE)
-        const auto bytes = static_cast<std::size_t>(size_) * sizeof(T);
-        if (bytes >= 2 * kHugePage) madvise(data_.get(), bytes, MADV_POPULATE_WRITE);  // aligned: see allocate
+        const auto begin = reinterpret_cast<std::uintptr_t>(data_.get());
+        const auto end = begin + static_cast<std::size_t>(size_) * sizeof(T);
+        const std::uintptr_t first_page = (begin + kPage - 1) / kPage * kPage;  // madvise takes whole pages
+        if (end - begin >= 2 * kHugePage) madvise(reinterpret_cast<void*>(first_page), end - first_page, MADV_POPULATE_WRITE);
 #endif
     }
-    // Gives up ownership: the caller frees the pointer with std::free.
+    // Gives up ownership: the caller frees the pointer with free_buffer_memory.
     T* release() noexcept { return data_.release(); }
 
 private:
+    static constexpr std::size_t kPage = std::size_t{1} << 12;
     static constexpr std::size_t kHugePage = std::size_t{1} << 21;
 
     static void* allocate(std::size_t bytes) {
 #ifdef __linux__
         if (bytes >= 2 * kHugePage) {
+            if (void* kept = BlockCache::instance().take(bytes)) return kept;
             void* p = nullptr;
             if (posix_memalign(&p, kHugePage, bytes) != 0) throw std::bad_alloc();
             madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure leaves ordinary pages
@@ -87,7 +94,7 @@ private:
     }
 
     struct FreeDeleter {
-        void operator()(T* p) const noexcept { std::free(p); }
+        void operator()(T* p) const noexcept { free_buffer_memory(p); }
     };
     std::unique_ptr<T, FreeDeleter> data_;
     std::int64_t size_ = 0;

@@ -4,8 +4,9 @@
 //   0. Count each row's flops (products) and cut the rows into tasks of about equal flops (not
 //      equal row counts); the flops also bound nnz(C).
 //   1. One numeric pass: each task plans each row as it reaches it (row_plans.hpp: column span,
-//      accumulator), sums it, and appends it to C in row order (rows_in_order.hpp). C is reserved at an upper bound on its size and trimmed after, so
-//      there is no symbolic pass: on stencil and FEM products that pass cost a third of the time.
+//      accumulator), sums it, and appends it to C in row order (rows_in_order.hpp). C is
+//      reserved at an upper bound on its size, so there is no symbolic pass: on stencil and FEM
+//      products that pass cost a third of the time.
 // Each row is summed in a per-thread accumulator chosen by the row's shape: a dense window over
 // its column span when that span is narrow or densely hit (window_accumulator.hpp: banded,
 // stencil and dense rows, sorted for free), else a hash table sized to the row
@@ -114,7 +115,7 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
         },
         [&](std::int64_t task, int thread) { c.commit(thread, task); },
         [&](std::int64_t, int thread) { c.finish(thread); });
-    return c.finish();
+    return c.result();
 }
 
 }  // namespace pynla::spgemm

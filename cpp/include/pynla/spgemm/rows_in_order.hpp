@@ -1,6 +1,6 @@
 // Where the rows of C go as the single numeric pass makes them: appended in row order to arrays
 // reserved at an upper bound on nnz(C) (address space only: pages no row reaches are never
-// backed) and trimmed at the end, so no symbolic pass is needed to size C.
+// backed), so no symbolic pass is needed to size C.
 // Rows are made by tasks (contiguous row ranges) in parallel and committed in task order. A task
 // that starts when every earlier task is committed knows where its rows go and writes them
 // straight into C ("direct"); any other task writes into its thread's chunk, its commit claims
@@ -98,10 +98,12 @@ public:
         copies_under_way_.fetch_sub(1);
     }
 
-    // C, its arrays trimmed to its entries. Call once, after every task is committed.
-    Csr<I, T> finish() {
-        c_.indices.resize(nnz_);
-        c_.data.resize(nnz_);
+    // C, its arrays cut to its entries (their memory keeps its reserved size: the pages past the
+    // entries were never touched, and the whole block can serve the next product, from the block
+    // cache). Call once, after every task is committed.
+    Csr<I, T> result() {
+        c_.indices.shrink_to(nnz_);
+        c_.data.shrink_to(nnz_);
         return std::move(c_);
     }
 
