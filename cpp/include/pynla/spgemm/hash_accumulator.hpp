@@ -33,8 +33,7 @@ public:
         T* const values = values_.data();
         std::uint64_t* const used = used_slots_.data();
         std::int64_t n_used = 0;
-        for_each_product(a, b, i, [&](I column, std::int64_t p, std::int64_t q) {
-            const T product = multiply(a.data[p], b.data[q]);
+        for_each_product(a, b, i, [&](I column, const T& product) {
             const std::uint64_t slot = table.slot_of(keys, column);
             if (keys[slot] == kEmpty) {
                 keys[slot] = column;

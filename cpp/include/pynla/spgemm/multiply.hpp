@@ -91,13 +91,16 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
     const std::int64_t n_rows = a.n_rows;
 
     const int n_threads = max_threads();
-    const auto cumulative_flops = detail::cumulative_flops(a, b, n_threads);
-    const std::int64_t flops = cumulative_flops[n_rows];
+    // One thread runs one task; more cut the rows by their flops.
+    Buffer<std::int64_t> cumulative_flops;
+    if (n_threads > 1) cumulative_flops = detail::cumulative_flops(a, b, n_threads);
+    const std::int64_t flops = n_threads > 1 ? cumulative_flops[n_rows] : detail::total_flops(a, b);
     // flops bound nnz(C); past I's range C may not fit, and finding out would cost the product.
     if (flops > std::numeric_limits<I>::max()) throw std::overflow_error("spgemm: nnz(C) may not fit the index type");
-    const std::int64_t n_tasks =
-        n_threads == 1 ? 1 : std::max<std::int64_t>(n_threads * kTasksPerThread, flops / detail::kFlopsPerTask);
-    const auto bounds = split_by_cost(n_rows, n_tasks, [&](std::int64_t i) { return cumulative_flops[i] + i; });
+    const auto bounds =
+        n_threads == 1 ? std::vector<std::int64_t>{0, n_rows}
+                       : split_by_cost(n_rows, std::max(n_threads * kTasksPerThread, flops / detail::kFlopsPerTask),
+                                       [&](std::int64_t i) { return cumulative_flops[i] + i; });
     const detail::RowPlanner<I, T> plan_row(a, b, n_threads);
     std::vector<detail::Workspace<I, T>> workspaces(static_cast<std::size_t>(n_threads));
     detail::RowsInOrder<I, T> c(n_rows, b.n_cols, detail::initial_capacity<I, T>(flops, options), n_threads);

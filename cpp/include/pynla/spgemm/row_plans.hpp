@@ -86,6 +86,16 @@ private:
     bool spans_known_;
 };
 
+// flops of A B (a bound on nnz(C)), in one flat loop over A's entries: all that one thread needs.
+template <class I, class T>
+std::int64_t total_flops(const CsrView<I, T>& a, const CsrView<I, T>& b) {
+    const I* const a_indices = a.indices;
+    const I* const b_indptr = b.indptr;
+    std::int64_t flops = 0;
+    for (std::int64_t p = 0; p < a.nnz(); ++p) flops += b_indptr[a_indices[p] + 1] - b_indptr[a_indices[p]];
+    return flops;
+}
+
 // flops of the rows [0, i) of A B, for i in [0, n_rows]: to cut tasks of equal flops, and to
 // bound nnz(C). 8 bytes a row.
 template <class I, class T>

@@ -30,9 +30,9 @@ public:
         reserve(width);
         T* const sums = sums_.data();
         std::uint64_t* const touched = touched_.data();
-        for_each_product(a, b, i, [&](I column, std::int64_t p, std::int64_t q) {
+        for_each_product(a, b, i, [&](I column, const T& product) {
             const auto offset = static_cast<std::uint64_t>(column - low);
-            sums[offset] += multiply(a.data[p], b.data[q]);  // zero before the row's first touch: SciPy's bits
+            sums[offset] += product;  // zero before the row's first touch: SciPy's bits
             touched[offset >> 6] |= std::uint64_t{1} << (offset & 63);
         });
 
