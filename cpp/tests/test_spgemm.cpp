@@ -82,7 +82,8 @@ template <class I, class T>
 int check_all(std::mt19937_64& rng) {
     int failures = 0;
     const std::int64_t shapes[][3] = {{0, 3, 4}, {3, 0, 4}, {1, 1, 1}, {5, 7, 0}, {40, 30, 50}, {300, 2, 300},
-                                      {2, 300, 2}, {60, 60, 5000}, {200, 200, 200}};
+                                      {2, 300, 2}, {60, 60, 5000}, {200, 200, 200},
+                                      {70000, 60, 30}};  // more rows than flop-sum blocks: blocks of 2 rows
     for (const auto& s : shapes)
         for (bool sorted_b : {true, false})
             for (bool sort_out : {true, false})

@@ -19,8 +19,8 @@
 //       bit for bit.
 // Threads: each row is summed by one thread and lands at a place fixed by the rows before it,
 //       so the result is the same, bit for bit, for any number of threads.
-// Cost: O(flops + nnz(A) + nnz(B) + n_rows) time; memory: C itself, the flop counts (8 bytes a
-//       row), one accumulator per thread and, with more than one thread, one task's rows per thread.
+// Cost: O(flops + nnz(A) + nnz(B) + n_rows) time; memory: C itself, one accumulator per thread
+//       and, with more than one thread, one task's rows per thread.
 // Throws std::overflow_error, before any work, if flops(A B), which bounds nnz(C), does not fit
 //       in I (the caller retries with int64).
 #pragma once
@@ -92,15 +92,13 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
 
     const int n_threads = max_threads();
     // One thread runs one task; more cut the rows by their flops.
-    Buffer<std::int64_t> cumulative_flops;
-    if (n_threads > 1) cumulative_flops = detail::cumulative_flops(a, b, n_threads);
-    const std::int64_t flops = n_threads > 1 ? cumulative_flops[n_rows] : detail::total_flops(a, b);
+    const detail::RowTasks tasks = n_threads == 1
+                                       ? detail::RowTasks{{0, n_rows}, detail::total_flops(a, b)}
+                                       : detail::split_rows_by_flops(a, b, n_threads, detail::kFlopsPerTask);
+    const std::vector<std::int64_t>& bounds = tasks.bounds;
+    const std::int64_t flops = tasks.flops;
     // flops bound nnz(C); past I's range C may not fit, and finding out would cost the product.
     if (flops > std::numeric_limits<I>::max()) throw std::overflow_error("spgemm: nnz(C) may not fit the index type");
-    const auto bounds =
-        n_threads == 1 ? std::vector<std::int64_t>{0, n_rows}
-                       : split_by_cost(n_rows, std::max(n_threads * kTasksPerThread, flops / detail::kFlopsPerTask),
-                                       [&](std::int64_t i) { return cumulative_flops[i] + i; });
     const detail::RowPlanner<I, T> plan_row(a, b, n_threads);
     std::vector<detail::Workspace<I, T>> workspaces(static_cast<std::size_t>(n_threads));
     detail::RowsInOrder<I, T> c(n_rows, b.n_cols, detail::initial_capacity<I, T>(flops, options), n_threads);

@@ -96,29 +96,45 @@ std::int64_t total_flops(const CsrView<I, T>& a, const CsrView<I, T>& b) {
     return flops;
 }
 
-// flops of the rows [0, i) of A B, for i in [0, n_rows]: to cut tasks of equal flops, and to
-// bound nnz(C). 8 bytes a row.
+// The rows of A B cut into tasks for several threads, and the flops of A B (a bound on nnz(C)).
+struct RowTasks {
+    std::vector<std::int64_t> bounds;  // task t: rows [bounds[t], bounds[t + 1])
+    std::int64_t flops;
+};
+
+// Cuts the rows of A B into tasks of about equal flops (at least kTasksPerThread a thread, and
+// at most about flops_per_task flops each). The flops are summed by blocks of rows, at most
+// kMaxBlocks blocks (a task starts at a block boundary), so the sums take little memory: a
+// prefix sum a row would be 5% of a Poisson product's result.
 template <class I, class T>
-Buffer<std::int64_t> cumulative_flops(const CsrView<I, T>& a, const CsrView<I, T>& b, int n_threads) {
-    Buffer<std::int64_t> cumulative(a.n_rows + 1);
-    cumulative[0] = 0;
-    const auto bounds = split_by_cost(a.n_rows, n_threads * kTasksPerThread,
-                                      [&](std::int64_t i) { return a.row_begin(i) + i; });
+RowTasks split_rows_by_flops(const CsrView<I, T>& a, const CsrView<I, T>& b, int n_threads,
+                             std::int64_t flops_per_task) {
+    constexpr std::int64_t kMaxBlocks = std::int64_t{1} << 16;
+    const std::int64_t rows_per_block = std::max<std::int64_t>(1, (a.n_rows + kMaxBlocks - 1) / kMaxBlocks);
+    const std::int64_t n_blocks = (a.n_rows + rows_per_block - 1) / rows_per_block;
+    std::vector<std::int64_t> cumulative(static_cast<std::size_t>(n_blocks) + 1, 0);  // flops of blocks [0, j)
     const I* const a_indptr = a.indptr;
     const I* const a_indices = a.indices;
     const I* const b_indptr = b.indptr;
-    std::int64_t* const flops = cumulative.data() + 1;  // flops[i]: row i's, until the prefix sum below
-    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
-        std::int64_t p = a_indptr[bounds[task]];
-        for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
-            const std::int64_t end = a_indptr[i + 1];
-            std::int64_t row_flops = 0;
-            for (; p < end; ++p) row_flops += b_indptr[a_indices[p] + 1] - b_indptr[a_indices[p]];
-            flops[i] = row_flops;
+    const auto chunks = split_by_cost(n_blocks, n_threads * kTasksPerThread, [&](std::int64_t j) {
+        return a.row_begin(std::min(j * rows_per_block, a.n_rows)) + j;
+    });
+    parallel_for(static_cast<std::int64_t>(chunks.size()) - 1, n_threads, [&](std::int64_t chunk, int) {
+        for (std::int64_t j = chunks[chunk]; j < chunks[chunk + 1]; ++j) {
+            const std::int64_t end = a_indptr[std::min((j + 1) * rows_per_block, a.n_rows)];
+            std::int64_t flops = 0;
+            for (std::int64_t p = a_indptr[j * rows_per_block]; p < end; ++p) {
+                flops += b_indptr[a_indices[p] + 1] - b_indptr[a_indices[p]];
+            }
+            cumulative[static_cast<std::size_t>(j) + 1] = flops;
         }
     });
-    for (std::int64_t i = 0; i < a.n_rows; ++i) cumulative[i + 1] += cumulative[i];
-    return cumulative;
+    for (std::size_t j = 0; j < static_cast<std::size_t>(n_blocks); ++j) cumulative[j + 1] += cumulative[j];
+    const std::int64_t flops = cumulative.back();
+    const std::int64_t n_tasks = std::max(n_threads * kTasksPerThread, flops / flops_per_task);
+    auto bounds = split_by_cost(n_blocks, n_tasks, [&](std::int64_t j) { return cumulative[j] + j; });
+    for (auto& bound : bounds) bound = std::min(bound * rows_per_block, a.n_rows);
+    return {std::move(bounds), flops};
 }
 
 }  // namespace pynla::spgemm::detail
