@@ -78,13 +78,18 @@ private:
     static constexpr std::size_t kPage = std::size_t{1} << 12;
     static constexpr std::size_t kHugePage = std::size_t{1} << 21;
 
+    // Plain malloc, not posix_memalign: glibc's realloc remaps a large malloc block's pages, but
+    // copies an aligned one (measured: 2 ms against 830 ms to grow a 700 MB block). The huge page
+    // advice covers the block's whole pages; the kernel backs each aligned 2 MiB within them.
     static void* allocate(std::size_t bytes) {
 #ifdef __linux__
         if (bytes >= 2 * kHugePage) {
             if (void* kept = BlockCache::instance().take(bytes)) return kept;
-            void* p = nullptr;
-            if (posix_memalign(&p, kHugePage, bytes) != 0) throw std::bad_alloc();
-            madvise(p, bytes, MADV_HUGEPAGE);  // advice only: failure leaves ordinary pages
+            void* p = std::malloc(bytes);
+            if (p == nullptr) throw std::bad_alloc();
+            const auto begin = (reinterpret_cast<std::uintptr_t>(p) + kPage - 1) / kPage * kPage;
+            const auto end = (reinterpret_cast<std::uintptr_t>(p) + bytes) / kPage * kPage;
+            madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // advice only: may fail
             return p;
         }
 #endif

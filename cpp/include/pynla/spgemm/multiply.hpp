@@ -31,6 +31,10 @@
 #include <new>
 #include <vector>
 
+#if defined(__linux__)
+#include <unistd.h>
+#endif
+
 #include "pynla/common/csr.hpp"
 #include "pynla/common/error.hpp"
 #include "pynla/common/parallel.hpp"
@@ -55,9 +59,16 @@ namespace detail {
 // fit a thread's chunk in L2 cache on their way to C.
 constexpr std::int64_t kFlopsPerTask = std::int64_t{1} << 16;
 
-// C is first reserved for min(flops, this many bytes' worth of entries) entries: flops bound
-// nnz(C), and reserving costs address space, not memory. Larger results grow by remapping.
-constexpr std::int64_t kReserveBytes = std::int64_t{1} << 30;
+// C is first reserved for min(flops, entries in half the machine's memory) entries: flops bound
+// nnz(C), and reserving costs address space, not memory, but Linux refuses a single reservation
+// much larger than its memory. A larger C grows by remapping.
+inline std::int64_t reservable_bytes() {
+#if defined(__linux__)
+    const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && page_size > 0) return static_cast<std::int64_t>(pages) * page_size / 2;
+#endif
+    return std::int64_t{1} << 30;
+}
 
 template <class I, class T>
 struct Workspace {
@@ -77,7 +88,7 @@ std::int64_t sum_row(Workspace<I, T>& workspace, const CsrView<I, T>& a, const C
 template <class I, class T>
 std::int64_t initial_capacity(std::int64_t flops, const Options& options) {
     if (options.initial_capacity > 0) return options.initial_capacity;
-    return std::min(flops, kReserveBytes / static_cast<std::int64_t>(sizeof(I) + sizeof(T)));
+    return std::min(flops, reservable_bytes() / static_cast<std::int64_t>(sizeof(I) + sizeof(T)));
 }
 
 }  // namespace detail
