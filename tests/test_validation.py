@@ -192,6 +192,14 @@ def test_malformed_csr_matrix_is_a_value_error(which):
     assert_names(error, which)
 
 
+def test_malformed_operand_squared_is_rejected():
+    """spgemm(A, A) checks A once: the check still runs, and names A."""
+    A = sp.csr_array(np.eye(3))
+    A.indices = np.array([0, 1, 10**6], dtype=np.int32)
+    with pytest.raises(ValueError, match=r"^A\.indices has index 1000000 out of range"):
+        pynla.spgemm(A, A)
+
+
 def test_good_operands_are_good():
     """The cases above break operands that are otherwise accepted."""
     for dtype in (np.float64, np.complex64, np.int64):
