@@ -39,8 +39,10 @@ public:
         std::int64_t written = 0;
         const std::int64_t n_words = (width + 63) / 64;
         for (std::int64_t group = 0; group < n_words; group += kWordsPerGroup) {
-            // Most words of a wide span are empty (a Poisson row touches 8 of 32): skip four at once.
-            if ((touched[group] | touched[group + 1] | touched[group + 2] | touched[group + 3]) == 0) continue;
+            // Most words of a wide span are empty (a Poisson row touches 8 of 32): skip a group at once.
+            std::uint64_t any = 0;
+            for (std::int64_t j = 0; j < kWordsPerGroup; ++j) any |= touched[group + j];
+            if (any == 0) continue;
             for (std::int64_t w = group; w < group + kWordsPerGroup; ++w) {
                 for (std::uint64_t word = touched[w]; word != 0; word &= word - 1) {
                     const std::int64_t offset = w * 64 + __builtin_ctzll(word);
@@ -57,7 +59,7 @@ public:
     }
 
 private:
-    static constexpr std::int64_t kWordsPerGroup = 4;
+    static constexpr std::int64_t kWordsPerGroup = 2;  // 1, 2, 4, 8 measured: 2 by 2% on Poisson, even elsewhere
 
     void reserve(std::int64_t width) {
         if (static_cast<std::int64_t>(sums_.size()) < width) {
