@@ -51,29 +51,52 @@ inline int thread_index() {
 #endif
 }
 
+namespace detail {
+
+// The first exception thrown by any task of a parallel loop, kept to be rethrown on the caller:
+// none may escape an OpenMP region.
+class FirstError {
+public:
+    // Runs step(task, thread) on this thread; records what it throws. True if it returned.
+    template <class Step>
+    bool attempt(Step&& step, std::int64_t task) {
+        try {
+            step(task, thread_index());
+            return true;
+        } catch (...) {
+#ifdef PYNLA_HAS_OPENMP
+#pragma omp critical(pynla_first_error)
+#endif
+            if (!error_) error_ = std::current_exception();
+            failed_.store(true);
+            return false;
+        }
+    }
+    bool failed() const { return failed_.load(); }
+    void rethrow() const {
+        if (error_) std::rethrow_exception(error_);
+    }
+
+private:
+    std::exception_ptr error_;
+    std::atomic<bool> failed_{false};
+};
+
+}  // namespace detail
+
 // Runs body(task, thread) for task in [0, n_tasks) on n_threads threads, tasks handed out one
 // at a time, with thread in [0, n_threads) naming the worker (for per-thread scratch). The
-// first exception thrown by any task is rethrown here, on the caller: none may escape an
-// OpenMP region.
+// first exception thrown by any task is rethrown here, on the caller.
 template <class Body>
 void parallel_for(std::int64_t n_tasks, int n_threads, Body&& body) {
-    std::exception_ptr first_error;
+    detail::FirstError error;
 #ifdef PYNLA_HAS_OPENMP
 #pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (n_tasks > 1 && n_threads > 1)
 #else
     (void)n_threads;
 #endif
-    for (std::int64_t task = 0; task < n_tasks; ++task) {
-        try {
-            body(task, thread_index());
-        } catch (...) {
-#ifdef PYNLA_HAS_OPENMP
-#pragma omp critical(pynla_first_error)
-#endif
-            if (!first_error) first_error = std::current_exception();
-        }
-    }
-    if (first_error) std::rethrow_exception(first_error);
+    for (std::int64_t task = 0; task < n_tasks; ++task) error.attempt(body, task);
+    error.rethrow();
 }
 
 // As parallel_for, with two more steps per task: commit(task, thread) in task order (commit(t)
@@ -83,38 +106,21 @@ void parallel_for(std::int64_t n_tasks, int n_threads, Body&& body) {
 // committed; a committed task is always finished. The first exception is rethrown here.
 template <class Body, class Commit, class Finish>
 void parallel_for_ordered(std::int64_t n_tasks, int n_threads, Body&& body, Commit&& commit, Finish&& finish) {
-    std::exception_ptr first_error;
-    std::atomic<bool> failed{false};
-    const auto record = [&] {
-#ifdef PYNLA_HAS_OPENMP
-#pragma omp critical(pynla_first_error)
-#endif
-        if (!first_error) first_error = std::current_exception();
-        failed.store(true);
-    };
-    const auto attempt = [&](auto&& step, std::int64_t task) {
-        try {
-            step(task, thread_index());
-            return true;
-        } catch (...) {
-            record();
-            return false;
-        }
-    };
+    detail::FirstError error;
 #ifdef PYNLA_HAS_OPENMP
 #pragma omp parallel for ordered schedule(dynamic, 1) num_threads(n_threads) if (n_tasks > 1 && n_threads > 1)
 #else
     (void)n_threads;
 #endif
     for (std::int64_t task = 0; task < n_tasks; ++task) {
-        bool ok = !failed.load() && attempt(body, task);
+        bool ok = !error.failed() && error.attempt(body, task);
 #ifdef PYNLA_HAS_OPENMP
 #pragma omp ordered
 #endif
-        ok = ok && !failed.load() && attempt(commit, task);
-        if (ok) attempt(finish, task);
+        ok = ok && !error.failed() && error.attempt(commit, task);
+        if (ok) error.attempt(finish, task);
     }
-    if (first_error) std::rethrow_exception(first_error);
+    error.rethrow();
 }
 
 // Tasks per thread when work is cut by cost: enough for dynamic scheduling to even out what the

@@ -85,7 +85,7 @@ private:
             const std::uint64_t slot = table.slot_of(keys, column);
             out_indices[written] = column;
             out_values[written] = values[slot];
-            written += (values[slot] != T(0));
+            written += is_nonzero(values[slot]);
         });
         for (std::int64_t t = 0; t < n_used; ++t) keys[used[t]] = kEmpty;
         return written;

@@ -102,10 +102,7 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
     const std::int64_t n_rows = a.n_rows;
 
     const int n_threads = max_threads();
-    // One thread runs one task; more cut the rows by their flops.
-    const detail::RowTasks tasks = n_threads == 1
-                                       ? detail::RowTasks{{0, n_rows}, detail::total_flops(a, b)}
-                                       : detail::split_rows_by_flops(a, b, n_threads, detail::kFlopsPerTask);
+    const detail::RowTasks tasks = detail::split_rows_by_flops(a, b, n_threads, detail::kFlopsPerTask);
     const std::vector<std::int64_t>& bounds = tasks.bounds;
     const std::int64_t flops = tasks.flops;
     // flops bound nnz(C); past I's range C may not fit, and finding out would cost the product.

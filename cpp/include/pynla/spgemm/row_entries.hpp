@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "pynla/common/scalar.hpp"
+
 namespace pynla::spgemm::detail {
 
 template <class I, class T>
@@ -37,7 +39,7 @@ std::int64_t write_nonzeros(const Entry<I, T>* first, const Entry<I, T>* last, I
     for (const auto* e = first; e < last; ++e) {
         out_indices[written] = e->column;
         out_values[written] = e->value;
-        written += (e->value != T(0));  // a zero is overwritten by the next entry, or left past the end
+        written += is_nonzero(e->value);  // a zero is overwritten by the next entry, or left past the end
     }
     return written;
 }

@@ -86,26 +86,16 @@ private:
     bool spans_known_;
 };
 
-// flops of A B (a bound on nnz(C)), in one flat loop over A's entries: all that one thread needs.
-template <class I, class T>
-std::int64_t total_flops(const CsrView<I, T>& a, const CsrView<I, T>& b) {
-    const I* const a_indices = a.indices;
-    const I* const b_indptr = b.indptr;
-    std::int64_t flops = 0;
-    for (std::int64_t p = 0; p < a.nnz(); ++p) flops += b_indptr[a_indices[p] + 1] - b_indptr[a_indices[p]];
-    return flops;
-}
-
-// The rows of A B cut into tasks for several threads, and the flops of A B (a bound on nnz(C)).
+// The rows of A B cut into tasks, and the flops of A B (a bound on nnz(C)).
 struct RowTasks {
     std::vector<std::int64_t> bounds;  // task t: rows [bounds[t], bounds[t + 1])
     std::int64_t flops;
 };
 
-// Cuts the rows of A B into tasks of about equal flops (at least kTasksPerThread a thread, and
-// at most about flops_per_task flops each). The flops are summed by blocks of rows, at most
-// kMaxBlocks blocks (a task starts at a block boundary), so the sums take little memory: a
-// prefix sum a row would be 5% of a Poisson product's result.
+// Cuts the rows of A B into tasks of about equal flops: one task for one thread; for more, at
+// least kTasksPerThread a thread and at most about flops_per_task flops each. The flops are
+// summed by blocks of rows, at most kMaxBlocks blocks (a task starts at a block boundary), so
+// the sums take little memory: a prefix sum a row would be 5% of a Poisson product's result.
 template <class I, class T>
 RowTasks split_rows_by_flops(const CsrView<I, T>& a, const CsrView<I, T>& b, int n_threads,
                              std::int64_t flops_per_task) {
@@ -131,7 +121,7 @@ RowTasks split_rows_by_flops(const CsrView<I, T>& a, const CsrView<I, T>& b, int
     });
     for (std::size_t j = 0; j < static_cast<std::size_t>(n_blocks); ++j) cumulative[j + 1] += cumulative[j];
     const std::int64_t flops = cumulative.back();
-    const std::int64_t n_tasks = std::max(n_threads * kTasksPerThread, flops / flops_per_task);
+    const std::int64_t n_tasks = n_threads == 1 ? 1 : std::max(n_threads * kTasksPerThread, flops / flops_per_task);
     auto bounds = split_by_cost(n_blocks, n_tasks, [&](std::int64_t j) { return cumulative[j] + j; });
     for (auto& bound : bounds) bound = std::min(bound * rows_per_block, a.n_rows);
     return {std::move(bounds), flops};
