@@ -99,7 +99,7 @@ def spgemm(A, B, *, sort_indices=True):
 def _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices):
     a = cast_csr(a_parts, dtype, index_dtype)
     b = cast_csr(b_parts, dtype, index_dtype)
-    return _core.spgemm(a, b, sort_indices=sort_indices)
+    return _core.spgemm(a, b, sort_indices=sort_indices, b_rows_sorted=b.rows_sorted)
 
 
 def _scipy_product(A, a_parts, b_parts, shape, index_dtype, sort_indices):

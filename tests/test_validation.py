@@ -181,6 +181,32 @@ def test_malformed_csr_is_a_value_error(case, which, dtype, index_dtype):
         assert_names(error, which)
 
 
+@pytest.mark.parametrize("index_dtype", [np.int8, np.int16, np.uint16, np.uint32, np.uint64])
+def test_index_arrays_of_other_integer_dtypes_are_checked(index_dtype):
+    """Index arrays SciPy does not make, but a user can set, are checked as well: good ones give
+    the product; a bad one is named with its own value (uint64's past int64 too)."""
+    A, B = good_operands()
+    expected = A.toarray() @ B.toarray()  # before the change: SciPy's own code refuses uint64 indices
+    B.indptr, B.indices = B.indptr.astype(index_dtype), B.indices.astype(index_dtype)
+    np.testing.assert_array_equal(pynla.spgemm(A, B).toarray(), expected)
+    bad = np.iinfo(index_dtype).max
+    B.indices = B.indices.copy()
+    B.indices[3] = bad
+    with pytest.raises(ValueError, match=rf"^B\.indices has index {bad} out of range for 2 columns"):
+        pynla.spgemm(A, B)
+
+
+def test_indptr_and_indices_of_different_dtypes():
+    """int64 indptr with int32 indices (or the other way) is checked and multiplied."""
+    A, B = good_operands()
+    A.indptr = A.indptr.astype(np.int64)
+    B.indices = B.indices.astype(np.int64)
+    np.testing.assert_array_equal(pynla.spgemm(A, B).toarray(), A.toarray() @ B.toarray())
+    A.indptr[2] = 1  # [0, 2, 1, 5]
+    with pytest.raises(ValueError, match=r"^A\.indptr is not non-decreasing: indptr\[2\] < indptr\[1\]"):
+        pynla.spgemm(A, B)
+
+
 @pytest.mark.parametrize("which", ["A", "B"])
 def test_malformed_csr_matrix_is_a_value_error(which):
     A, B = (sp.csr_matrix(M) for M in good_operands())

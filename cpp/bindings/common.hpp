@@ -45,11 +45,12 @@ const T* vector_data(const py::handle& object, const char* what, std::int64_t le
     return static_cast<const T*>(array.data());
 }
 
-// A CSR view of the Python tuple (indptr, indices, data, (n_rows, n_cols)). The view borrows the
-// arrays: the tuple must outlive it.
+// A CSR view of the Python tuple (indptr, indices, data, (n_rows, n_cols)[, ...]): fields past the
+// shape (pynla's CsrInput has rows_sorted) are not the view's. The view borrows the arrays: the
+// tuple must outlive it.
 template <class I, class T>
 CsrView<I, T> csr_view(const py::tuple& csr, const char* what) {
-    if (csr.size() != 4) throw py::value_error(std::string(what) + ": expected (indptr, indices, data, shape)");
+    if (csr.size() < 4) throw py::value_error(std::string(what) + ": expected (indptr, indices, data, shape)");
     const auto shape = csr[3].cast<std::pair<std::int64_t, std::int64_t>>();
     CsrView<I, T> view;
     view.n_rows = shape.first;

@@ -10,6 +10,7 @@ void bind_dense(py::module_& m);
 void bind_spgemm(py::module_& m);
 void bind_block(py::module_& m);
 void bind_sketch(py::module_& m);
+void bind_validation(py::module_& m);
 }  // namespace pynla::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -21,6 +22,7 @@ PYBIND11_MODULE(_core, m) {
     pynla::bindings::bind_spgemm(m);
     pynla::bindings::bind_block(m);
     pynla::bindings::bind_sketch(m);
+    pynla::bindings::bind_validation(m);
 
     // Kept for the life of the process: the translator may run after module teardown starts.
     static py::handle linalg_error = py::object(py::module_::import("numpy.linalg").attr("LinAlgError")).release();

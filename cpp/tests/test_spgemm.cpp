@@ -6,6 +6,7 @@
 #include <complex>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -45,12 +46,14 @@ RandomCsr<I, T> random_csr(std::mt19937_64& rng, std::int64_t n_rows, std::int64
 int n_checks = 0;
 
 template <class I, class T>
-int check(std::mt19937_64& rng, std::int64_t m, std::int64_t k, std::int64_t n, bool sorted_b, bool sort_out,
-          std::int64_t initial_capacity) {
+int check(std::mt19937_64& rng, std::int64_t m, std::int64_t k, std::int64_t n, bool sorted_b, bool tell_sorted,
+          bool sort_out, std::int64_t initial_capacity) {
     ++n_checks;
     const auto a = random_csr<I, T>(rng, m, k, true);
     const auto b = random_csr<I, T>(rng, k, n, sorted_b);
-    const auto c = pynla::spgemm::multiply(a.view(), b.view(), {sort_out, initial_capacity});
+    // Told or not whether B's rows are sorted (told false for unsorted rows that may be sorted by chance).
+    const auto b_rows_sorted = tell_sorted ? std::optional<bool>(sorted_b) : std::nullopt;
+    const auto c = pynla::spgemm::multiply(a.view(), b.view(), {sort_out, b_rows_sorted, initial_capacity});
     std::vector<T> dense(static_cast<std::size_t>(m * n), T(0));
     for (std::int64_t i = 0; i < m; ++i)
         for (I p = a.indptr[i]; p < a.indptr[i + 1]; ++p)
@@ -72,10 +75,29 @@ int check(std::mt19937_64& rng, std::int64_t m, std::int64_t k, std::int64_t n, 
     if (seen != dense) ++failures;
     failures = failures > 0;
     if (failures) {
-        std::printf("FAIL m=%ld k=%ld n=%ld sorted_b=%d sort_out=%d initial_capacity=%ld\n", (long)m, (long)k, (long)n,
-                    sorted_b, sort_out, (long)initial_capacity);
+        std::printf("FAIL m=%ld k=%ld n=%ld sorted_b=%d tell_sorted=%d sort_out=%d initial_capacity=%ld\n", (long)m,
+                    (long)k, (long)n, sorted_b, tell_sorted, sort_out, (long)initial_capacity);
     }
     return failures;
+}
+
+// With one thread, nnz(C) is bounded by nnz(A) times B's longest row if that fits the limit, else
+// by the flops counted.
+template <class I, class T>
+int check_one_task_bound(std::mt19937_64& rng) {
+    ++n_checks;
+    const auto a = random_csr<I, T>(rng, 50, 40, true);
+    const auto b = random_csr<I, T>(rng, 40, 30, true);
+    std::int64_t flops = 0, longest = 0;
+    for (std::int64_t p = 0; p < a.indptr[50]; ++p) flops += b.indptr[a.indices[p] + 1] - b.indptr[a.indices[p]];
+    for (std::int64_t k = 0; k < 40; ++k) longest = std::max<std::int64_t>(longest, b.indptr[k + 1] - b.indptr[k]);
+    const std::int64_t coarse = a.indptr[50] * longest;
+    using pynla::spgemm::detail::split_rows_by_flops;
+    const bool ok = split_rows_by_flops(a.view(), b.view(), 1, 1, coarse).max_entries == coarse &&
+                    split_rows_by_flops(a.view(), b.view(), 1, 1, coarse - 1).max_entries == flops &&
+                    split_rows_by_flops(a.view(), b.view(), 2, 1, coarse).max_entries == flops && flops < coarse;
+    if (!ok) std::printf("FAIL one-task bound: flops %ld, coarse %ld\n", (long)flops, (long)coarse);
+    return !ok;
 }
 
 template <class I, class T>
@@ -86,10 +108,12 @@ int check_all(std::mt19937_64& rng) {
                                       {70000, 60, 30}};  // more rows than flop-sum blocks: blocks of 2 rows
     for (const auto& s : shapes)
         for (bool sorted_b : {true, false})
-            for (bool sort_out : {true, false})
-                for (std::int64_t initial_capacity : {0, 1})  // 0: the kernel's reserve; 1: C grows
-                    failures += check<I, T>(rng, s[0], s[1], s[2], sorted_b, sort_out, initial_capacity);
-    return failures;
+            for (bool tell_sorted : {true, false})
+                for (bool sort_out : {true, false})
+                    for (std::int64_t initial_capacity : {0, 1})  // 0: the kernel's reserve; 1: C grows
+                        failures += check<I, T>(rng, s[0], s[1], s[2], sorted_b, tell_sorted, sort_out,
+                                                initial_capacity);
+    return failures + check_one_task_bound<I, T>(rng);
 }
 
 }  // namespace
@@ -97,11 +121,14 @@ int check_all(std::mt19937_64& rng) {
 int main() {
     std::mt19937_64 rng(20260911);
     int failures = 0;
-    failures += check_all<std::int32_t, float>(rng);
-    failures += check_all<std::int32_t, double>(rng);
-    failures += check_all<std::int64_t, double>(rng);
-    failures += check_all<std::int32_t, std::complex<float>>(rng);
-    failures += check_all<std::int64_t, std::complex<double>>(rng);
+    for (int n_threads : {1, 3}) {  // one task (the coarse bound on nnz(C)), and tasks in order
+        pynla::set_max_threads(n_threads);
+        failures += check_all<std::int32_t, float>(rng);
+        failures += check_all<std::int32_t, double>(rng);
+        failures += check_all<std::int64_t, double>(rng);
+        failures += check_all<std::int32_t, std::complex<float>>(rng);
+        failures += check_all<std::int64_t, std::complex<double>>(rng);
+    }
     std::printf("%d passed, %d failed\n", n_checks - failures, failures);
     return failures == 0 ? 0 : 1;
 }

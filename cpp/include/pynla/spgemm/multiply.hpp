@@ -2,7 +2,8 @@
 //
 // Algorithm. Row i of C is the sum over the entries A(i, k) of A(i, k) * B(k, :).
 //   0. Count each row's flops (products) and cut the rows into tasks of about equal flops (not
-//      equal row counts); the flops also bound nnz(C).
+//      equal row counts); the flops also bound nnz(C). (One thread makes one task, and skips the
+//      count if nnz(A) times B's longest row bounds nnz(C) well enough: row_plans.hpp.)
 //   1. One numeric pass: each task plans each row as it reaches it (row_plans.hpp: column span,
 //      accumulator), sums it, and appends it to C in row order (rows_in_order.hpp). C is
 //      reserved at an upper bound on its size, so there is no symbolic pass: on stencil and FEM
@@ -23,12 +24,15 @@
 //       and, with more than one thread, one task's rows per thread.
 // Throws std::overflow_error, before any work, if flops(A B), which bounds nnz(C), does not fit
 //       in I (the caller retries with int64).
+// B's rows: if the caller does not say whether they are sorted (options.b_rows_sorted), the
+//       kernel reads B's indices to find out; column spans are known only for sorted rows.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <new>
+#include <optional>
 #include <vector>
 
 #if defined(__linux__)
@@ -39,6 +43,7 @@
 #include "pynla/common/error.hpp"
 #include "pynla/common/parallel.hpp"
 #include "pynla/common/scalar.hpp"
+#include "pynla/common/structure_check.hpp"
 #include "pynla/spgemm/hash_accumulator.hpp"
 #include "pynla/spgemm/row_plans.hpp"
 #include "pynla/spgemm/rows_in_order.hpp"
@@ -48,6 +53,9 @@ namespace pynla::spgemm {
 
 struct Options {
     bool sort_indices = true;
+    // Whether every row of B lists its columns in non-decreasing order, if the caller knows (pynla's
+    // validation finds out as it checks B); if not, the kernel reads B's indices to find out.
+    std::optional<bool> b_rows_sorted;
     // Entries of C to reserve at first; 0 picks a bound (see initial_capacity). Tests set it
     // small, to make C grow.
     std::int64_t initial_capacity = 0;
@@ -59,8 +67,8 @@ namespace detail {
 // fit a thread's chunk in L2 cache on their way to C.
 constexpr std::int64_t kFlopsPerTask = std::int64_t{1} << 16;
 
-// C is first reserved for min(flops, entries in half the machine's memory) entries: flops bound
-// nnz(C), and reserving costs address space, not memory, but Linux refuses a single reservation
+// C is first reserved for min(a bound on nnz(C), entries in half the machine's memory) entries:
+// reserving costs address space, not memory, but Linux refuses a single reservation
 // much larger than its memory. A larger C grows by remapping.
 inline std::int64_t reservable_bytes() {
 #if defined(__linux__)
@@ -86,9 +94,9 @@ std::int64_t sum_row(Workspace<I, T>& workspace, const CsrView<I, T>& a, const C
 }
 
 template <class I, class T>
-std::int64_t initial_capacity(std::int64_t flops, const Options& options) {
+std::int64_t initial_capacity(std::int64_t max_entries, const Options& options) {
     if (options.initial_capacity > 0) return options.initial_capacity;
-    return std::min(flops, reservable_bytes() / static_cast<std::int64_t>(sizeof(I) + sizeof(T)));
+    return std::min(max_entries, reservable_bytes() / static_cast<std::int64_t>(sizeof(I) + sizeof(T)));
 }
 
 }  // namespace detail
@@ -102,14 +110,19 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
     const std::int64_t n_rows = a.n_rows;
 
     const int n_threads = max_threads();
-    const detail::RowTasks tasks = detail::split_rows_by_flops(a, b, n_threads, detail::kFlopsPerTask);
+    const detail::RowTasks tasks =
+        detail::split_rows_by_flops(a, b, n_threads, detail::kFlopsPerTask, std::numeric_limits<I>::max());
     const std::vector<std::int64_t>& bounds = tasks.bounds;
-    const std::int64_t flops = tasks.flops;
-    // flops bound nnz(C); past I's range C may not fit, and finding out would cost the product.
-    if (flops > std::numeric_limits<I>::max()) throw std::overflow_error("spgemm: nnz(C) may not fit the index type");
-    const detail::RowPlanner<I, T> plan_row(a, b, n_threads);
+    // Past I's range C may not fit, and finding out would cost the product.
+    if (tasks.max_entries > std::numeric_limits<I>::max()) {
+        throw std::overflow_error("spgemm: nnz(C) may not fit the index type");
+    }
+    const bool b_rows_sorted = options.b_rows_sorted.has_value()
+                                   ? *options.b_rows_sorted
+                                   : check_indices(b.indptr, b.n_rows, b.indices, b.n_cols, n_threads).rows_sorted;
+    const detail::RowPlanner<I, T> plan_row(a, b, b_rows_sorted);
     std::vector<detail::Workspace<I, T>> workspaces(static_cast<std::size_t>(n_threads));
-    detail::RowsInOrder<I, T> c(n_rows, b.n_cols, detail::initial_capacity<I, T>(flops, options), n_threads);
+    detail::RowsInOrder<I, T> c(n_rows, b.n_cols, detail::initial_capacity<I, T>(tasks.max_entries, options), n_threads);
 
     parallel_for_ordered(
         static_cast<std::int64_t>(bounds.size()) - 1, n_threads,

@@ -32,29 +32,6 @@ struct RowPlan {
     std::int64_t max_entries() const { return std::min(flops, span.width); }
 };
 
-// True if every row of m lists its columns in non-decreasing order. Counts descents over all
-// entries in one flat loop (which vectorizes), then forgives those at row starts.
-template <class I, class T>
-bool rows_sorted(const CsrView<I, T>& m, int n_threads) {
-    const std::int64_t nnz = m.nnz();
-    const auto bounds = split_by_cost(nnz, n_threads * kTasksPerThread, [](std::int64_t p) { return p; });
-    std::vector<std::int64_t> task_descents(bounds.size() - 1, 0);
-    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
-        std::int64_t descents = 0;
-        for (std::int64_t p = std::max<std::int64_t>(bounds[task], 1); p < bounds[task + 1]; ++p) {
-            descents += m.indices[p] < m.indices[p - 1];
-        }
-        task_descents[task] = descents;
-    });
-    std::int64_t descents = 0;
-    for (const std::int64_t d : task_descents) descents += d;
-    for (std::int64_t i = 1; i < m.n_rows && descents > 0; ++i) {
-        const std::int64_t begin = m.row_begin(i);
-        if (begin > 0 && begin < m.row_end(i)) descents -= m.indices[begin] < m.indices[begin - 1];  // row i starts there
-    }
-    return descents == 0;
-}
-
 // Plans rows of A B as the numeric pass reaches them: each row's flops and, when B's rows are
 // sorted, the span of columns it can touch (from the first and last column of each row of B it
 // uses; else every row may touch all columns). The sweep over the row's entries of A reads what
@@ -62,8 +39,9 @@ bool rows_sorted(const CsrView<I, T>& m, int n_threads) {
 template <class I, class T>
 class RowPlanner {
 public:
-    RowPlanner(const CsrView<I, T>& a, const CsrView<I, T>& b, int n_threads)
-        : a_(a), b_(b), spans_known_(rows_sorted(b, n_threads)) {}
+    // b_rows_sorted: every row of B lists its columns in non-decreasing order.
+    RowPlanner(const CsrView<I, T>& a, const CsrView<I, T>& b, bool b_rows_sorted)
+        : a_(a), b_(b), spans_known_(b_rows_sorted) {}
 
     RowPlan operator()(std::int64_t i) const {
         std::int64_t flops = 0, low = b_.n_cols, high = -1;
@@ -86,19 +64,35 @@ private:
     bool spans_known_;
 };
 
-// The rows of A B cut into tasks, and the flops of A B (a bound on nnz(C)).
+// The rows of A B cut into tasks, and a bound on nnz(C).
 struct RowTasks {
     std::vector<std::int64_t> bounds;  // task t: rows [bounds[t], bounds[t + 1])
-    std::int64_t flops;
+    std::int64_t max_entries;          // the flops of A B, or with one task a coarser bound (see below)
 };
+
+// nnz(A) times the length of B's longest row (a bound on the flops of A B), or `limit` + 1 if that
+// is more than `limit`. It reads B's row offsets only.
+template <class I, class T>
+std::int64_t coarse_flops_bound(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t limit) {
+    std::int64_t longest = 0;
+    for (std::int64_t k = 0; k < b.n_rows; ++k) longest = std::max(longest, b.row_length(k));
+    return longest > 0 && a.nnz() > limit / longest ? limit + 1 : a.nnz() * longest;
+}
 
 // Cuts the rows of A B into tasks of about equal flops: one task for one thread; for more, at
 // least kTasksPerThread a thread and at most about flops_per_task flops each. The flops are
 // summed by blocks of rows, at most kMaxBlocks blocks (a task starts at a block boundary), so
 // the sums take little memory: a prefix sum a row would be 5% of a Poisson product's result.
+// One task needs no flops to be cut, and nnz(C) needs only a bound: if the coarse bound is at most
+// `max_entries_limit` (as for stencil and FEM matrices) it serves, and A's entries are not read
+// here (3% of a Poisson product with one thread).
 template <class I, class T>
 RowTasks split_rows_by_flops(const CsrView<I, T>& a, const CsrView<I, T>& b, int n_threads,
-                             std::int64_t flops_per_task) {
+                             std::int64_t flops_per_task, std::int64_t max_entries_limit) {
+    if (n_threads == 1) {
+        const std::int64_t bound = coarse_flops_bound(a, b, max_entries_limit);
+        if (bound <= max_entries_limit) return {{0, a.n_rows}, bound};
+    }
     constexpr std::int64_t kMaxBlocks = std::int64_t{1} << 16;
     const std::int64_t rows_per_block = std::max<std::int64_t>(1, (a.n_rows + kMaxBlocks - 1) / kMaxBlocks);
     const std::int64_t n_blocks = (a.n_rows + rows_per_block - 1) / rows_per_block;

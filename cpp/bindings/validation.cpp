@@ -1,0 +1,54 @@
+// pynla._core.check_compressed: the structure checks of pynla/common/structure_check.hpp, for
+// pynla/_validation.py.
+#include "pynla/common/structure_check.hpp"
+
+#include "common.hpp"
+
+namespace pynla::bindings {
+
+namespace {
+
+template <class I>
+py::tuple check_compressed_typed(const py::array& offsets, const py::array& indices, std::int64_t n_minor) {
+    const std::int64_t n_major = offsets.ndim() == 1 ? offsets.shape(0) - 1 : -1;
+    if (n_major < 0) throw py::value_error("offsets: expected a 1-D array of length at least 1");
+    const I* offset_data = vector_data<I>(offsets, "offsets", n_major + 1);
+    const std::int64_t nnz = indices.ndim() == 1 ? indices.shape(0) : -1;
+    if (offset_data[0] != 0 || offset_data[n_major] != nnz) {
+        throw py::value_error("offsets: must start at 0 and end at the number of indices");
+    }
+    const I* index_data = vector_data<I>(indices, "indices", nnz);
+    const auto [decrease, check] = without_gil([&] {
+        const int n_threads = max_threads();
+        const std::int64_t first = first_decrease(offset_data, n_major, n_threads);
+        // Rows are only known once offsets never decrease (with the ends checked above, that keeps
+        // them within the indices).
+        return std::pair{first, first < 0 ? check_indices(offset_data, n_major, index_data, n_minor, n_threads)
+                                          : IndexCheck{-1, false}};
+    });
+    return py::make_tuple(decrease, check.first_out_of_range, check.rows_sorted);
+}
+
+}  // namespace
+
+void bind_validation(py::module_& m) {
+    m.def(
+        "check_compressed",
+        [](const py::array& offsets, const py::array& indices, std::int64_t n_minor) -> py::tuple {
+            if (py::isinstance<py::array_t<std::int32_t>>(indices)) {
+                return check_compressed_typed<std::int32_t>(offsets, indices, n_minor);
+            }
+            if (py::isinstance<py::array_t<std::int64_t>>(indices)) {
+                return check_compressed_typed<std::int64_t>(offsets, indices, n_minor);
+            }
+            throw py::type_error("indices: expected int32 or int64 indices");
+        },
+        py::arg("offsets"), py::arg("indices"), py::arg("n_minor"),
+        "Checks compressed (CSR, CSC, BSR) structure: offsets and indices are contiguous 1-D arrays of\n"
+        "one dtype, int32 or int64, offsets[0] == 0 and offsets[-1] == len(indices). Returns\n"
+        "(first p with offsets[p + 1] < offsets[p], first position of an index outside [0, n_minor),\n"
+        "whether every row's indices are non-decreasing), positions -1 if there is none; the indices\n"
+        "are only checked if the offsets never decrease.");
+}
+
+}  // namespace pynla::bindings

@@ -1,0 +1,90 @@
+// C++-only test of the shared core (common/) under AddressSanitizer and UBSan: the structure
+// checks of compressed index arrays, against plain loops, over random arrays with and without
+// faults, both index types, 1 to 3 threads, with and without AVX2. Build and run as test_spgemm.cpp says.
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "pynla/common/structure_check.hpp"
+
+namespace {
+
+int n_checks = 0;
+
+// Valid offsets for random row lengths (some rows empty), with `faults` rows made to decrease.
+template <class I>
+std::vector<I> random_offsets(std::mt19937_64& rng, std::int64_t n_major, int faults) {
+    std::vector<I> offsets{0};
+    for (std::int64_t i = 0; i < n_major; ++i) offsets.push_back(static_cast<I>(offsets.back() + rng() % 4));
+    for (int f = 0; f < faults && n_major > 1; ++f) {
+        const auto p = static_cast<std::size_t>(1 + rng() % static_cast<std::uint64_t>(n_major - 1));
+        offsets[p] = static_cast<I>(offsets[p + 1] + 1);
+    }
+    return offsets;
+}
+
+template <class I>
+int check(std::mt19937_64& rng, std::int64_t n_major, std::int64_t n_minor, int faults, bool sorted, int n_threads) {
+    ++n_checks;
+    int failures = 0;
+
+    const auto bad_offsets = random_offsets<I>(rng, n_major, faults);
+    std::int64_t expected_decrease = -1;
+    for (std::int64_t p = 0; p < n_major && expected_decrease < 0; ++p) {
+        if (bad_offsets[p + 1] < bad_offsets[p]) expected_decrease = p;
+    }
+    failures += pynla::first_decrease(bad_offsets.data(), n_major, n_threads) != expected_decrease;
+
+    const auto offsets = random_offsets<I>(rng, n_major, 0);
+    std::vector<I> indices(static_cast<std::size_t>(offsets.back()));
+    for (auto& j : indices) j = static_cast<I>(n_minor > 0 ? rng() % n_minor : 0);
+    for (std::int64_t i = 0; i < n_major && sorted; ++i) {
+        std::sort(indices.begin() + offsets[i], indices.begin() + offsets[i + 1]);
+    }
+    for (int f = 0; f < faults && !indices.empty(); ++f) {
+        indices[rng() % indices.size()] = static_cast<I>(rng() % 2 ? -1 - static_cast<I>(rng() % 3) : n_minor + rng() % 3);
+    }
+    std::int64_t expected_out_of_range = -1;
+    for (std::size_t p = 0; p < indices.size() && expected_out_of_range < 0; ++p) {
+        if (indices[p] < 0 || indices[p] >= n_minor) expected_out_of_range = static_cast<std::int64_t>(p);
+    }
+    bool expected_sorted = true;
+    for (std::int64_t i = 0; i < n_major; ++i) {
+        for (std::int64_t p = offsets[i] + 1; p < offsets[i + 1]; ++p) expected_sorted &= indices[p - 1] <= indices[p];
+    }
+    const auto got = pynla::check_indices(offsets.data(), n_major, indices.data(), n_minor, n_threads);
+    failures += got.first_out_of_range != expected_out_of_range;
+    failures += expected_out_of_range < 0 && got.rows_sorted != expected_sorted;
+
+    if (failures > 0) {
+        std::printf("FAIL n_major=%ld n_minor=%ld faults=%d sorted=%d threads=%d\n", (long)n_major, (long)n_minor, faults,
+                    sorted, n_threads);
+    }
+    return failures > 0;
+}
+
+template <class I>
+int check_all(std::mt19937_64& rng) {
+    int failures = 0;
+    for (std::int64_t n_major : {0, 1, 2, 7, 100, 5000})
+        for (std::int64_t n_minor : {0, 1, 3, 1000})
+            for (int faults : {0, 1, 4})
+                for (bool sorted : {true, false})
+                    for (int n_threads : {1, 2, 3}) failures += check<I>(rng, n_major, n_minor, faults, sorted, n_threads);
+    return failures;
+}
+
+}  // namespace
+
+int main() {
+    std::mt19937_64 rng(20261123);
+    int failures = 0;
+    for (bool avx2 : {true, false}) {  // both copies of the scan (the AVX2 one where the CPU has it)
+        pynla::avx2_allowed().store(avx2);
+        failures += check_all<std::int32_t>(rng) + check_all<std::int64_t>(rng);
+    }
+    std::printf("%d passed, %d failed\n", n_checks - failures, failures);
+    return failures == 0 ? 0 : 1;
+}
