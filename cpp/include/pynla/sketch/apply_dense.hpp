@@ -82,30 +82,29 @@ Buffer<T> sketch_by_rows(const SketchRowsView& s_rows, std::int64_t m, double sc
 
 // Y = S A streaming A's rows in order (A.col_stride == 1), for a Y small enough to be summed in
 // `parts` copies: part q adds rows [n q / parts, n (q + 1) / parts) of A, read in order, into a
-// Y of its own; then the parts' Ys are added in order.
+// Y of its own (part 0 into the result itself); then the other parts' Ys are added in order.
 template <class T>
 Buffer<T> sketch_by_row_parts(const SparseSketchView& s, const MatrixView<T>& a, std::int64_t parts) {
     const std::int64_t m = s.n_rows, n = s.n_cols, d = a.n_cols, k = s.per_column, size = m * d;
-    Buffer<T> partial(parts * size);
+    Buffer<T> y(size);
+    Buffer<T> partial((parts - 1) * size);
     const int n_threads = max_threads();
     parallel_for(parts, n_threads, [&](std::int64_t part, int) {
-        T* const y = partial.data() + part * size;
-        std::fill(y, y + size, T(0));
+        T* const sums = part == 0 ? y.data() : partial.data() + (part - 1) * size;
+        std::fill(sums, sums + size, T(0));
         for (std::int64_t i = n * part / parts; i < n * (part + 1) / parts; ++i) {
             const T* __restrict const source = a.row(i);
             for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
-                T* __restrict const out = y + static_cast<std::int64_t>(s.rows[p]) * d;
+                T* __restrict const out = sums + static_cast<std::int64_t>(s.rows[p]) * d;
                 add_signed(out, source, d, s.signs[p]);
             }
         }
     });
-    Buffer<T> y(size);
     const auto bounds = split_by_cost(size, n_threads * kTasksPerThread, [](std::int64_t e) { return e; });
     parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
         const std::int64_t e0 = bounds[task], e1 = bounds[task + 1];
-        std::copy(partial.data() + e0, partial.data() + e1, y.data() + e0);
         for (std::int64_t part = 1; part < parts; ++part) {
-            const T* __restrict const add = partial.data() + part * size;
+            const T* __restrict const add = partial.data() + (part - 1) * size;
             for (std::int64_t e = e0; e < e1; ++e) y[e] += add[e];
         }
         scale_values(y.data() + e0, e1 - e0, s.scale);
