@@ -70,15 +70,28 @@ Csr<I, T> sketch_csr(const SparseSketchView& s, const CsrView<I, T>& a) {
     const I* __restrict const a_indices = a.indices;
     const T* __restrict const a_values = a.data;
     const std::int8_t* __restrict const signs = s.signs;
+    const std::int32_t* __restrict const rows = s.rows;
     const auto begin = sort_by_sketch_row(
         s, [&](std::int64_t i) { return a.row_begin(i) + i; },
         [=](std::int64_t i) { return static_cast<std::int64_t>(a_indptr[i + 1]) - a_indptr[i]; },
-        [=](std::int64_t i, std::int64_t p, std::int64_t q, std::int64_t length) {
-            const std::int64_t row_begin = a_indptr[i];
-            const T sign = static_cast<T>(signs[p]);  // +-1: the product is exact
-            for (std::int64_t e = 0; e < length; ++e) {
-                out_indices[q + e] = a_indices[row_begin + e];
-                out_values[q + e] = sign * a_values[row_begin + e];
+        [=](std::int64_t, std::int64_t first, std::int64_t last, std::int64_t* next, auto k) {
+            // One flat loop over the entries of rows [first, last), not a loop per row: rows of
+            // graphs and random matrices hold 0, 1 or 2 entries, and a loop per row mispredicts
+            // its end at nearly every row (measured: 13 against 4 ns per row). An entry's row is
+            // the last row starting at or before it.
+            const std::int64_t e0 = a_indptr[first], e1 = a_indptr[last];
+            std::vector<std::int64_t> last_row_starting(static_cast<std::size_t>(e1 - e0 + 1), first);
+            for (std::int64_t i = first; i < last; ++i) last_row_starting[a_indptr[i] - e0] = i;
+            std::int64_t i = first;
+            for (std::int64_t e = e0; e < e1; ++e) {
+                i = std::max(i, last_row_starting[e - e0]);
+                const I column = a_indices[e];
+                const T value = a_values[e];
+                for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
+                    const std::int64_t q = next[rows[p]]++;
+                    out_indices[q] = column;
+                    out_values[q] = static_cast<T>(signs[p]) * value;  // +-1: the product is exact
+                }
             }
         });
 

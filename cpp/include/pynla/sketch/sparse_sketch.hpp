@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "pynla/common/buffer.hpp"
@@ -94,10 +95,13 @@ namespace detail {
 
 // sort_by_sketch_row for k = K nonzeros per column (K = 0: k known only at run time). K = 1,
 // CountSketch, is compiled apart: its loop over a column's nonzeros then disappears.
-template <std::int64_t K, class Weight, class Place>
+template <std::int64_t K, class Weight, class Move>
 std::vector<std::int64_t> sort_by_sketch_row(const SparseSketchView& s, const std::vector<std::int64_t>& bounds,
-                                             int n_threads, Weight& weight, Place& place) {
-    const std::int64_t m = s.n_rows, k = K == 0 ? s.per_column : K;
+                                             int n_threads, Weight& weight, Move& move) {
+    const std::int64_t m = s.n_rows;
+    const auto k = [&] {
+        if constexpr (K == 0) return s.per_column; else return std::integral_constant<std::int64_t, K>{};
+    }();
     const std::int32_t* const rows = s.rows;
     const std::int64_t n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
 
@@ -121,15 +125,7 @@ std::vector<std::int64_t> sort_by_sketch_row(const SparseSketchView& s, const st
     }
     starts[m] = offset;
     parallel_for(n_tasks, n_threads, [&](std::int64_t task, int) {
-        std::int64_t* const positions = next.data() + task * m;
-        for (std::int64_t i = bounds[task], end = bounds[task + 1]; i < end; ++i) {
-            const std::int64_t items = weight(i);
-            for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
-                const std::int64_t q = positions[rows[p]];
-                positions[rows[p]] = q + items;
-                place(i, p, q, items);
-            }
-        }
+        move(task, bounds[task], bounds[task + 1], next.data() + task * m, k);
     });
     return starts;
 }
@@ -140,18 +136,19 @@ std::vector<std::int64_t> sort_by_sketch_row(const SparseSketchView& s, const st
 // brings weight(i) items to each row its nonzeros name. Task t takes a range of columns (cut by
 // cumulative(i), as for split_by_cost), counts its items per row, and places them after those
 // of the tasks before it, so every row lists its items in column order for any thread count.
-// place(i, p, q, items) puts the items of column i for nonzero p at positions [q, q + items),
-// items = weight(i). Returns each row's first position (m + 1 of them). O(n k + tasks x m)
-// time and memory.
-template <class Cumulative, class Weight, class Place>
+// move(task, first, last, next, k) places the items of columns [first, last): those of column i
+// for its nonzero p (row rows[p]) at next[rows[p]] onwards, advancing it; k is S's nonzeros per
+// column (a std::integral_constant for CountSketch, so that loops over it disappear). Returns
+// each row's first position (m + 1 of them). O(n k + tasks x m) time and memory.
+template <class Cumulative, class Weight, class Move>
 std::vector<std::int64_t> sort_by_sketch_row(const SparseSketchView& s, Cumulative&& cumulative, Weight&& weight,
-                                             Place&& place) {
+                                             Move&& move) {
     const int n_threads = max_threads();
     // Tasks x m counters: keep them to a few million whatever m is.
     const std::int64_t max_tasks = std::max<std::int64_t>(1, (std::int64_t{1} << 22) / std::max<std::int64_t>(s.n_rows, 1));
     const auto bounds = split_by_cost(s.n_cols, std::min<std::int64_t>(n_threads * 4, max_tasks), cumulative);
-    if (s.per_column == 1) return detail::sort_by_sketch_row<1>(s, bounds, n_threads, weight, place);
-    return detail::sort_by_sketch_row<0>(s, bounds, n_threads, weight, place);
+    if (s.per_column == 1) return detail::sort_by_sketch_row<1>(s, bounds, n_threads, weight, move);
+    return detail::sort_by_sketch_row<0>(s, bounds, n_threads, weight, move);
 }
 
 // S listed by row (each nonzero is one item of its column).
@@ -160,9 +157,14 @@ inline SketchRows sketch_rows(const SparseSketchView& s) {
     SketchRows listing{Buffer<std::int64_t>(s.n_rows + 1), Buffer<std::int64_t>(size), Buffer<std::int8_t>(size)};
     const auto starts = sort_by_sketch_row(
         s, [](std::int64_t i) { return i; }, [](std::int64_t) { return std::int64_t{1}; },
-        [&](std::int64_t i, std::int64_t p, std::int64_t q, std::int64_t) {
-            listing.sources[q] = i;
-            listing.signs[q] = s.signs[p];
+        [&](std::int64_t, std::int64_t first, std::int64_t last, std::int64_t* next, auto k) {
+            for (std::int64_t i = first; i < last; ++i) {
+                for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
+                    const std::int64_t q = next[s.rows[p]]++;
+                    listing.sources[q] = i;
+                    listing.signs[q] = s.signs[p];
+                }
+            }
         });
     std::copy(starts.begin(), starts.end(), listing.indptr.data());
     return listing;
