@@ -6,6 +6,7 @@
 #include <complex>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 #include <optional>
 #include <random>
 #include <vector>
@@ -93,7 +94,11 @@ int check_one_task_bound(std::mt19937_64& rng) {
     for (std::int64_t k = 0; k < 40; ++k) longest = std::max<std::int64_t>(longest, b.indptr[k + 1] - b.indptr[k]);
     const std::int64_t coarse = a.indptr[50] * longest;
     using pynla::spgemm::detail::split_rows_by_flops;
-    const bool ok = split_rows_by_flops(a.view(), b.view(), 1, 1, coarse).max_entries == coarse &&
+    using pynla::spgemm::detail::coarse_flops_bound;
+    const std::int64_t no_limit = std::numeric_limits<std::int64_t>::max();  // the product never passes it
+    const bool ok = coarse_flops_bound(a.view(), b.view(), no_limit) == coarse &&
+                    coarse_flops_bound(a.view(), b.view(), coarse - 1) == -1 &&
+                    split_rows_by_flops(a.view(), b.view(), 1, 1, coarse).max_entries == coarse &&
                     split_rows_by_flops(a.view(), b.view(), 1, 1, coarse - 1).max_entries == flops &&
                     split_rows_by_flops(a.view(), b.view(), 2, 1, coarse).max_entries == flops && flops < coarse;
     if (!ok) std::printf("FAIL one-task bound: flops %ld, coarse %ld\n", (long)flops, (long)coarse);

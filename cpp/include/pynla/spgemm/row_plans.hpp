@@ -70,13 +70,14 @@ struct RowTasks {
     std::int64_t max_entries;          // the flops of A B, or with one task a coarser bound (see below)
 };
 
-// nnz(A) times the length of B's longest row (a bound on the flops of A B), or `limit` + 1 if that
-// is more than `limit`. It reads B's row offsets only.
+// nnz(A) times the length of B's longest row (a bound on the flops of A B) if that is at most
+// `limit`, else -1. It reads B's row offsets only.
 template <class I, class T>
 std::int64_t coarse_flops_bound(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t limit) {
     std::int64_t longest = 0;
     for (std::int64_t k = 0; k < b.n_rows; ++k) longest = std::max(longest, b.row_length(k));
-    return longest > 0 && a.nnz() > limit / longest ? limit + 1 : a.nnz() * longest;
+    if (longest > 0 && a.nnz() > limit / longest) return -1;  // the product would pass the limit
+    return a.nnz() * longest;
 }
 
 // Cuts the rows of A B into tasks of about equal flops: one task for one thread; for more, at
@@ -91,7 +92,7 @@ RowTasks split_rows_by_flops(const CsrView<I, T>& a, const CsrView<I, T>& b, int
                              std::int64_t flops_per_task, std::int64_t max_entries_limit) {
     if (n_threads == 1) {
         const std::int64_t bound = coarse_flops_bound(a, b, max_entries_limit);
-        if (bound <= max_entries_limit) return {{0, a.n_rows}, bound};
+        if (bound >= 0) return {{0, a.n_rows}, bound};
     }
     constexpr std::int64_t kMaxBlocks = std::int64_t{1} << 16;
     const std::int64_t rows_per_block = std::max<std::int64_t>(1, (a.n_rows + kMaxBlocks - 1) / kMaxBlocks);
