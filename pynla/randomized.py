@@ -14,6 +14,7 @@ methods for stronger and faster approximate singular value decomposition", NeurI
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
+import threadpoolctl
 from scipy.sparse.linalg import LinearOperator
 
 from pynla._validation import check_choice, check_integer, csr_parts, float_kernel_dtype
@@ -29,10 +30,10 @@ METHODS = ("block_krylov", "power")
 KRYLOV_ITERATIONS = 3
 
 #: n_oversamples for method="block_krylov" when not given. Its space is (q + 1) times the block
-#: width, so oversampling buys less than for subspace iteration: on the benchmark matrices 5
-#: keep the residual within 1.0001x of optimal (1.0000007x and 1.000066x) and below
-#: scikit-learn's, and cost 10% less time than 10 (1.76 against 1.95 s).
-KRYLOV_OVERSAMPLES = 5
+#: width, so oversampling buys less than for subspace iteration: on the benchmark matrices 3
+#: keep the residual within 1.0001x of optimal (1.000001x and 1.00008x), as 5 do, and below
+#: scikit-learn's, at 7% less time than 5 (1.55 against 1.66 s); 2 reach 1.00011x on i**-0.5.
+KRYLOV_OVERSAMPLES = 3
 
 #: n_oversamples for method="power" when not given (scikit-learn's).
 POWER_OVERSAMPLES = 10
@@ -190,12 +191,12 @@ def randomized_svd(A, k, *, n_oversamples=None, n_power_iterations=None, method=
     Subspace iteration orthonormalizes after every product (scikit-learn uses LU instead;
     the orthonormalization here costs about as much, and keeps small singular values accurate).
 
-    The defaults for block Krylov, q = 3 and 5 oversamples, are measured, on 20000 x 5000
+    The defaults for block Krylov, q = 3 and 3 oversamples, are measured, on 20000 x 5000
     float64 matrices with singular values ``1/i`` and ``i**-0.5`` (i = 1..5000) and k = 50:
-    its Frobenius residual is 1.0000007x and 1.000066x the optimal rank-50 error (10
-    oversamples: 1.0000002x and 1.00003x, 10% slower; q = 2: 1.00012x and 1.0009x), against
-    1.00003x and 1.00018x for scikit-learn's default (16 products of subspace iteration of
-    width 60).
+    its Frobenius residual is 1.000001x and 1.00008x the optimal rank-50 error (5
+    oversamples: the same, 7% slower; 2: 1.000002x and 1.00011x; q = 2: 1.00012x and 1.0009x),
+    against 1.00004-1.00008x and 1.00011-1.00027x for scikit-learn's default (16 products of
+    subspace iteration of width 60).
 
     Examples
     --------
@@ -432,7 +433,7 @@ def _orthonormal(Y, P, rng, redraws=_MAX_REDRAWS):
         return Y
     if P is not None:
         Y = Y - P @ _inner(P, Y)
-    values, vectors = np.linalg.eigh(_inner(Y, Y))  # ascending; near 1 for directions kept
+    values, vectors = _small_eigh(_inner(Y, Y))  # ascending; near 1 for directions kept
     kept = values > _LOST
     Y = Y @ (vectors[:, kept] / np.sqrt(values[kept]))
     if kept.all():
@@ -451,6 +452,19 @@ def _inner(X, Y):
     return X.T @ Y
 
 
+def _one_blas_thread():
+    """A context running BLAS on one thread, for the small (L x L) factorizations: threaded
+    LAPACK on them is erratic on a busy machine (the SVD of a 220 x 220 factor, 2 cores:
+    7 ms on one thread, 8 to 115 ms on two)."""
+    return threadpoolctl.threadpool_limits(1, user_api="blas")
+
+
+def _small_eigh(G):
+    """Eigenvalues (ascending) and eigenvectors of a small Hermitian Gram matrix G."""
+    with _one_blas_thread():
+        return np.linalg.eigh(G)
+
+
 def _svqb(Y, eps):
     """(Q, M) with ``Y = Q M`` and Q's columns orthonormal, or None if Y is ill conditioned.
 
@@ -464,7 +478,7 @@ def _svqb(Y, eps):
     if not norms.min() > 0:
         return None
     unit = Y / norms
-    values, vectors = np.linalg.eigh(_inner(unit, unit))
+    values, vectors = _small_eigh(_inner(unit, unit))
     if not values[0] > np.sqrt(eps) * values[-1]:
         return None
     roots = np.sqrt(values)
@@ -498,10 +512,11 @@ def _ritz(Q, Z, n_keep, *, right_vectors):
         W, M = second[0], second[1] @ first[1]
     else:
         W, M = scipy.linalg.qr(Z, mode="economic", check_finite=False)
-    try:
-        Um, s, Vmh = scipy.linalg.svd(M, check_finite=False)
-    except np.linalg.LinAlgError:  # gesdd did not converge: the slower, sturdier gesvd
-        Um, s, Vmh = scipy.linalg.svd(M, check_finite=False, lapack_driver="gesvd")
+    with _one_blas_thread():
+        try:
+            Um, s, Vmh = scipy.linalg.svd(M, check_finite=False)
+        except np.linalg.LinAlgError:  # gesdd did not converge: the slower, sturdier gesvd
+            Um, s, Vmh = scipy.linalg.svd(M, check_finite=False, lapack_driver="gesvd")
     U = Q @ Vmh[:n_keep].conj().T
     if not right_vectors:
         return U
