@@ -6,8 +6,8 @@ from pynla import _core
 def release_cached_memory():
     """Free the result buffers pynla keeps for reuse; return how many bytes were freed.
 
-    Large results (4 MB and up) are not returned to the system when their arrays are freed:
-    up to four of them, 512 MB in all, are kept, and later results of a similar size are
+    Large results (1 MB and up) are not returned to the system when their arrays are freed:
+    up to eight of them, 512 MB in all, are kept, and later results of a similar size are
     written into them. A fresh page costs a page fault and a zero fill at its first touch,
     which is 10-15% of the time of a sparse product with a large result; kept pages are ready.
     Call this to give the memory back, e.g. after the last of a series of large products.

@@ -1,10 +1,10 @@
 // Large result buffers, kept for reuse after their owner (a numpy array) frees them.
 // Why: the kernel zeroes every fresh page at its first touch. Measured here, that is 10-15% of a
-// sparse product with a 40 MB result (poisson 500^2 squared: 4-5 ms of 25-30). SciPy's results
-// come from numpy, whose malloc reuses freed (already touched) memory for blocks under 32 MB;
-// pynla's outputs are larger (SpGEMM reserves its result at an upper bound), and glibc maps and
-// unmaps those afresh every time. So pynla keeps a few freed blocks itself, as array libraries'
-// caching allocators do.
+// sparse product with a 40 MB result (poisson 500^2 squared: 4-5 ms of 25-30). glibc maps and
+// unmaps large blocks afresh (its threshold adapts, yet blocks of a few MB were still mapped
+// afresh on every call from Python), and pynla's outputs are large (SpGEMM reserves its result
+// at an upper bound). So pynla keeps a few freed blocks itself, as array libraries' caching
+// allocators do.
 // Budget: at most kMaxBlocks blocks and kMaxBytes bytes in all; a block is reused only for a
 // request of at least a quarter of its size, so a small result never pins a large block.
 // release_all() gives them back (pynla.release_cached_memory()).
@@ -24,10 +24,12 @@ namespace pynla {
 
 class BlockCache {
 public:
-    // Blocks smaller than this go straight back to malloc, which reuses them well.
-    static constexpr std::size_t kMinBytes = std::size_t{4} << 20;
+    // Blocks smaller than this go straight back to malloc, which reuses them well. Above it,
+    // glibc maps and unmaps each block afresh, here even at a few MB: a dense CountSketch's two
+    // 3.2 MB sums cost 1.5 ms of page faults a call, 12% of it, until they were kept.
+    static constexpr std::size_t kMinBytes = std::size_t{1} << 20;
     static constexpr std::size_t kMaxBytes = std::size_t{512} << 20;
-    static constexpr std::size_t kMaxBlocks = 4;
+    static constexpr std::size_t kMaxBlocks = 8;
 
     // Never destroyed: numpy may free results after static destructors have run.
     static BlockCache& instance() {
