@@ -3,7 +3,7 @@
 // fixed by the sizes alone, so Y has the same bits for any thread count:
 //   - rows of A contiguous, Y small (sketch_by_row_parts): A is cut into kParts ranges of rows,
 //     each read in order (a stream) and added into a Y of its own, kept in cache; the kParts
-//     Ys are then added in order. About one pass over A. Threads beyond kParts share columns.
+//     Ys are then added in order. About one pass over A, on kParts threads at most.
 //   - rows of A contiguous, Y large (sketch_by_rows): Y's rows are shared among threads; row r
 //     gathers the rows of A that S's row r names, prefetched ahead. One pass over A, in random
 //     order of rows, for CountSketch; k passes for k nonzeros per column.
@@ -83,26 +83,20 @@ Buffer<T> sketch_by_rows(const SketchRowsView& s_rows, std::int64_t m, double sc
 // Y = S A streaming A's rows in order (A.col_stride == 1), for a Y small enough to be summed in
 // `parts` copies: part q adds rows [n q / parts, n (q + 1) / parts) of A, read in order, into a
 // Y of its own (part 0 into the result itself); then the other parts' Ys are added in order.
-// With more threads than parts, each part's columns are shared among them too, in blocks of
-// whole cache lines: every column keeps its order of sums, so the bits stay the same.
 template <class T>
 Buffer<T> sketch_by_row_parts(const SparseSketchView& s, const MatrixView<T>& a, std::int64_t parts) {
     const std::int64_t m = s.n_rows, n = s.n_cols, d = a.n_cols, k = s.per_column, size = m * d;
     Buffer<T> y(size);
     Buffer<T> partial((parts - 1) * size);
     const int n_threads = max_threads();
-    const std::int64_t line = std::max<std::int64_t>(1, 64 / static_cast<std::int64_t>(sizeof(T)));
-    const std::int64_t blocks = std::min((n_threads + parts - 1) / parts, (d + line - 1) / line);
-    const auto block_start = [&](std::int64_t b) { return std::min(d, (d * b / blocks + line - 1) / line * line); };
-    parallel_for(parts * blocks, n_threads, [&](std::int64_t task, int) {
-        const std::int64_t part = task / blocks, j0 = block_start(task % blocks), width = block_start(task % blocks + 1) - j0;
+    parallel_for(parts, n_threads, [&](std::int64_t part, int) {
         T* const sums = part == 0 ? y.data() : partial.data() + (part - 1) * size;
-        for (std::int64_t r = 0; r < m; ++r) std::fill(sums + r * d + j0, sums + r * d + j0 + width, T(0));
+        std::fill(sums, sums + size, T(0));
         for (std::int64_t i = n * part / parts; i < n * (part + 1) / parts; ++i) {
-            const T* __restrict const source = a.row(i) + j0;
+            const T* __restrict const source = a.row(i);
             for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
-                T* __restrict const out = sums + static_cast<std::int64_t>(s.rows[p]) * d + j0;
-                add_signed(out, source, width, s.signs[p]);
+                T* __restrict const out = sums + static_cast<std::int64_t>(s.rows[p]) * d;
+                add_signed(out, source, d, s.signs[p]);
             }
         }
     });
@@ -200,8 +194,11 @@ Buffer<T> sketch_by_column_blocks(const SparseSketchView& s, const MatrixView<T>
 // Y = S A (m x d, C order) for any A: the loop order that suits A's layout and Y's size.
 template <class T>
 Buffer<T> sketch_dense(const SparseSketchView& s, const MatrixView<T>& a) {
-    // Each part costs a pass over Y: 200000 x 200 to 2000 rows, 2 threads, takes 11.9 ms in 2
-    // parts, 12.3-13.2 in 4, and one pass over A 10.4. More threads share each part's columns.
+    // Each part costs a pass over Y, and keeps one thread busy: 200000 x 200 to 2000 rows on 2
+    // threads takes 11.9 ms in 2 parts, 12.3-13.2 in 4, against 10.4 for one pass over A. More
+    // threads on one part would each pull all of its rows of A through the cache, as the
+    // hardware prefetcher brings them the other threads' share too (one part on 2 threads,
+    // sharing A's columns: 34 ms; sharing Y's rows: 21 ms).
     constexpr std::int64_t kParts = 2;
     constexpr std::int64_t kPartsBytes = std::int64_t{4} << 20;  // a Y that stays in cache
     constexpr std::int64_t kTileBytes = std::int64_t{1} << 18;   // a tile that stays in L2 (half of it)
