@@ -42,6 +42,15 @@ def rng():
 
 
 @pytest.fixture
+def plain_copy():
+    """``plain_copy(False)`` keeps kernels on their plain (SSE2) copies; restored afterwards."""
+    from pynla import _core
+
+    yield _core.allow_avx2
+    _core.allow_avx2(True)
+
+
+@pytest.fixture
 def threads():
     """Sets pynla's thread count for the test: ``threads(n)``; the count is restored afterwards."""
     before = pynla.get_num_threads()

@@ -510,15 +510,6 @@ def test_random_structures(seed, grid, blocksize, density, repeats, k):
     assert_array_equal(pynla.to_bsr(A.tocsr(), blocksize=blocksize).toarray(), D)
 
 
-@pytest.fixture
-def plain_copy():
-    """``plain_copy(False)`` keeps kernels on their plain (SSE2) copies; restored afterwards."""
-    from pynla import _core
-
-    yield _core.allow_avx2
-    _core.allow_avx2(True)
-
-
 @pytest.mark.parametrize("blocksize", [(3, 3), (8, 8), (5, 7)], ids=str)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_same_bits_with_and_without_avx2(rng, plain_copy, blocksize, dtype):

@@ -141,6 +141,32 @@ def test_results_do_not_depend_on_thread_count(threads):
             assert_array_equal(first, second)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_same_bits_with_and_without_avx2(plain_copy, dtype):
+    """The fused pass over A (G = A^T (B - A X)) has an AVX2 copy that keeps the order of its
+    sums, so both copies give the same bits; on a CPU without AVX2 both runs take the plain copy."""
+    from pynla import _core
+
+    rng = np.random.default_rng(SEED)
+    A = rng.standard_normal((1000, 37)).astype(dtype)  # 37 columns: not a multiple of the lanes
+    b = rng.standard_normal(1000).astype(dtype)
+    X, B = rng.standard_normal((37, 2)).astype(dtype), rng.standard_normal((1000, 2)).astype(dtype)
+    rtol = 1e-4 if dtype == np.float32 else 1e-12
+    results = []
+    for allowed in (True, False):
+        plain_copy(allowed)
+        run = [pynla.sketched_lstsq(A, b, rng=SEED).x]
+        for q in (1, 2):
+            gradient, norms = _core.residual_gradient(A, np.ascontiguousarray(X[:, :q]), np.ascontiguousarray(B[:, :q]))
+            R = B[:, :q] - A @ X[:, :q]
+            assert_allclose(gradient.reshape(37, q), A.T @ R, rtol=rtol)
+            assert_allclose(norms, np.sum(R * R, axis=0), rtol=rtol)
+            run += [gradient, norms]
+        results.append(run)
+    for with_avx2, without in zip(*results):
+        assert_array_equal(with_avx2, without)
+
+
 def test_bad_input():
     A, b = np.ones((20, 3)) + np.eye(20, 3), np.ones(20)
     with pytest.raises(ValueError, match="A must not contain NaN"):
