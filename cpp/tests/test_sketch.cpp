@@ -323,7 +323,8 @@ int main() {
         }
     }
     for (std::int64_t width : {1, 1000, 40000, 100000, 1 << 24}) {
-        for (std::int64_t n : {0, 1, 300, 3000}) {
+        // 1000 and 2048: the one-digit sort with insertion (n up to 2^11); 2049 and 3000: two digits.
+        for (std::int64_t n : {0, 1, 300, 1000, 2048, 2049, 3000}) {
             test_sum_run<std::int32_t, double>(width, n, rng);
             test_sum_run<std::int64_t, float>(width, n, rng);
             test_sum_run<std::int64_t, std::complex<double>>(width, n, rng);

@@ -71,7 +71,12 @@ public:
         // buffers stay O(width) like the accumulator); indices and counts in 32 bits.
         if (width * static_cast<std::int64_t>(sizeof(T)) > kCachedSumBytes && n >= (std::int64_t{1} << digit_bits) &&
             n <= width && width < (std::int64_t{1} << 32)) {
-            radix_sort(indices, values, n, passes, digit_bits);
+            const int top_bits = std::min(bits, kMaxDigitBits);
+            if (passes > 1 && n <= (std::int64_t{1} << top_bits)) {
+                top_digit_then_insertion_sort(indices, values, n, bits - top_bits, top_bits);
+            } else {
+                radix_sort(indices, values, n, passes, digit_bits);
+            }
             return write_runs(scale, n, out_indices, out_values);
         }
         start(width);
@@ -126,6 +131,49 @@ private:
         };
         int last = move(0, indices, values);
         for (int pass = 1; pass < passes; ++pass) last = move(pass, keys_[last].data(), values_[last].data());
+    }
+
+    // Sorts the entries by index into keys_[0] and values_[0], stably, for a set no larger than
+    // the range of its top digit (bits [shift, shift + top_bits)): one counting pass on that
+    // digit leaves each entry among few of the same digit (one on average, or fewer), and an
+    // insertion sort, moving an entry only past larger indices, puts those in order. One pass
+    // over the set instead of two.
+    template <class I>
+    void top_digit_then_insertion_sort(const I* indices, const T* values, std::int64_t n, int shift, int top_bits) {
+        counts_.assign(std::size_t{1} << top_bits, 0);
+        std::uint32_t* const counts = counts_.data();
+        for (std::int64_t q = 0; q < n; ++q) ++counts[static_cast<std::uint32_t>(indices[q]) >> shift];
+        std::uint32_t offset = 0;
+        for (std::uint32_t* c = counts; c < counts + (std::size_t{1} << top_bits); ++c) {
+            const std::uint32_t count = *c;
+            *c = offset;
+            offset += count;
+        }
+        if (static_cast<std::int64_t>(keys_[0].size()) < n) {
+            keys_[0].resize(static_cast<std::size_t>(n));
+            values_[0].resize(static_cast<std::size_t>(n));
+        }
+        std::uint32_t* const keys = keys_[0].data();
+        T* const sorted = values_[0].data();
+        for (std::int64_t q = 0; q < n; ++q) {
+            const auto key = static_cast<std::uint32_t>(indices[q]);
+            const std::uint32_t place = counts[key >> shift]++;
+            keys[place] = key;
+            sorted[place] = values[q];
+        }
+        for (std::int64_t q = 1; q < n; ++q) {
+            const std::uint32_t key = keys[q];
+            if (key >= keys[q - 1]) continue;
+            const T value = sorted[q];
+            std::int64_t p = q;
+            do {
+                keys[p] = keys[p - 1];
+                sorted[p] = sorted[p - 1];
+                --p;
+            } while (p > 0 && keys[p - 1] > key);
+            keys[p] = key;
+            sorted[p] = value;
+        }
     }
 
     // Writes the nonzero sums of the runs of equal keys in keys_[0], values_[0] (n entries).
