@@ -7,7 +7,8 @@
 // A set given whole (sum_run) whose accumulator would not fit in the L2 cache is instead sorted
 // by index with a stable radix sort and its runs of equal indices summed: each of its entries
 // then costs a few cached moves rather than a cache miss (O(entries + 2^11) per digit of at
-// most 11 bits). Both add a set's values to T(0) in the order given, so they give the same bits.
+// most 11 bits; a set of at most 2^11 entries takes its top digit, then an insertion sort).
+// Both add a set's values to T(0) in the order given, so they give the same bits.
 #pragma once
 
 #include <algorithm>
