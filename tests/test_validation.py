@@ -196,6 +196,21 @@ def test_index_arrays_of_other_integer_dtypes_are_checked(index_dtype):
         pynla.spgemm(A, B)
 
 
+def test_negative_int32_index_in_a_matrix_wider_than_int32():
+    """int32 index arrays set by hand in a matrix with more columns than int32 counts (SciPy
+    itself would pick int64): a negative index is still out of range, the most negative too."""
+    from pynla._validation import csr_parts
+
+    A = sp.csr_array((np.ones(2), np.array([5, 7]), np.array([0, 2])), shape=(1, 3_000_000_000))
+    A.indptr = A.indptr.astype(np.int32)
+    for bad in (np.iinfo(np.int32).min, -1):
+        A.indices = np.array([5, bad], dtype=np.int32)
+        with pytest.raises(ValueError, match=rf"^A\.indices has index {bad} out of range for 3000000000 columns"):
+            csr_parts(A, "A")
+    A.indices = np.array([5, np.iinfo(np.int32).max], dtype=np.int32)
+    assert csr_parts(A, "A").indices.dtype == np.int32
+
+
 def test_indptr_and_indices_of_different_dtypes():
     """int64 indptr with int32 indices (or the other way) is checked and multiplied."""
     A, B = good_operands()

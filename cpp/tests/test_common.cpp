@@ -3,6 +3,7 @@
 // faults, both index types, 1 to 3 threads, with and without AVX2. Build and run as test_spgemm.cpp says.
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <cstdio>
 #include <random>
 #include <vector>
@@ -76,6 +77,23 @@ int check_all(std::mt19937_64& rng) {
     return failures;
 }
 
+// n_minor past I's largest value: every non-negative index is in range, and negative ones (the
+// most negative too) must still be found.
+template <class I>
+int check_beyond_index_range() {
+    ++n_checks;
+    const std::int64_t n_minor = static_cast<std::int64_t>(std::numeric_limits<I>::max()) + 1000;
+    const std::vector<I> offsets{0, 3, 3, 6};
+    std::vector<I> indices{0, std::numeric_limits<I>::max(), 5, 7, 2, std::numeric_limits<I>::min()};
+    int failures = pynla::check_indices(offsets.data(), 3, indices.data(), n_minor, 2).first_out_of_range != 5;
+    indices[5] = -1;
+    failures += pynla::check_indices(offsets.data(), 3, indices.data(), n_minor, 2).first_out_of_range != 5;
+    indices[5] = std::numeric_limits<I>::max();
+    failures += pynla::check_indices(offsets.data(), 3, indices.data(), n_minor, 2).first_out_of_range != -1;
+    if (failures > 0) std::printf("FAIL negative index with n_minor past the index type (%d bytes)\n", (int)sizeof(I));
+    return failures > 0;
+}
+
 }  // namespace
 
 int main() {
@@ -84,6 +102,7 @@ int main() {
     for (bool avx2 : {true, false}) {  // both copies of the scan (the AVX2 one where the CPU has it)
         pynla::avx2_allowed().store(avx2);
         failures += check_all<std::int32_t>(rng) + check_all<std::int64_t>(rng);
+        failures += check_beyond_index_range<std::int32_t>();
     }
     std::printf("%d passed, %d failed\n", n_checks - failures, failures);
     return failures == 0 ? 0 : 1;

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -99,6 +100,10 @@ IndexCheck check_indices(const I* offsets, std::int64_t n_major, const I* indice
     using Unsigned = std::make_unsigned_t<I>;  // a negative index becomes huge: one compare finds both
     constexpr std::int64_t kBlock = std::int64_t{1} << 13;
     const std::int64_t nnz = offsets[n_major];
+    // Past I's largest value no index is too large, but a negative one, seen as unsigned, is still
+    // at least I's largest + 1: the bound for the unsigned compare is the smaller of the two.
+    const std::uint64_t limit = std::min(static_cast<std::uint64_t>(std::max<std::int64_t>(n_minor, 0)),
+                                         static_cast<std::uint64_t>(std::numeric_limits<I>::max()) + 1);
     const auto ranges = detail::equal_ranges(nnz, n_threads);
     std::vector<char> found(ranges.size() - 1, 0);
     std::vector<std::int64_t> range_descents(ranges.size() - 1, 0);
@@ -123,7 +128,7 @@ IndexCheck check_indices(const I* offsets, std::int64_t n_major, const I* indice
                 descents -= starts_entries & descends;
             }
         }
-        found[r] = static_cast<std::uint64_t>(largest) >= static_cast<std::uint64_t>(n_minor);
+        found[r] = static_cast<std::uint64_t>(largest) >= limit;
         range_descents[r] = descents;
     });
     const std::int64_t out_of_range = detail::first_bad(ranges, found, [&](std::int64_t p) {
