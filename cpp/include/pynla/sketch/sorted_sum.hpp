@@ -91,16 +91,19 @@ private:
 
     static T scaled(const T& sum, double scale) { return scale == 1.0 ? sum : sum * static_cast<RealOf<T>>(scale); }
 
-    // Sorts the entries by index into keys_[0] and values_[0], stably: a pass per digit of
-    // digit_bits bits, lowest first, all digits counted in one read of the input.
+    // Sorts the entries by bits [low_bit, low_bit + passes digit_bits) of their indices into
+    // keys_[0] and values_[0], stably: a pass per digit of digit_bits bits, lowest first, all
+    // digits counted in one read of the input. (low_bit 0 and every bit: sorted by index.)
     template <class I>
-    void radix_sort(const I* indices, const T* values, std::int64_t n, int passes, int digit_bits) {
+    void radix_sort(const I* indices, const T* values, std::int64_t n, int passes, int digit_bits, int low_bit = 0) {
         const std::uint32_t mask = (std::uint32_t{1} << digit_bits) - 1;
         counts_.assign(static_cast<std::size_t>(passes) << digit_bits, 0);
         std::uint32_t* const counts = counts_.data();
         for (std::int64_t q = 0; q < n; ++q) {
             const auto key = static_cast<std::uint32_t>(indices[q]);
-            for (int pass = 0; pass < passes; ++pass) ++counts[(pass << digit_bits) + ((key >> (pass * digit_bits)) & mask)];
+            for (int pass = 0; pass < passes; ++pass) {
+                ++counts[(pass << digit_bits) + ((key >> (low_bit + pass * digit_bits)) & mask)];
+            }
         }
         for (int pass = 0; pass < passes; ++pass) {
             std::uint32_t offset = 0;
@@ -119,7 +122,7 @@ private:
         // Pass p moves the entries into buffer (passes - 1 - p) % 2, so the last lands in buffer 0.
         const auto move = [&](int pass, const auto* from_keys, const T* from_values) {
             std::uint32_t* const next = counts + (pass << digit_bits);
-            const int shift = pass * digit_bits, to = (passes - 1 - pass) % 2;
+            const int shift = low_bit + pass * digit_bits, to = (passes - 1 - pass) % 2;
             std::uint32_t* const to_keys = keys_[to].data();
             T* const to_values = values_[to].data();
             for (std::int64_t q = 0; q < n; ++q) {
@@ -135,33 +138,15 @@ private:
     }
 
     // Sorts the entries by index into keys_[0] and values_[0], stably, for a set no larger than
-    // the range of its top digit (bits [shift, shift + top_bits)): one counting pass on that
+    // the range of its top digit (bits [low_bit, low_bit + top_bits)): one counting pass on that
     // digit leaves each entry among few of the same digit (one on average, or fewer), and an
     // insertion sort, moving an entry only past larger indices, puts those in order. One pass
     // over the set instead of two.
     template <class I>
-    void top_digit_then_insertion_sort(const I* indices, const T* values, std::int64_t n, int shift, int top_bits) {
-        counts_.assign(std::size_t{1} << top_bits, 0);
-        std::uint32_t* const counts = counts_.data();
-        for (std::int64_t q = 0; q < n; ++q) ++counts[static_cast<std::uint32_t>(indices[q]) >> shift];
-        std::uint32_t offset = 0;
-        for (std::uint32_t* c = counts; c < counts + (std::size_t{1} << top_bits); ++c) {
-            const std::uint32_t count = *c;
-            *c = offset;
-            offset += count;
-        }
-        if (static_cast<std::int64_t>(keys_[0].size()) < n) {
-            keys_[0].resize(static_cast<std::size_t>(n));
-            values_[0].resize(static_cast<std::size_t>(n));
-        }
+    void top_digit_then_insertion_sort(const I* indices, const T* values, std::int64_t n, int low_bit, int top_bits) {
+        radix_sort(indices, values, n, 1, top_bits, low_bit);
         std::uint32_t* const keys = keys_[0].data();
         T* const sorted = values_[0].data();
-        for (std::int64_t q = 0; q < n; ++q) {
-            const auto key = static_cast<std::uint32_t>(indices[q]);
-            const std::uint32_t place = counts[key >> shift]++;
-            keys[place] = key;
-            sorted[place] = values[q];
-        }
         for (std::int64_t q = 1; q < n; ++q) {
             const std::uint32_t key = keys[q];
             if (key >= keys[q - 1]) continue;
