@@ -67,13 +67,16 @@ def require_sparse(A, name):
     return A
 
 
-def csr_parts(A, name):
+def csr_parts(A, name, *, find_rows_sorted=False):
     """The CSR arrays of sparse A (any format), checked: returns a CsrInput in A's own dtypes.
 
     Malformed structure (wrong lengths, indptr[0] != 0, decreasing indptr, indptr[-1] !=
     len(indices), indices out of range) raises ValueError naming ``name``, and is caught
     before SciPy converts the input to CSR (its converters trust their input).
-    Duplicate and unsorted indices are allowed: kernels sum duplicates.
+    Duplicate and unsorted indices are allowed: kernels sum duplicates. With
+    ``find_rows_sorted``, the result's ``rows_sorted`` tells whether every row lists its
+    columns in order (else None: finding out walks every row start, and costs more than the
+    rest of the check on matrices of short rows).
     """
     n_rows, n_cols = A.shape
     if A.format == "csc":
@@ -89,7 +92,7 @@ def csr_parts(A, name):
             raise ValueError(f"{name}.data has shape {np.shape(A.data)}, expected ({len(A.offsets)}, n) for its offsets")
     csr = A if A.format == "csr" else A.tocsr()
     indptr, indices, data, rows_sorted = _check_compressed(csr.indptr, csr.indices, csr.data, n_rows, n_cols, name,
-                                                           ("row", "column"))
+                                                           ("row", "column"), find_rows_sorted=find_rows_sorted)
     return CsrInput(indptr, indices, data, (n_rows, n_cols), rows_sorted)
 
 
@@ -112,10 +115,11 @@ def bsr_parts(A, name):
     return BsrInput(indptr, indices, data, (n_rows, n_cols), (block_rows, block_cols))
 
 
-def _check_compressed(indptr, indices, data, n_major, n_minor, name, axes, data_ndim=1):
+def _check_compressed(indptr, indices, data, n_major, n_minor, name, axes, data_ndim=1, find_rows_sorted=False):
     """Checks compressed (CSR/CSC, or BSR with data_ndim=3) structure.
 
-    Returns the arrays and whether every row lists its indices in non-decreasing order.
+    Returns the arrays and whether every row lists its indices in non-decreasing order (None
+    unless ``find_rows_sorted``).
     """
     major, minor = axes
     indptr, indices, data = (np.asarray(x) for x in (indptr, indices, data))
@@ -133,7 +137,8 @@ def _check_compressed(indptr, indices, data, n_major, n_minor, name, axes, data_
             f"{name}: indptr[-1] = {indptr[-1]}, len(indices) = {len(indices)} and len(data) = {len(data)} differ"
         )
     # One pass over each array in C++ (numpy's diff, min and max would take three).
-    decrease, out_of_range, rows_sorted = _core.check_compressed(*_checkable(indptr, indices), n_minor)
+    decrease, out_of_range, rows_sorted = _core.check_compressed(*_checkable(indptr, indices), n_minor,
+                                                                find_rows_sorted=find_rows_sorted)
     if decrease >= 0:
         raise ValueError(f"{name}.indptr is not non-decreasing: indptr[{decrease + 1}] < indptr[{decrease}]")
     if out_of_range >= 0:

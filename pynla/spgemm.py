@@ -80,8 +80,8 @@ def spgemm(A, B, *, sort_indices=True):
         return spgemm_bsr(A, B)
     shape = (A.shape[0], B.shape[1])
     dtype = np.result_type(A.dtype, B.dtype)
-    a_parts = csr_parts(A, "A")
-    b_parts = a_parts if B is A else csr_parts(B, "B")  # A @ A: one check, one conversion
+    a_parts = csr_parts(A, "A", find_rows_sorted=B is A)
+    b_parts = a_parts if B is A else csr_parts(B, "B", find_rows_sorted=True)  # A @ A: one check, one conversion
     index_dtype = index_dtype_for((a_parts, b_parts), maxval=max(*A.shape, *B.shape, len(a_parts.data), len(b_parts.data)))
 
     if dtype not in KERNEL_DTYPES:

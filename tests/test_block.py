@@ -389,10 +389,13 @@ def test_from_blocks_empty_and_bad_input(rng):
 
 
 def diagonally_dominant_bsr(rng, n_blocks, r, dtype=np.float64, *, kind=sp.bsr_array):
+    """A Hermitian BSR matrix whose diagonal entries exceed the magnitudes of the rest of their
+    row: positive definite, with invertible diagonal blocks (unsorted and repeated blocks)."""
     A = random_bsr(rng, (n_blocks, n_blocks), (r, r), 0.1, dtype, unsorted=True, repeats=3)
-    shift = sp.bsr_array(sp.eye_array(n_blocks * r, dtype=dtype) * (4 * r), blocksize=(r, r))
-    A = (A + A.T.conj() + shift).tobsr(blocksize=(r, r))
-    return kind(A)
+    hermitian = A + A.T.conj()
+    shift = 1 + abs(hermitian).sum(axis=1).max()
+    shift = sp.bsr_array(sp.eye_array(n_blocks * r, dtype=dtype) * shift, blocksize=(r, r))
+    return kind((hermitian + shift).tobsr(blocksize=(r, r)))
 
 
 @pytest.mark.parametrize("r", [1, 2, 3, 6, 9])
@@ -447,7 +450,11 @@ def test_block_diagonal_inverse_reports_the_singular_block(rng):
 
 
 def test_block_jacobi_preconditions_cg(rng):
-    A = diagonally_dominant_bsr(rng, 200, 3)
+    # D H D with H diagonally dominant and D spread over three decades: positive definite, badly
+    # scaled; the block-diagonal inverse undoes the scaling, plain CG pays for it.
+    H = diagonally_dominant_bsr(rng, 200, 3)
+    D = sp.diags_array(rng.permutation(np.geomspace(1, 1e3, H.shape[0])))
+    A = (D @ H @ D).tobsr(blocksize=(3, 3))
     b = rng.standard_normal(A.shape[0])
     M = pynla.aslinearoperator(pynla.block_diagonal_inverse(A))
     iterations = []
@@ -456,7 +463,7 @@ def test_block_jacobi_preconditions_cg(rng):
     assert np.linalg.norm(dense(A) @ x - b) <= 1e-8 * np.linalg.norm(b)
     plain = []
     spla.cg(pynla.aslinearoperator(A), b, rtol=1e-10, callback=lambda xk: plain.append(1))
-    assert len(iterations) <= len(plain)
+    assert 2 * len(iterations) <= len(plain)
 
 
 @pytest.mark.parametrize("dtype", KERNEL_DTYPES)

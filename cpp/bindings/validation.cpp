@@ -2,6 +2,10 @@
 // pynla/_validation.py.
 #include "pynla/common/structure_check.hpp"
 
+#include <pybind11/stl.h>
+
+#include <optional>
+
 #include "common.hpp"
 
 namespace pynla::bindings {
@@ -9,7 +13,8 @@ namespace pynla::bindings {
 namespace {
 
 template <class I>
-py::tuple check_compressed_typed(const py::array& offsets, const py::array& indices, std::int64_t n_minor) {
+py::tuple check_compressed_typed(const py::array& offsets, const py::array& indices, std::int64_t n_minor,
+                                 bool find_rows_sorted) {
     const std::int64_t n_major = offsets.ndim() == 1 ? offsets.shape(0) - 1 : -1;
     if (n_major < 0) throw py::value_error("offsets: expected a 1-D array of length at least 1");
     const I* offset_data = vector_data<I>(offsets, "offsets", n_major + 1);
@@ -23,8 +28,8 @@ py::tuple check_compressed_typed(const py::array& offsets, const py::array& indi
         const std::int64_t first = first_decrease(offset_data, n_major, n_threads);
         // Rows are only known once offsets never decrease (with the ends checked above, that keeps
         // them within the indices).
-        return std::pair{first, first < 0 ? check_indices(offset_data, n_major, index_data, n_minor, n_threads)
-                                          : IndexCheck{-1, false}};
+        return std::pair{first, first < 0 ? check_indices(offset_data, n_major, index_data, n_minor, n_threads, find_rows_sorted)
+                                          : IndexCheck{-1, std::nullopt}};
     });
     return py::make_tuple(decrease, check.first_out_of_range, check.rows_sorted);
 }
@@ -34,21 +39,21 @@ py::tuple check_compressed_typed(const py::array& offsets, const py::array& indi
 void bind_validation(py::module_& m) {
     m.def(
         "check_compressed",
-        [](const py::array& offsets, const py::array& indices, std::int64_t n_minor) -> py::tuple {
+        [](const py::array& offsets, const py::array& indices, std::int64_t n_minor, bool find_rows_sorted) -> py::tuple {
             if (py::isinstance<py::array_t<std::int32_t>>(indices)) {
-                return check_compressed_typed<std::int32_t>(offsets, indices, n_minor);
+                return check_compressed_typed<std::int32_t>(offsets, indices, n_minor, find_rows_sorted);
             }
             if (py::isinstance<py::array_t<std::int64_t>>(indices)) {
-                return check_compressed_typed<std::int64_t>(offsets, indices, n_minor);
+                return check_compressed_typed<std::int64_t>(offsets, indices, n_minor, find_rows_sorted);
             }
             throw py::type_error("indices: expected int32 or int64 indices");
         },
-        py::arg("offsets"), py::arg("indices"), py::arg("n_minor"),
+        py::arg("offsets"), py::arg("indices"), py::arg("n_minor"), py::kw_only(), py::arg("find_rows_sorted"),
         "Checks compressed (CSR, CSC, BSR) structure: offsets and indices are contiguous 1-D arrays of\n"
         "one dtype, int32 or int64, offsets[0] == 0 and offsets[-1] == len(indices). Returns\n"
         "(first p with offsets[p + 1] < offsets[p], first position of an index outside [0, n_minor),\n"
-        "whether every row's indices are non-decreasing), positions -1 if there is none; the indices\n"
-        "are only checked if the offsets never decrease.");
+        "whether every row's indices are non-decreasing, or None unless find_rows_sorted), positions -1\n"
+        "if there is none; the indices are only checked if the offsets never decrease.");
 }
 
 }  // namespace pynla::bindings

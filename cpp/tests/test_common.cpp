@@ -55,9 +55,12 @@ int check(std::mt19937_64& rng, std::int64_t n_major, std::int64_t n_minor, int 
     for (std::int64_t i = 0; i < n_major; ++i) {
         for (std::int64_t p = offsets[i] + 1; p < offsets[i + 1]; ++p) expected_sorted &= indices[p - 1] <= indices[p];
     }
-    const auto got = pynla::check_indices(offsets.data(), n_major, indices.data(), n_minor, n_threads);
+    const auto got = pynla::check_indices(offsets.data(), n_major, indices.data(), n_minor, n_threads, true);
     failures += got.first_out_of_range != expected_out_of_range;
-    failures += expected_out_of_range < 0 && got.rows_sorted != expected_sorted;
+    failures += expected_out_of_range < 0 && got.rows_sorted != std::optional<bool>(expected_sorted);
+    // Without the sortedness walk: the same range check, and sortedness left unknown.
+    const auto range_only = pynla::check_indices(offsets.data(), n_major, indices.data(), n_minor, n_threads, false);
+    failures += range_only.first_out_of_range != expected_out_of_range || range_only.rows_sorted.has_value();
 
     if (failures > 0) {
         std::printf("FAIL n_major=%ld n_minor=%ld faults=%d sorted=%d threads=%d\n", (long)n_major, (long)n_minor, faults,
@@ -85,11 +88,11 @@ int check_beyond_index_range() {
     const std::int64_t n_minor = static_cast<std::int64_t>(std::numeric_limits<I>::max()) + 1000;
     const std::vector<I> offsets{0, 3, 3, 6};
     std::vector<I> indices{0, std::numeric_limits<I>::max(), 5, 7, 2, std::numeric_limits<I>::min()};
-    int failures = pynla::check_indices(offsets.data(), 3, indices.data(), n_minor, 2).first_out_of_range != 5;
+    int failures = pynla::check_indices(offsets.data(), 3, indices.data(), n_minor, 2, false).first_out_of_range != 5;
     indices[5] = -1;
-    failures += pynla::check_indices(offsets.data(), 3, indices.data(), n_minor, 2).first_out_of_range != 5;
+    failures += pynla::check_indices(offsets.data(), 3, indices.data(), n_minor, 2, false).first_out_of_range != 5;
     indices[5] = std::numeric_limits<I>::max();
-    failures += pynla::check_indices(offsets.data(), 3, indices.data(), n_minor, 2).first_out_of_range != -1;
+    failures += pynla::check_indices(offsets.data(), 3, indices.data(), n_minor, 2, false).first_out_of_range != -1;
     if (failures > 0) std::printf("FAIL negative index with n_minor past the index type (%d bytes)\n", (int)sizeof(I));
     return failures > 0;
 }

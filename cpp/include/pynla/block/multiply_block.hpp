@@ -39,11 +39,10 @@ constexpr std::int64_t kRowsAheadToPrefetch = 4;
 // Asks for row k of m: its block columns and its blocks.
 template <class I, class T>
 PYNLA_ALWAYS_INLINE void prefetch_row(const BsrView<I, T>& m, std::int64_t k) {
-    constexpr std::int64_t kLine = 64;
     __builtin_prefetch(m.indices + m.row_begin(k));
     const auto* first = reinterpret_cast<const char*>(m.block(m.row_begin(k)));
     const auto* last = reinterpret_cast<const char*>(m.block(m.row_end(k)));
-    for (const char* line = first; line < last; line += kLine) __builtin_prefetch(line);
+    for (const char* line = first; line < last; line += kCacheLineBytes) __builtin_prefetch(line);
 }
 
 // Calls visit(j) once for each distinct block column j of row i of A B, in first-meeting order,

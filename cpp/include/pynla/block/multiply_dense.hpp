@@ -71,10 +71,9 @@ struct DenseProduct {
         const T* xs = x_rows(t) + col;
         for (std::int64_t i = 0; i < in_dim; ++i) __builtin_prefetch(xs + i * ldx);
         if (positions != nullptr) {
-            constexpr std::int64_t kLine = 64;
             const auto* m = reinterpret_cast<const char*>(block(t));
             const std::int64_t bytes = out_dim * in_dim * std::int64_t{sizeof(T)};
-            for (std::int64_t offset = 0; offset < bytes; offset += kLine) __builtin_prefetch(m + offset);
+            for (std::int64_t offset = 0; offset < bytes; offset += kCacheLineBytes) __builtin_prefetch(m + offset);
         }
     }
 

@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <complex>
+#include <cstdint>
 #include <cstring>
 #include <type_traits>
 
@@ -29,6 +30,9 @@
 #define PYNLA_ALWAYS_INLINE inline __attribute__((always_inline))
 
 namespace pynla {
+
+// Bytes in a cache line on every x86-64 CPU (and most others): the step of software prefetches.
+constexpr std::int64_t kCacheLineBytes = 64;
 
 // Whether kernels may take their AVX2 copies (default: yes). Tests turn it off to check that
 // both copies give the same bits.

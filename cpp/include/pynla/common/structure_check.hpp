@@ -3,12 +3,13 @@
 // by every thread: numpy needs three passes (min and max of the indices, diff of the offsets),
 // which cost 2% of a Poisson SpGEMM. The pass over the indices also tells whether every row
 // lists its indices in non-decreasing order, which the SpGEMM kernel would otherwise find out in a
-// pass of its own.
+// pass of its own (when asked: it costs more than the rest of the check).
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -88,15 +89,17 @@ std::int64_t first_decrease(const I* offsets, std::int64_t n_major, int n_thread
 }
 
 struct IndexCheck {
-    std::int64_t first_out_of_range;  // position of the first index outside [0, n_minor), or -1
-    bool rows_sorted;                 // every row's indices are non-decreasing (if all are in range)
+    std::int64_t first_out_of_range;   // position of the first index outside [0, n_minor), or -1
+    std::optional<bool> rows_sorted;   // every row's indices are non-decreasing (if all are in range);
+                                       // known if asked for
 };
 
 // Checks the indices of a compressed matrix whose n_major + 1 offsets are valid (start at 0,
-// never decrease, end at the number of indices).
+// never decrease, end at the number of indices); tells whether rows are sorted if find_rows_sorted
+// (a walk over the row starts: most of the check's time on matrices of short rows).
 template <class I>
 IndexCheck check_indices(const I* offsets, std::int64_t n_major, const I* indices, std::int64_t n_minor,
-                         int n_threads) {
+                         int n_threads, bool find_rows_sorted) {
     using Unsigned = std::make_unsigned_t<I>;  // a negative index becomes huge: one compare finds both
     constexpr std::int64_t kBlock = std::int64_t{1} << 13;
     const std::int64_t nnz = offsets[n_major];
@@ -119,6 +122,7 @@ IndexCheck check_indices(const I* offsets, std::int64_t n_major, const I* indice
             const detail::Scan<I> scan = detail::scan(indices, std::max<std::int64_t>(block, 1), block_end);
             largest = std::max(largest, scan.largest);
             descents += scan.descents;
+            if (!find_rows_sorted) continue;
             for (; row < n_major && offsets[row] < block_end; ++row) {
                 // Without branches: rows of graphs and random matrices are as often empty as not.
                 // Positions are clamped into [0, nnz) for rows that start nothing (and are not counted).
@@ -136,6 +140,7 @@ IndexCheck check_indices(const I* offsets, std::int64_t n_major, const I* indice
     });
     std::int64_t descents = 0;
     for (const std::int64_t d : range_descents) descents += d;
+    if (!find_rows_sorted) return {out_of_range, std::nullopt};
     return {out_of_range, descents == 0};
 }
 

