@@ -182,7 +182,7 @@ void test_sparse(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t d,
     expect(by_columns == expected && canonical, "CSC: S A, canonical", m, n, k);
 }
 
-// SortedSum::sum_run (which radix-sorts sets too sparse for a cached accumulator) against
+// SortedSum::sum_run (which ranks or radix-sorts sets too wide for a cached accumulator) against
 // start/add/write, bit for bit: values are not small integers here, so the order of each sum
 // shows, and some repeat an index, sum to exactly zero or are -0.0.
 template <class I, class T>
@@ -220,7 +220,9 @@ void test_sparse_wide(std::int64_t m, std::int64_t n, std::int64_t k, std::int64
     std::vector<I> indptr{0}, indices;
     std::vector<double> data;
     for (std::int64_t i = 0; i < n; ++i) {
-        const std::int64_t length = rng() % 3 == 0 ? 0 : static_cast<std::int64_t>(rng() % 5);
+        // Mostly 0 to 4 entries; one row in 1000 dense (5000 entries: over several of the
+        // placement's 4096-entry blocks).
+        const std::int64_t length = rng() % 1000 == 0 ? 5000 : rng() % 3 == 0 ? 0 : static_cast<std::int64_t>(rng() % 5);
         for (std::int64_t e = 0; e < length; ++e) {
             const bool repeat = e > 0 && rng() % 4 == 0;
             indices.push_back(repeat ? indices.back() : static_cast<I>(rng() % static_cast<std::uint64_t>(d)));
@@ -322,16 +324,23 @@ int main() {
             }
         }
     }
-    for (std::int64_t width : {1, 1000, 40000, 100000, 1 << 24}) {
-        // 1000 and 2048: the one-digit sort with insertion (n up to 2^11); 2049 and 3000: two digits.
-        for (std::int64_t n : {0, 1, 300, 1000, 2048, 2049, 3000}) {
-            test_sum_run<std::int32_t, double>(width, n, rng);
-            test_sum_run<std::int64_t, float>(width, n, rng);
-            test_sum_run<std::int64_t, std::complex<double>>(width, n, rng);
+    for (bool avx2 : {true, false}) {  // both copies of the ranking (the AVX2 one where the CPU has it)
+        avx2_allowed().store(avx2);
+        // Past the cached accumulator (256 KiB of values): 40000 wide (but float) is ranked from 157
+        // entries on, 100000 from 391 (1000 on), 2^24 radix-sorted from 256 (300 on); the rest
+        // are accumulated.
+        for (std::int64_t width : {1, 1000, 40000, 100000, 1 << 24}) {
+            for (std::int64_t n : {0, 1, 300, 1000, 2048, 3000}) {
+                test_sum_run<std::int32_t, double>(width, n, rng);
+                test_sum_run<std::int64_t, float>(width, n, rng);
+                test_sum_run<std::int64_t, std::complex<double>>(width, n, rng);
+            }
         }
     }
+    avx2_allowed().store(true);
     for (std::int64_t k : {1, 3}) {
         test_sparse_wide<std::int32_t>(5, 3000, k, 100000, rng);
+        test_sparse_wide<std::int32_t>(7, 30000, k, 100000, rng);
         test_sparse_wide<std::int64_t>(4, 2000, k, 1 << 24, rng);
     }
     test_hadamard(rng);

@@ -4,11 +4,12 @@
 // stay in the L1 cache beside the sums; walking it lists them in order, or, when they are few
 // and the width large, they are sorted instead. Cost per set: O(entries + distinct log distinct
 // or width / 4096). Widths up to ColumnBitmap::kMaxWidth.
-// A set given whole (sum_run) whose accumulator would not fit in the L2 cache is instead sorted
-// by index with a stable radix sort and its runs of equal indices summed: each of its entries
-// then costs a few cached moves rather than a cache miss (O(entries + 2^11) per digit of at
-// most 11 bits; a set of at most 2^11 entries takes its top digit, then an insertion sort).
-// Both add a set's values to T(0) in the order given, so they give the same bits.
+// A set given whole (sum_run) whose accumulator would not fit in the L2 cache is summed without
+// one: by rank when its bitmap is small beside it (each entry's place among the set's distinct
+// indices is counted off the bitmap, and its value added there: two reads of the set and one of
+// the bitmap, all in the L1 cache; O(entries + width / 64)), else sorted by index with a stable
+// radix sort and its runs of equal indices summed (O(entries + 2^11) per digit of at most 11
+// bits). Each adds a set's values to T(0) in the order given, so all give the same bits.
 #pragma once
 
 #include <algorithm>
@@ -18,6 +19,7 @@
 
 #include "pynla/common/column_bitmap.hpp"
 #include "pynla/common/scalar.hpp"
+#include "pynla/common/simd.hpp"
 
 namespace pynla::sketch {
 
@@ -65,20 +67,19 @@ public:
     template <class I>
     std::int64_t sum_run(std::int64_t width, const I* indices, const T* values, std::int64_t n, double scale,
                          I* out_indices, T* out_values) {
-        const int bits = width > 1 ? 64 - __builtin_clzll(static_cast<std::uint64_t>(width - 1)) : 1;
-        const int passes = (bits + kMaxDigitBits - 1) / kMaxDigitBits, digit_bits = (bits + passes - 1) / passes;
-        // The accumulator past the L2 cache; enough entries to pay for the digit counts, but no
-        // more than the width (denser sets reuse the accumulator's cache lines, and the sort's
-        // buffers stay O(width) like the accumulator); indices and counts in 32 bits.
-        if (width * static_cast<std::int64_t>(sizeof(T)) > kCachedSumBytes && n >= (std::int64_t{1} << digit_bits) &&
-            n <= width && width < (std::int64_t{1} << 32)) {
-            const int top_bits = std::min(bits, kMaxDigitBits);
-            if (passes > 1 && n <= (std::int64_t{1} << top_bits)) {
-                top_digit_then_insertion_sort(indices, values, n, bits - top_bits, top_bits);
-            } else {
-                radix_sort(indices, values, n, passes, digit_bits);
+        if (width * static_cast<std::int64_t>(sizeof(T)) > kCachedSumBytes && width < (std::int64_t{1} << 32)) {
+            if ((width + 63) / 64 <= kRankWordsPerEntry * n) {
+                return use_avx2() ? sum_by_rank_avx2(width, indices, values, n, scale, out_indices, out_values)
+                                  : sum_by_rank_plain(width, indices, values, n, scale, out_indices, out_values);
             }
-            return write_runs(scale, n, out_indices, out_values);
+            const int bits = 64 - __builtin_clzll(static_cast<std::uint64_t>(width - 1));
+            const int passes = (bits + kMaxDigitBits - 1) / kMaxDigitBits, digit_bits = (bits + passes - 1) / passes;
+            // Enough entries to pay for the digit counts, but no more than the width (denser sets
+            // reuse the accumulator's cache lines, and the sort's buffers stay O(width)).
+            if (n >= (std::int64_t{1} << digit_bits) && n <= width) {
+                radix_sort(indices, values, n, passes, digit_bits);
+                return write_runs(scale, n, out_indices, out_values);
+            }
         }
         start(width);
         for (std::int64_t q = 0; q < n; ++q) add(indices[q], values[q]);
@@ -88,22 +89,20 @@ public:
 private:
     static constexpr int kMaxDigitBits = 11;                   // 2^11 counts per digit: 8 KiB
     static constexpr std::int64_t kCachedSumBytes = 1 << 18;  // half an L2 cache
+    static constexpr std::int64_t kRankWordsPerEntry = 4;     // ranking pays while its bitmap is this small
 
     static T scaled(const T& sum, double scale) { return scale == 1.0 ? sum : sum * static_cast<RealOf<T>>(scale); }
 
-    // Sorts the entries by bits [low_bit, low_bit + passes digit_bits) of their indices into
-    // keys_[0] and values_[0], stably: a pass per digit of digit_bits bits, lowest first, all
-    // digits counted in one read of the input. (low_bit 0 and every bit: sorted by index.)
+    // Sorts the entries by index into keys_[0] and values_[0], stably: a pass per digit of
+    // digit_bits bits, lowest first, all digits counted in one read of the input.
     template <class I>
-    void radix_sort(const I* indices, const T* values, std::int64_t n, int passes, int digit_bits, int low_bit = 0) {
+    void radix_sort(const I* indices, const T* values, std::int64_t n, int passes, int digit_bits) {
         const std::uint32_t mask = (std::uint32_t{1} << digit_bits) - 1;
         counts_.assign(static_cast<std::size_t>(passes) << digit_bits, 0);
         std::uint32_t* const counts = counts_.data();
         for (std::int64_t q = 0; q < n; ++q) {
             const auto key = static_cast<std::uint32_t>(indices[q]);
-            for (int pass = 0; pass < passes; ++pass) {
-                ++counts[(pass << digit_bits) + ((key >> (low_bit + pass * digit_bits)) & mask)];
-            }
+            for (int pass = 0; pass < passes; ++pass) ++counts[(pass << digit_bits) + ((key >> (pass * digit_bits)) & mask)];
         }
         for (int pass = 0; pass < passes; ++pass) {
             std::uint32_t offset = 0;
@@ -113,16 +112,11 @@ private:
                 offset += count;
             }
         }
-        for (int b = 0; b < 2; ++b) {
-            if (static_cast<std::int64_t>(keys_[b].size()) < n) {
-                keys_[b].resize(static_cast<std::size_t>(n));
-                values_[b].resize(static_cast<std::size_t>(n));
-            }
-        }
+        reserve_sorted(n);
         // Pass p moves the entries into buffer (passes - 1 - p) % 2, so the last lands in buffer 0.
         const auto move = [&](int pass, const auto* from_keys, const T* from_values) {
             std::uint32_t* const next = counts + (pass << digit_bits);
-            const int shift = low_bit + pass * digit_bits, to = (passes - 1 - pass) % 2;
+            const int shift = pass * digit_bits, to = (passes - 1 - pass) % 2;
             std::uint32_t* const to_keys = keys_[to].data();
             T* const to_values = values_[to].data();
             for (std::int64_t q = 0; q < n; ++q) {
@@ -137,28 +131,69 @@ private:
         for (int pass = 1; pass < passes; ++pass) last = move(pass, keys_[last].data(), values_[last].data());
     }
 
-    // Sorts the entries by index into keys_[0] and values_[0], stably, for a set no larger than
-    // the range of its top digit (bits [low_bit, low_bit + top_bits)): one counting pass on that
-    // digit leaves each entry among few of the same digit (one on average, or fewer), and an
-    // insertion sort, moving an entry only past larger indices, puts those in order. One pass
-    // over the set instead of two.
+    // sum_run by rank (width < 2^32): marks the set's indices in rank_words_, counts the marks
+    // before each word (ranks_), then adds each value at its index's rank among the marked ones,
+    // in keys_[0] and values_[0]; writes those out and clears the marks.
     template <class I>
-    void top_digit_then_insertion_sort(const I* indices, const T* values, std::int64_t n, int low_bit, int top_bits) {
-        radix_sort(indices, values, n, 1, top_bits, low_bit);
+    PYNLA_ALWAYS_INLINE std::int64_t sum_by_rank(std::int64_t width, const I* indices, const T* values, std::int64_t n,
+                                                 double scale, I* out_indices, T* out_values) {
+        const std::int64_t n_words = (width + 63) / 64;
+        if (static_cast<std::int64_t>(rank_words_.size()) < n_words) {
+            rank_words_.resize(static_cast<std::size_t>(n_words), 0);
+            ranks_.resize(static_cast<std::size_t>(n_words));
+        }
+        std::uint64_t* const words = rank_words_.data();
+        std::uint32_t* const ranks = ranks_.data();
+        for (std::int64_t q = 0; q < n; ++q) {
+            const auto index = static_cast<std::uint64_t>(indices[q]);
+            words[index >> 6] |= std::uint64_t{1} << (index & 63);
+        }
+        std::uint32_t distinct = 0;
+        for (std::int64_t w = 0; w < n_words; ++w) {
+            ranks[w] = distinct;
+            distinct += static_cast<std::uint32_t>(__builtin_popcountll(words[w]));
+        }
+        reserve_sorted(distinct);
         std::uint32_t* const keys = keys_[0].data();
-        T* const sorted = values_[0].data();
-        for (std::int64_t q = 1; q < n; ++q) {
-            const std::uint32_t key = keys[q];
-            if (key >= keys[q - 1]) continue;
-            const T value = sorted[q];
-            std::int64_t p = q;
-            do {
-                keys[p] = keys[p - 1];
-                sorted[p] = sorted[p - 1];
-                --p;
-            } while (p > 0 && keys[p - 1] > key);
-            keys[p] = key;
-            sorted[p] = value;
+        T* const sums = values_[0].data();
+        std::fill(sums, sums + distinct, T(0));
+        for (std::int64_t q = 0; q < n; ++q) {
+            const auto index = static_cast<std::uint64_t>(indices[q]);
+            const std::uint64_t below = words[index >> 6] & ((std::uint64_t{1} << (index & 63)) - 1);
+            const std::uint32_t rank = ranks[index >> 6] + static_cast<std::uint32_t>(__builtin_popcountll(below));
+            keys[rank] = static_cast<std::uint32_t>(index);
+            sums[rank] += values[q];
+        }
+        std::fill(words, words + n_words, std::uint64_t{0});
+        std::int64_t written = 0;
+        for (std::uint32_t p = 0; p < distinct; ++p) {
+            const T sum = sums[p];
+            out_indices[written] = static_cast<I>(keys[p]);
+            out_values[written] = scaled(sum, scale);
+            written += sum != T(0);
+        }
+        return written;
+    }
+
+    // The x86-64 baseline has no popcount instruction (each is a library call): AVX2 CPUs have one,
+    // and it makes the ranking twice as fast as the radix sort (1000 entries in 2^17: 6.5 against 13 ns each).
+    template <class I>
+    std::int64_t sum_by_rank_plain(std::int64_t width, const I* indices, const T* values, std::int64_t n, double scale,
+                                   I* out_indices, T* out_values) {
+        return sum_by_rank(width, indices, values, n, scale, out_indices, out_values);
+    }
+    template <class I>
+    PYNLA_TARGET_AVX2 std::int64_t sum_by_rank_avx2(std::int64_t width, const I* indices, const T* values,
+                                                    std::int64_t n, double scale, I* out_indices, T* out_values) {
+        return sum_by_rank(width, indices, values, n, scale, out_indices, out_values);
+    }
+
+    void reserve_sorted(std::int64_t n) {
+        for (int b = 0; b < 2; ++b) {
+            if (static_cast<std::int64_t>(keys_[b].size()) < n) {
+                keys_[b].resize(static_cast<std::size_t>(n));
+                values_[b].resize(static_cast<std::size_t>(n));
+            }
         }
     }
 
@@ -185,8 +220,10 @@ private:
     ColumnBitmap bitmap_;                // the current set's indices; empty outside a set
     std::int64_t width_ = 0;
     std::vector<std::uint32_t> counts_;  // radix sort: per pass, the next place for each digit
-    std::vector<std::uint32_t> keys_[2]; // radix sort: indices, moved back and forth by the passes
-    std::vector<T> values_[2];           // radix sort: their values
+    std::vector<std::uint32_t> keys_[2]; // radix sort: indices, moved back and forth by the passes (rank: keys_[0])
+    std::vector<T> values_[2];           // radix sort: their values (rank: the sums, values_[0])
+    std::vector<std::uint64_t> rank_words_;  // rank: the set's indices as bits; zero outside a set
+    std::vector<std::uint32_t> ranks_;       // rank: marks before each word of rank_words_
 };
 
 }  // namespace pynla::sketch
