@@ -105,14 +105,19 @@ void test_dense(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t d, 
     const MatrixView<double> f_order{a_fortran.data(), n, d, 1, n};
     const MatrixView<double> strided{a_strided.data(), n, d, 2 * d, 2};
     const auto rows = sketch::sketch_rows(s);
-    expect(equal(sketch::sketch_by_rows(rows.view(), m, 1.0, c_order), expected), "dense by rows", m, n, k);
-    expect(equal(sketch::sketch_by_row_parts(s, c_order, 3), expected), "dense by row parts", m, n, k);
-    expect(equal(sketch::sketch_by_columns(s, c_order), expected), "dense by columns, C order", m, n, k);
-    expect(equal(sketch::sketch_by_columns(s, f_order), expected), "dense by columns, Fortran order", m, n, k);
-    for (const std::int64_t width : {8, 13, 64}) {  // blocks that divide d, do not, or exceed it
-        expect(equal(sketch::sketch_by_column_blocks(s, c_order, width), expected), "dense by column blocks", m, n, k);
+    for (bool avx2 : {true, false}) {  // both copies of the adds (the AVX2 one where the CPU has it)
+        avx2_allowed().store(avx2);
+        expect(equal(sketch::sketch_by_rows(rows.view(), m, 1.0, c_order), expected), "dense by rows", m, n, k);
+        expect(equal(sketch::sketch_by_row_parts(s, c_order, 3), expected), "dense by row parts", m, n, k);
+        expect(equal(sketch::sketch_by_columns(s, c_order), expected), "dense by columns, C order", m, n, k);
+        expect(equal(sketch::sketch_by_columns(s, f_order), expected), "dense by columns, Fortran order", m, n, k);
+        for (const std::int64_t width : {8, 13, 64}) {  // blocks that divide d, do not, or exceed it
+            expect(equal(sketch::sketch_by_column_blocks(s, c_order, width), expected), "dense by column blocks", m, n,
+                   k);
+        }
+        expect(equal(sketch::sketch_dense(s, strided), expected), "dense, strided", m, n, k);
     }
-    expect(equal(sketch::sketch_dense(s, strided), expected), "dense, strided", m, n, k);
+    avx2_allowed().store(true);
 }
 
 // A random CSR matrix with empty rows and repeated, unsorted columns.

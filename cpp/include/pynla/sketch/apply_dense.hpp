@@ -32,11 +32,33 @@ namespace pynla::sketch {
 
 // out[0, n) += source[0, n) for sign +1, -= for sign -1.
 template <class T>
-inline void add_signed(T* __restrict out, const T* __restrict source, std::int64_t n, std::int8_t sign) {
+PYNLA_ALWAYS_INLINE void add_signed_body(T* __restrict out, const T* __restrict source, std::int64_t n,
+                                         std::int8_t sign) {
     if (sign > 0) {
         for (std::int64_t j = 0; j < n; ++j) out[j] += source[j];
     } else {
         for (std::int64_t j = 0; j < n; ++j) out[j] -= source[j];
+    }
+}
+template <class T>
+void add_signed_plain(T* __restrict out, const T* __restrict source, std::int64_t n, std::int8_t sign) {
+    add_signed_body(out, source, n, sign);
+}
+template <class T>
+PYNLA_TARGET_AVX2 void add_signed_avx2(T* __restrict out, const T* __restrict source, std::int64_t n,
+                                       std::int8_t sign) {
+    add_signed_body(out, source, n, sign);
+}
+
+// add_signed_body in its AVX2 copy when `wide` (use_avx2(), asked once per kernel): the adds
+// are lane-wise, so both copies give the same bits; AVX2 makes the sketch of the bench's dense
+// 200000 x 200 matrix 10% faster (16.8 against 19.0 ms at 2 threads, medians of 8 A/B rounds).
+template <class T>
+inline void add_signed(T* __restrict out, const T* __restrict source, std::int64_t n, std::int8_t sign, bool wide) {
+    if (wide) {
+        add_signed_avx2(out, source, n, sign);
+    } else {
+        add_signed_plain(out, source, n, sign);
     }
 }
 
@@ -62,6 +84,7 @@ Buffer<T> sketch_by_rows(const SketchRowsView& s_rows, std::int64_t m, double sc
     Buffer<T> y(m * d);
     constexpr std::int64_t kAhead = 4;  // rows of A in flight: enough to cover memory latency
     const int n_threads = max_threads();
+    const bool wide = use_avx2();
     const auto bounds = split_by_cost(m, n_threads * kTasksPerThread,
                                       [&](std::int64_t r) { return (s_rows.indptr[r] + r) * (d + 1); });
     parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
@@ -72,7 +95,7 @@ Buffer<T> sketch_by_rows(const SketchRowsView& s_rows, std::int64_t m, double sc
             for (std::int64_t p = begin; p < end; ++p) {
                 if (p + kAhead < end) prefetch_row(a.row(s_rows.sources[p + kAhead]), d);
                 const T* __restrict const source = a.row(s_rows.sources[p]);
-                add_signed(out, source, d, s_rows.signs[p]);
+                add_signed(out, source, d, s_rows.signs[p], wide);
             }
             scale_values(out, d, scale);
         }
@@ -89,6 +112,7 @@ Buffer<T> sketch_by_row_parts(const SparseSketchView& s, const MatrixView<T>& a,
     Buffer<T> y(size);
     Buffer<T> partial((parts - 1) * size);
     const int n_threads = max_threads();
+    const bool wide = use_avx2();
     parallel_for(parts, n_threads, [&](std::int64_t part, int) {
         T* const sums = part == 0 ? y.data() : partial.data() + (part - 1) * size;
         std::fill(sums, sums + size, T(0));
@@ -96,7 +120,7 @@ Buffer<T> sketch_by_row_parts(const SparseSketchView& s, const MatrixView<T>& a,
             const T* __restrict const source = a.row(i);
             for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
                 T* __restrict const out = sums + static_cast<std::int64_t>(s.rows[p]) * d;
-                add_signed(out, source, d, s.signs[p]);
+                add_signed(out, source, d, s.signs[p], wide);
             }
         }
     });
@@ -172,6 +196,7 @@ Buffer<T> sketch_by_column_blocks(const SparseSketchView& s, const MatrixView<T>
     const std::int64_t m = s.n_rows, n = s.n_cols, d = a.n_cols, k = s.per_column;
     Buffer<T> y(m * d);
     const int n_threads = max_threads();
+    const bool wide = use_avx2();
     std::vector<std::vector<T>> tiles(static_cast<std::size_t>(n_threads));
     parallel_for((d + width - 1) / width, n_threads, [&](std::int64_t block, int thread) {
         const std::int64_t j0 = block * width, block_width = std::min(width, d - j0);
@@ -180,7 +205,8 @@ Buffer<T> sketch_by_column_blocks(const SparseSketchView& s, const MatrixView<T>
         for (std::int64_t i = 0; i < n; ++i) {
             const T* const source = a.row(i) + j0;
             for (std::int64_t p = i * k; p < (i + 1) * k; ++p) {
-                add_signed(tile.data() + static_cast<std::int64_t>(s.rows[p]) * width, source, block_width, s.signs[p]);
+                add_signed(tile.data() + static_cast<std::int64_t>(s.rows[p]) * width, source, block_width, s.signs[p],
+                           wide);
             }
         }
         for (std::int64_t r = 0; r < m; ++r) {
