@@ -332,8 +332,8 @@ int main() {
     for (bool avx2 : {true, false}) {  // both copies of the ranking (the AVX2 one where the CPU has it)
         avx2_allowed().store(avx2);
         // Past the cached accumulator (256 KiB of values): 40000 wide (but float) is ranked from 157
-        // entries on, 100000 from 391 (1000 on), 2^24 radix-sorted from 256 (300 on); the rest
-        // are accumulated.
+        // entries on, 100000 from 391 (1000 on), 2^24 radix-sorted at every n (its accumulator
+        // would pass 8 MiB); the rest are accumulated.
         for (std::int64_t width : {1, 1000, 40000, 100000, 1 << 24}) {
             for (std::int64_t n : {0, 1, 300, 1000, 2048, 3000}) {
                 test_sum_run<std::int32_t, double>(width, n, rng);

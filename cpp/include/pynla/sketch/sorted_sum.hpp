@@ -9,7 +9,9 @@
 // indices is counted off the bitmap, and its value added there: two reads of the set and one of
 // the bitmap, all in the L1 cache; O(entries + width / 64)), else sorted by index with a stable
 // radix sort and its runs of equal indices summed (O(entries + 2^11) per digit of at most 11
-// bits). Each adds a set's values to T(0) in the order given, so all give the same bits.
+// bits), if it has entries enough to pay for the digit counts or the accumulator would be too
+// large to allocate; a small set of a moderate width keeps the accumulator. Each adds a set's
+// values to T(0) in the order given, so all give the same bits.
 #pragma once
 
 #include <algorithm>
@@ -74,9 +76,12 @@ public:
             }
             const int bits = 64 - __builtin_clzll(static_cast<std::uint64_t>(width - 1));
             const int passes = (bits + kMaxDigitBits - 1) / kMaxDigitBits, digit_bits = (bits + passes - 1) / passes;
-            // Enough entries to pay for the digit counts, but no more than the width (denser sets
+            // Enough entries to pay for the digit counts, or an accumulator too large to allocate
+            // (each thread would zero its own, on every call: 128 MB at width 2^24 made a 1e4-entry
+            // sketch 8 times slower than a 1e6-entry one); but no more than the width (denser sets
             // reuse the accumulator's cache lines, and the sort's buffers stay O(width)).
-            if (n >= (std::int64_t{1} << digit_bits) && n <= width) {
+            const bool large = width * static_cast<std::int64_t>(sizeof(T)) > kLargeSumBytes;
+            if ((n >= (std::int64_t{1} << digit_bits) || large) && n <= width) {
                 radix_sort(indices, values, n, passes, digit_bits);
                 return write_runs(scale, n, out_indices, out_values);
             }
@@ -89,6 +94,7 @@ public:
 private:
     static constexpr int kMaxDigitBits = 11;                   // 2^11 counts per digit: 8 KiB
     static constexpr std::int64_t kCachedSumBytes = 1 << 18;  // half an L2 cache
+    static constexpr std::int64_t kLargeSumBytes = 1 << 23;   // past this, no accumulator is allocated
     static constexpr std::int64_t kRankWordsPerEntry = 4;     // ranking pays while its bitmap is this small
 
     static T scaled(const T& sum, double scale) { return scale == 1.0 ? sum : sum * static_cast<RealOf<T>>(scale); }
