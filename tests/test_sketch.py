@@ -260,6 +260,25 @@ def test_dense_sketches_of_sparse_are_dense(name, fmt):
     assert_allclose(Y, reference(S, A.astype(np.float64)), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+def test_widest_kernel_input_with_few_entries_per_row(dtype):
+    """2^24 columns, the widest the kernels take, with a few entries per row of S A (with
+    repeats, to be summed): rows are sorted, as no accumulator that wide is allocated; same
+    entries as SpGEMM with S's sparse matrix, from CSR and CSC."""
+    rng = np.random.default_rng(SEED)
+    n, d, nnz = 3000, 1 << 24, 400
+    columns = rng.integers(0, d, nnz)
+    columns[::4] = columns[1::4]  # repeated columns, in different rows of A
+    values = (rng.standard_normal(nnz) + (1j * rng.standard_normal(nnz) if dtype == np.complex128 else 0)).astype(dtype)
+    A = sp.csr_array((values, (rng.integers(0, n, nnz), columns)), shape=(n, d))
+    S = pynla.CountSketch(7, n, rng=SEED)
+    expected = sp.csr_array(S.tosparse().astype(dtype) @ A)
+    for source in (A, A.tocsc()):
+        Y = S @ source
+        assert Y.dtype == dtype and Y.shape == (7, d) and Y.has_canonical_format
+        assert abs(sp.csr_array(Y) - expected).max() <= 4 * np.finfo(dtype).eps * abs(A).max()
+
+
 @pytest.mark.parametrize("container", [sp.csr_array, sp.csr_matrix])
 def test_very_wide_sparse_input_goes_through_spgemm(container):
     """A result wider than the kernels' per-thread accumulator (2^24 columns) is computed by
