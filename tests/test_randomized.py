@@ -71,17 +71,19 @@ def singular_vector_agreement(X, Y):
 
 
 class CountingOperator(LinearOperator):
-    """A dense matrix as a LinearOperator that counts its products (by columns of X)."""
+    """A dense matrix as a LinearOperator that counts its products (by columns of X) and
+    records the width of each block it multiplies."""
 
     def __init__(self, A):
         super().__init__(dtype=A.dtype, shape=A.shape)
-        self.A, self.products, self.adjoint_products = A, 0, 0
+        self.A, self.products, self.adjoint_products, self.widths = A, 0, 0, []
 
     def _matvec(self, x):
         return self._matmat(x.reshape(-1, 1)).ravel()
 
     def _matmat(self, X):
         self.products += 1
+        self.widths.append(X.shape[1])
         return self.A @ X
 
     def _rmatmat(self, X):
@@ -359,6 +361,21 @@ def test_range_finder_products_counted(rng):
     A.products = A.adjoint_products = 0
     randomized_range_finder(A, 10, n_power_iterations=2, method="block_krylov", rng=1)
     assert (A.products, A.adjoint_products) == (3, 3)
+
+
+@pytest.mark.parametrize(("k", "width"), [(1, 8), (5, 8), (6, 16), (50, 56), (53, 56), (54, 64)])
+def test_krylov_default_block_width_is_a_multiple_of_8(rng, k, width):
+    """At least 3 oversamples, and as many more as round k + them up to a multiple of 8; the
+    power method keeps scikit-learn's 10; the basis never passes min(m, n)."""
+    A = CountingOperator(with_spectrum(rng, (300, 250), slow_decay((300, 250))))
+    randomized_svd(A, k, n_power_iterations=1, rng=1)
+    assert A.widths == [width, width]
+    A.widths = []
+    randomized_svd(A, k, n_power_iterations=1, method="power", rng=1)
+    assert A.widths == [k + 10, k + 10]
+    narrow = CountingOperator(with_spectrum(rng, (120, 7), slow_decay((120, 7))))
+    randomized_svd(narrow, 5, n_power_iterations=0, rng=1)
+    assert narrow.widths == [7]
 
 
 @pytest.mark.parametrize("shape", [(40, 30), (30, 40)])
