@@ -139,7 +139,7 @@ private:
 
     // sum_run by rank (width < 2^32): marks the set's indices in rank_words_, counts the marks
     // before each word (ranks_), then adds each value at its index's rank among the marked ones,
-    // in keys_[0] and values_[0]; writes those out and clears the marks.
+    // in keys_[0] and values_[0]; clears the marks and writes the sums out.
     template <class I>
     PYNLA_ALWAYS_INLINE std::int64_t sum_by_rank(std::int64_t width, const I* indices, const T* values, std::int64_t n,
                                                  double scale, I* out_indices, T* out_values) {
@@ -171,14 +171,7 @@ private:
             sums[rank] += values[q];
         }
         std::fill(words, words + n_words, std::uint64_t{0});
-        std::int64_t written = 0;
-        for (std::uint32_t p = 0; p < distinct; ++p) {
-            const T sum = sums[p];
-            out_indices[written] = static_cast<I>(keys[p]);
-            out_values[written] = scaled(sum, scale);
-            written += sum != T(0);
-        }
-        return written;
+        return write_runs(scale, distinct, out_indices, out_values);  // runs of one: each key is distinct
     }
 
     // The x86-64 baseline has no popcount instruction (each is a library call): AVX2 CPUs have one,
