@@ -1,6 +1,7 @@
 """Sketching: pynla's sketches, least squares and randomized SVD against SciPy's calls (and
 scikit-learn's randomized_svd where installed), on smaller versions of the inputs of
-``python -m pynla.bench sketch``: a sparse 2e5 x 2e4 matrix with 2e5 nonzeros, a dense
+``python -m pynla.bench sketch``: a sparse 2e5 x 2e4 matrix with 2e5 nonzeros (and, for the
+sums of wide rows, 2e5 x 2e5 with 2e5 nonzeros and 2e5 x 2^24 with 2e4), a dense
 50000 x 100 matrix, a 50000 x 100 least-squares problem (condition 1e6) and a 4000 x 1000
 matrix with singular values 1/i (k = 50).
 
@@ -28,6 +29,14 @@ def _sparse():
 
 
 @functools.lru_cache(maxsize=None)
+def _sparse_of_width(width, nnz):
+    """2e5 rows, ``nnz`` nonzeros at random (rows of S A wider than the cached accumulator)."""
+    rng = np.random.default_rng(SEED)
+    rows, columns = rng.integers(0, 200_000, nnz), rng.integers(0, width, nnz)
+    return sp.csr_array((rng.standard_normal(nnz), (rows, columns)), shape=(200_000, width))
+
+
+@functools.lru_cache(maxsize=None)
 def _dense():
     return np.random.default_rng(SEED).standard_normal((50_000, 100))
 
@@ -47,18 +56,33 @@ class _Timed(_timed.TimedCall):
         return sketch.compare_sketch(expected, got)
 
 
+def _countsketch_calls(A, size):
+    return {"scipy": lambda: sl.clarkson_woodruff_transform(A, size, rng=SEED),
+            "pynla": lambda: pynla.CountSketch(size, A.shape[0], rng=SEED) @ A}
+
+
 class CountSketchSparse(_Timed):
     def calls(self):
-        A = _sparse()
-        return {"scipy": lambda: sl.clarkson_woodruff_transform(A, 500, rng=SEED),
-                "pynla": lambda: pynla.CountSketch(500, A.shape[0], rng=SEED) @ A}
+        return _countsketch_calls(_sparse(), 500)
+
+
+class CountSketchSparseRanked(_Timed):
+    """2e5 columns, 2000 entries per row of S A: rows summed by rank."""
+
+    def calls(self):
+        return _countsketch_calls(_sparse_of_width(200_000, 200_000), 100)
+
+
+class CountSketchSparseWidest(_Timed):
+    """2^24 columns (the widest the kernel takes), 40 entries per row of S A: rows radix-sorted."""
+
+    def calls(self):
+        return _countsketch_calls(_sparse_of_width(1 << 24, 20_000), 500)
 
 
 class CountSketchDense(_Timed):
     def calls(self):
-        A = _dense()
-        return {"scipy": lambda: sl.clarkson_woodruff_transform(A, 1000, rng=SEED),
-                "pynla": lambda: pynla.CountSketch(1000, A.shape[0], rng=SEED) @ A}
+        return _countsketch_calls(_dense(), 1000)
 
 
 class SparseSignDense(_Timed):
