@@ -1,14 +1,18 @@
-"""Least squares by sketching: ``min ||A x - b||`` for tall A (n x d, n much larger than d)."""
+"""Least squares ``min ||A x - b||`` for A with at least as many rows as columns: sketch-and-
+precondition where it pays, LAPACK where it does not, and no answer called converged unchecked."""
 
+import functools
+import math
 from collections import namedtuple
 
 import numpy as np
 import scipy.linalg as sl
+import scipy.linalg.lapack as lapack
 import scipy.sparse as sp
-import threadpoolctl
 
 from pynla import _core
-from pynla._validation import float_kernel_dtype
+from pynla._threads import one_blas_thread
+from pynla._validation import check_choice, float_kernel_dtype
 from pynla.block import aslinearoperator
 from pynla.block_build import to_bsr
 from pynla.sketch import SRHT, CountSketch, GaussianSketch, SparseSignSketch, _count
@@ -18,16 +22,59 @@ __all__ = ["LstsqResult", "sketched_lstsq"]
 #: What sketched_lstsq returns.
 LstsqResult = namedtuple("LstsqResult", ["x", "residual_norm", "iterations", "info"])
 
-#: The iteration has stalled when _STALL_STEPS steps in a row fail to get below _STALL_FACTOR
-#: times the smallest step so far (a converging step shrinks by about sqrt(d/s) < 0.3).
-_STALL_FACTOR, _STALL_STEPS = 0.9, 3
+#: The values ``method`` takes.
+METHODS = ("auto", "precondition", "solve", "direct")
+
+#: The iteration has stalled when _STALL_STEPS steps in a row fail to take the excess residual
+#: below _STALL_FACTOR times the last one that did (steps shrink it by about sqrt(d/s) each,
+#: below 0.3 for the default s; at the rounding level it wanders). A stall counts as the end
+#: only within _CERTIFICATE_FACTOR units of that level: heavy-ball steps can plateau for ten
+#: steps far above it before they converge.
+_STALL_FACTOR, _STALL_STEPS = 0.5, 4
+
+#: The iteration diverges (R, from a sketch that does not embed A's range, does not precondition
+#: A) once a residual passes _DIVERGED times ||b|| (that of x = 0): it stops there, long before
+#: a product with A could overflow.
+_DIVERGED = 1e4
+
+#: An answer is certified when its excess residual, estimated as ||R^-H A^H r|| from a pass
+#: over A, is at most _CERTIFICATE_FACTOR units of eps (cond(R) ||r|| + ||R|| ||x||): the level
+#: rounding leaves in any forward stable answer. Answers at the rounding floor measured at up to
+#: about 3 units (cond 1 to 1e10, residuals 0 to 10 ||A x||, 4000 to 1e5 rows; tests/test_lstsq.py
+#: checks the margin); wrong answers that the old stopping rule called converged, at 1e3 to 1e14.
+_CERTIFICATE_FACTOR = 64
+
+#: R (from the sketch) whose smallest singular value is at most _RANK_SUSPECT eps times its
+#: largest may come from a rank-deficient A (a sketch that embeds A's range changes A's
+#: condition number by a factor (1 + e) / (1 - e), below 4 for distortions e up to 0.6, and a
+#: sketch that does not can make R near singular where A is not): A's rank is then decided on A.
+_RANK_SUSPECT = 4
+
+#: The most entries of a sparse A densified for a direct solve when its sketch-and-precondition
+#: answer fails its check (2^27 entries: 1 GiB in float64).
+_DENSE_FALLBACK_ENTRIES = 1 << 27
+
+#: The rates behind method="auto" (seconds): "flop", a real multiply-add in LAPACK's QR of an
+#: n x d matrix, which costs n d (d + "panel") of them (its narrow panels run below the BLAS-3
+#: rate); "dense_entry" and "sparse_entry", a pass over A per byte of a value; "iteration" and
+#: "call", the Python work of an iteration and of a call; sketching is taken when its estimate is
+#: below "margin" times the direct one (the estimates are rough, and the direct answer exact). Fitted to gelsd and to the forced
+#: iteration on d = 5 ... 500, n = 4 d ... 256 d (benchmarks/lstsq_crossover in the bench notes).
+_COST = {"flop": 7.4e-11, "panel": 150, "dense_entry": 5.5e-11, "sparse_entry": 4e-10, "iteration": 6e-5,
+         "call": 1e-3,
+         "margin": 0.8}
+
+#: The most iterations when the caller sets none: about three times what the default sketch needs
+#: in float64 (about 31).
+_DEFAULT_MAXITER = 100
 
 _SKETCHES = {"sparse_sign": SparseSignSketch, "countsketch": CountSketch, "srht": SRHT, "gaussian": GaussianSketch}
 
 
-def sketched_lstsq(A, b, *, method="precondition", sketch="sparse_sign", sketch_size=None, rtol=None,
-                   maxiter=100, rng=None):
-    """Solve ``min ||A x - b||_2`` for a tall A by sketching.
+def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=None, rtol=None,
+                   maxiter=None, rng=None):
+    """Solve ``min ||A x - b||_2`` for A with at least as many rows as columns, by sketching
+    where that is faster than LAPACK.
 
     ``method="precondition"`` (sketch-and-precondition, as Blendenpik and LSRN): sketch A with
     S (``S @ A``, s x d), take the QR factorization ``S A = Q R``, start from the
@@ -39,13 +86,32 @@ def sketched_lstsq(A, b, *, method="precondition", sketch="sparse_sign", sketch_
     stable, as accurate as Householder QR), with ``alpha = (1 - d/s)^2`` and ``beta = d/s``,
     the optimal heavy-ball parameters for a sketch of distortion ``sqrt(d/s)``: each iteration
     gains about ``sqrt(d/s)``. For dense A each iteration is a single pass over A in C++
-    (``A^H (b - A x)`` is formed chunk by chunk while the rows are in cache). It stops once a
-    step changes ``R x`` (about ``A x``) by less than ``rtol`` relatively, or once steps stop
-    shrinking because the error has reached the level rounding allows (about
-    ``cond(A) eps ||b - A x|| / ||A x||``, as for any backward stable solver).
+    (``A^H (b - A x)`` is formed chunk by chunk while the rows are in cache).
+
+    Every pass also checks the answer: its excess residual ``||A (x - x_best)||``, estimated as
+    ``||R^-H A^H (b - A x)||``, is compared with the level rounding leaves in a forward stable
+    answer, ``eps (cond(R) ||b - A x|| + ||R|| ||x||)``. The iteration ends once the estimate
+    is below ``rtol ||R x||``, or when it stops shrinking within 64 times that level; an
+    answer not within 64 times it (a sketch that does not embed A's range, as when s is close
+    to n) is replaced by LAPACK's (``gelsd``, as ``scipy.linalg.lstsq``). If R looks singular
+    (singular values below ``4 eps`` times the largest) the rank is decided on A, by LAPACK.
+
+    ``method="direct"`` solves with LAPACK's ``gelsd`` (``scipy.linalg.lstsq``'s default
+    driver; SciPy's answer to the bit for SciPy's inputs). ``method="auto"`` (the default)
+    takes "precondition" where a cost model says it is faster, "direct" elsewhere: the model
+    weighs the QR factorizations (about ``n d (d + 150)`` flops for A, the same for the s x d
+    sketch) against about ``log(rtol) / log(sqrt(d / s))`` passes over A at memory speed, with
+    rates measured on a 2-core x86-64 machine. Small, square and nearly square problems (n not
+    well above s) are solved directly; sketching pays from about n = 250 d at d = 50,
+    n = 40 d at d = 200 and n = 16 d at d = 500.
 
     ``method="solve"`` (sketch-and-solve) returns ``R^-1 Q^H S b``: one pass over A, an answer
-    whose residual is within a factor ``1 + O(sqrt(d/s))`` of the least one.
+    whose residual is within a factor ``1 + O(sqrt(d/s))`` of the least one when S embeds A's
+    range (likely for the default s; not checked).
+
+    Whatever the method, where s would exceed half of A's rows LAPACK answers: such a sketch
+    saves little work, and one as large as A embeds nothing (a square S is just a mixing of
+    A's rows, whose R need not precondition A).
 
     Parameters
     ----------
@@ -53,16 +119,20 @@ def sketched_lstsq(A, b, *, method="precondition", sketch="sparse_sign", sketch_
         Full column rank (see Raises). Dense A is used in place if its rows or columns are
         contiguous; sparse A of any format.
     b : array_like, shape (n,) or (n, q)
-    method : {"precondition", "solve"}, optional
+    method : {"auto", "precondition", "solve", "direct"}, optional
     sketch : {"sparse_sign", "countsketch", "srht", "gaussian"} or a sketch operator, optional
         The sketch (:mod:`pynla.sketch`); an operator must have shape (s, n). Default: the
-        sparse sign embedding with 8 nonzeros per column.
+        sparse sign embedding with 8 nonzeros per column (fewer when s < 8).
     sketch_size : int, optional
         s, with d <= s <= n. Default ``min(n, max(12 d, d + 50))``.
     rtol : float, optional
-        Relative step size that ends the iteration; default 4 eps of the dtype.
+        The iteration ends once ``||R^-H A^H (b - A x)||`` (about the excess residual) is below
+        ``rtol ||R x||`` (about ``||A x||``), or when it stops shrinking at the rounding level;
+        default 4 eps of the dtype.
     maxiter : int, optional
-        The most iterations (default 100).
+        The most iterations. Default: up to 100, after which an answer that is still not
+        converged (as with a sketch too small to embed A's range) is replaced by LAPACK's; a
+        given maxiter is kept to, with ``info = 1`` when reached.
     rng : None, int or numpy.random.Generator, optional
         Randomness for the sketch.
 
@@ -70,8 +140,11 @@ def sketched_lstsq(A, b, *, method="precondition", sketch="sparse_sign", sketch_
     -------
     LstsqResult
         ``x`` (d,) or (d, q); ``residual_norm``, ``||b - A x||`` (a float, or (q,) for 2-D b);
-        ``iterations``, the number of iterations (passes over A) after the sketch; ``info``,
-        0 if the iteration converged (always 0 for "solve"), 1 if it stopped at ``maxiter``.
+        ``iterations``, the number of iterations (steps; A is passed over once more) after
+        the sketch (0 for "direct" and "solve"); ``info``: 0 if x is the least-squares solution to rounding
+        (checked, or solved directly; always 0 for "solve"), 1 if the iteration stopped at a
+        given ``maxiter`` (x is the last iterate, unchecked), 2 if a sparse A's answer failed its
+        check and A is too large to solve densely (more than 2^27 entries; x is the last iterate).
 
     Raises
     ------
@@ -79,9 +152,9 @@ def sketched_lstsq(A, b, *, method="precondition", sketch="sparse_sign", sketch_
         If A is not 2-D or wider than tall, b's rows do not match A, A or b holds NaN or
         infinity, the sketch size or method is out of range.
     numpy.linalg.LinAlgError
-        If A is rank deficient (numerically: the sketch's R has a diagonal entry below
-        ``s eps max|R_ii|``). Sketching cannot give a minimum-norm solution; use
-        ``scipy.linalg.lstsq`` for those.
+        If A is rank deficient: singular values below ``eps`` times the largest, the rule of
+        ``scipy.linalg.lstsq`` (decided on A by LAPACK). Sketching cannot give a minimum-norm
+        solution; use ``scipy.linalg.lstsq`` for those.
 
     Examples
     --------
@@ -91,64 +164,156 @@ def sketched_lstsq(A, b, *, method="precondition", sketch="sparse_sign", sketch_
     >>> rng = np.random.default_rng(0)
     >>> A = rng.standard_normal((5000, 20))
     >>> b = rng.standard_normal(5000)
-    >>> result = pynla.sketched_lstsq(A, b, rng=1)
+    >>> result = pynla.sketched_lstsq(A, b, method="precondition", rng=1)
     >>> x_ref = scipy.linalg.lstsq(A, b)[0]
     >>> bool(np.linalg.norm(result.x - x_ref) <= 1e-12 * np.linalg.norm(x_ref)), result.info
     (True, 0)
     >>> approximate = pynla.sketched_lstsq(A, b, method="solve", rng=1)
     >>> bool(approximate.residual_norm < 1.1 * np.linalg.norm(A @ x_ref - b))
     True
+    >>> small = pynla.sketched_lstsq(A[:30], b[:30])  # "auto": solved by LAPACK
+    >>> bool(np.array_equal(small.x, scipy.linalg.lstsq(A[:30], b[:30])[0])), small.iterations
+    (True, 0)
     """
-    if method not in ("precondition", "solve"):
-        raise ValueError(f"method must be 'precondition' or 'solve', got {method!r}")
+    check_choice(method, "method", METHODS)
     A, b, dtype = _checked_problem(A, b)
     n, d = A.shape
-    maxiter = _count(maxiter, "maxiter", 0)
-    S = _make_sketch(sketch, sketch_size, n, d, rng)
+    limited = maxiter is not None
+    maxiter = _count(maxiter, "maxiter", 0) if limited else _DEFAULT_MAXITER
     rtol = 4 * np.finfo(dtype).eps if rtol is None else float(rtol)
     if not rtol > 0:
         raise ValueError(f"rtol must be positive, got {rtol}")
-    B = b.reshape(n, -1)
+    s = _sketch_rows(sketch, sketch_size, n, d)
+    B = b.reshape(n, 1) if b.ndim == 1 else b
+    direct = (d == 0 or method == "direct" or 2 * s > n
+              or (method == "auto" and not _sketching_pays(A, s, dtype, rtol)))
+    if direct:
+        return _result(*_direct(A, B), 0, 0, b)
+    S = _make_sketch(sketch, s, n, rng)
     SA, SB = S @ A, np.asarray(S @ B)
     # What follows runs little BLAS (the s x d QR, d x d solves); BLAS threads, which spin
     # between calls, would only take the cores from the passes over A in between.
-    with threadpoolctl.threadpool_limits(1, user_api="blas"):
-        return _solve(A, B, SA.toarray() if sp.issparse(SA) else SA, SB, b, method, rtol, maxiter, dtype)
+    with one_blas_thread():
+        X, residual, iterations, info = _sketched(A, B, SA.toarray() if sp.issparse(SA) else SA, SB, method,
+                                                  rtol, maxiter, limited, dtype)
+    return _result(X, residual, iterations, info, b)
 
 
-def _solve(A, B, SA, SB, b, method, rtol, maxiter, dtype):
-    """sketched_lstsq after the sketch: SA = S A and SB = S B."""
-    d, s = A.shape[1], SA.shape[0]
+def _sketched(A, B, SA, SB, method, rtol, maxiter, limited, dtype):
+    """sketched_lstsq after the sketch (SA = S A, SB = S B): (X, residual norms, iterations, info);
+    ``limited``: maxiter was the caller's."""
     Q, R = sl.qr(SA, mode="economic")
-    magnitudes = np.abs(np.diag(R))
-    if d > 0 and magnitudes.min() <= s * np.finfo(dtype).eps * magnitudes.max():
-        rank = int(np.sum(magnitudes > s * np.finfo(dtype).eps * magnitudes.max()))
-        raise np.linalg.LinAlgError(f"A is rank deficient (numerical rank {rank} < {d} columns); sketched_lstsq "
-                                    "needs full column rank: use scipy.linalg.lstsq for a minimum-norm solution")
+    singular_values = sl.svdvals(R)
+    if singular_values[-1] <= _RANK_SUSPECT * np.finfo(dtype).eps * singular_values[0]:
+        return (*_direct(A, B), 0, 0)  # R may be singular where A is not: A decides
     X = sl.solve_triangular(R, Q.conj().T @ SB)
     gradient = _gradient_function(A)
     if method == "solve":
-        residual = np.sqrt(gradient(X, B)[1])
-        return _result(X, residual, b, 0, 0)
+        return X, np.sqrt(gradient(X, B)[1]), 0, 0
+    X, residual, iterations, certified = _iterate(R, singular_values, X, B, gradient, rtol, maxiter, SA.shape[0])
+    if certified:
+        return X, residual, iterations, 0
+    if limited:
+        return X, residual, iterations, 1
+    if sp.issparse(A) and A.shape[0] * A.shape[1] > _DENSE_FALLBACK_ENTRIES:
+        return X, residual, iterations, 2
+    return (*_direct(A, B), iterations, 0)
 
-    ratio = d / s
+
+def _iterate(R, singular_values, X, B, gradient, rtol, maxiter, s):
+    """Iterative sketching with momentum from X, for a sketch of s rows and the triangular R of
+    its QR (singular values descending): (X, residual norms, iterations, certified).
+
+    Each pass over A gives, for the current X, A^H r and ||r||: enough for the check
+    (_excess_units) and for the step. The iteration ends once ||R^-H A^H r|| <= rtol ||R x||,
+    or when it stalls within _CERTIFICATE_FACTOR units of the rounding level (there, not at
+    one unit, which is a bound: the error keeps shrinking below it for several steps); it is
+    certified when it ends within _CERTIFICATE_FACTOR units."""
+    ratio = R.shape[1] / s
     alpha, beta = (1 - ratio) ** 2, ratio
     X_previous = X
-    info, iterations = 1, 0
-    smallest, stalled = np.inf, 0
-    for iterations in range(1, maxiter + 1):
-        G = gradient(X, B)[0]
-        step = sl.solve_triangular(R, sl.solve_triangular(R, G, trans="C"))
+    B_norms = np.linalg.norm(B, axis=0)
+    best, stalled, iterations = np.inf, 0, 0
+    while True:
+        G, squared_norms = gradient(X, B)
+        residual = np.sqrt(squared_norms)
+        Z, units = _excess_units(R, singular_values, X, G, residual)
+        if np.any(residual > _DIVERGED * B_norms):
+            return X, residual, iterations, False  # R does not precondition A: steps grow
+        if np.all(np.linalg.norm(Z, axis=0) <= rtol * np.linalg.norm(R @ X, axis=0)):
+            return X, residual, iterations, True
+        # Stalled within the band rounding allows: steps no longer halve the excess.
+        if units < _STALL_FACTOR * best:
+            best, stalled = units, 0
+        else:
+            stalled += 1
+        if (stalled >= _STALL_STEPS and units <= _CERTIFICATE_FACTOR) or iterations == maxiter:
+            return X, residual, iterations, units <= _CERTIFICATE_FACTOR
+        step = sl.solve_triangular(R, Z)
         X, X_previous = X + alpha * step + beta * (X - X_previous), X
-        change = np.max(np.linalg.norm(R @ (X - X_previous), axis=0) / np.linalg.norm(R @ X, axis=0))
-        # Done when a step is below rtol, or when steps stop shrinking: the error has reached the
-        # level that rounding in A^H (b - A x) sets (about cond(A) eps ||r|| / ||A x||).
-        stalled = stalled + 1 if change > _STALL_FACTOR * smallest else 0
-        smallest = min(smallest, change)
-        if change <= rtol or stalled >= _STALL_STEPS:
-            info = 0
-            break
-    return _result(X, np.sqrt(gradient(X, B)[1]), b, iterations, info)
+        iterations += 1
+
+
+def _excess_units(R, singular_values, X, G, residual):
+    """The check of an answer X, given G = A^H r and the norms of r = B - A X: (Z, units) with
+    Z = R^-H G, whose columns' norms estimate the excess residual ||A (x - x_best)|| (exactly
+    so where S embeds A's range), and the largest of them in units of the rounding level of a
+    forward stable answer, eps (cond(R) ||r|| + ||R|| ||x||)."""
+    Z = sl.solve_triangular(R, G, trans="C")
+    excess = np.linalg.norm(Z, axis=0)
+    condition = singular_values[0] / singular_values[-1]
+    unit = np.finfo(X.dtype).eps * (condition * residual + singular_values[0] * np.linalg.norm(X, axis=0))
+    return Z, float(np.max(np.divide(excess, unit, out=np.zeros_like(excess), where=excess > 0), initial=0))
+
+
+def _direct(A, B):
+    """LAPACK's gelsd on A (densified if sparse): (X, residual norms); LinAlgError if A is rank
+    deficient by SciPy's rule (singular values below eps times the largest)."""
+    dense = A.toarray() if sp.issparse(A) else A
+    n, d = dense.shape
+    if d == 0:
+        return np.zeros((0, B.shape[1]), dtype=B.dtype), np.linalg.norm(B, axis=0)
+    gelsd = lapack.get_lapack_funcs("gelsd", (dense, B))
+    cond = np.finfo(gelsd.dtype).eps
+    work = _gelsd_work(gelsd.dtype.char, n, d, B.shape[1], float(cond))
+    X, _, rank, info = gelsd(dense, B, *work, cond, False, False)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"LAPACK gelsd failed (info {info}): its SVD did not converge")
+    if rank < d:
+        raise np.linalg.LinAlgError(f"A is rank deficient (numerical rank {rank} < {d} columns); sketched_lstsq "
+                                    "needs full column rank: use scipy.linalg.lstsq for a minimum-norm solution")
+    X = X[:d]
+    return X, np.linalg.norm(B - dense @ X, axis=0)
+
+
+@functools.lru_cache(maxsize=64)
+def _gelsd_work(dtype_char, n, d, q, cond):
+    """gelsd's workspace sizes for an n x d problem with q right-hand sides (LAPACK's query)."""
+    query = lapack.get_lapack_funcs("gelsd_lwork", dtype=np.dtype(dtype_char))
+    *sizes, info = query(n, d, q, cond)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"LAPACK gelsd workspace query failed (info {info})")
+    # Sizes come back in the working precision (complex for complex types): in single
+    # precision a large one may be rounded down, so take the next float up, as SciPy does.
+    real = np.finfo(np.dtype(dtype_char)).dtype
+    return tuple(int(np.ceil(np.nextafter(real.type(np.real(size)), real.type(np.inf)))) for size in sizes)
+
+
+def _sketching_pays(A, s, dtype, rtol):
+    """The cost model behind method="auto": whether sketch-and-precondition is estimated faster
+    than LAPACK's gelsd (rates in _COST, measured on a 2-core x86-64 machine)."""
+    n, d = A.shape
+    if s >= n:
+        return False
+    real_bytes = dtype.itemsize // 2 if dtype.kind == "c" else dtype.itemsize
+    flop = _COST["flop"] * (4 if dtype.kind == "c" else 1) * real_bytes / 8
+    entry = _COST["dense_entry" if not sp.issparse(A) else "sparse_entry"] * dtype.itemsize
+    entries = A.nnz if sp.issparse(A) else n * d
+    passes = math.log(rtol) / math.log(math.sqrt(d / s)) + 3
+    direct = n * d * (d + _COST["panel"]) * flop
+    sketched = (_COST["call"] + s * d * (d + _COST["panel"]) * flop
+                + passes * (entries * entry + _COST["iteration"] + 4 * d * d * flop))
+    return sketched < _COST["margin"] * direct
 
 
 def _checked_problem(A, b):
@@ -182,17 +347,26 @@ def _checked_problem(A, b):
     return A, np.ascontiguousarray(b, dtype=dtype), dtype
 
 
-def _make_sketch(sketch, sketch_size, n, d, rng):
+def _sketch_rows(sketch, sketch_size, n, d):
+    """s, the sketch's number of rows, checked: d <= s <= n."""
     if isinstance(sketch, str):
         if sketch not in _SKETCHES:
             raise ValueError(f"sketch must be one of {sorted(_SKETCHES)} or a sketch operator, got {sketch!r}")
         s = min(n, max(12 * d, d + 50)) if sketch_size is None else _count(sketch_size, "sketch_size", 1)
         if not d <= s <= n:
             raise ValueError(f"sketch_size must be between d={d} and n={n}, got {s}")
-        return _SKETCHES[sketch](s, n, rng=rng)
+        return s
     if not hasattr(sketch, "shape") or tuple(sketch.shape)[1:] != (n,) or not d <= sketch.shape[0] <= n:
         raise ValueError(f"sketch must be an operator of shape (s, {n}) with {d} <= s <= {n}")
-    return sketch
+    return sketch.shape[0]
+
+
+def _make_sketch(sketch, s, n, rng):
+    if not isinstance(sketch, str):
+        return sketch
+    if sketch == "sparse_sign":
+        return SparseSignSketch(s, n, nonzeros_per_column=min(8, s), rng=rng)
+    return _SKETCHES[sketch](s, n, rng=rng)
 
 
 def _gradient_function(A):
@@ -213,7 +387,7 @@ def _gradient_function(A):
     return gradient
 
 
-def _result(X, residual, b, iterations, info):
+def _result(X, residual, iterations, info, b):
     if b.ndim == 1:
         return LstsqResult(X.reshape(-1), float(residual[0]), iterations, info)
     return LstsqResult(X, residual, iterations, info)

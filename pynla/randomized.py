@@ -14,9 +14,9 @@ methods for stronger and faster approximate singular value decomposition", NeurI
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
-import threadpoolctl
 from scipy.sparse.linalg import LinearOperator
 
+from pynla._threads import one_blas_thread
 from pynla._validation import check_choice, check_integer, csr_parts, float_kernel_dtype
 
 __all__ = ["randomized_range_finder", "randomized_svd"]
@@ -467,16 +467,9 @@ def _inner(X, Y):
     return X.T @ Y
 
 
-def _one_blas_thread():
-    """A context running BLAS on one thread, for the small (L x L) factorizations: threaded
-    LAPACK on them is erratic on a busy machine (the SVD of a 220 x 220 factor, 2 cores:
-    7 ms on one thread, 8 to 115 ms on two)."""
-    return threadpoolctl.threadpool_limits(1, user_api="blas")
-
-
 def _small_eigh(G):
     """Eigenvalues (ascending) and eigenvectors of a small Hermitian Gram matrix G."""
-    with _one_blas_thread():
+    with one_blas_thread():
         return np.linalg.eigh(G)
 
 
@@ -527,7 +520,7 @@ def _ritz(Q, Z, n_keep, *, right_vectors):
         W, M = second[0], second[1] @ first[1]
     else:
         W, M = scipy.linalg.qr(Z, mode="economic", check_finite=False)
-    with _one_blas_thread():
+    with one_blas_thread():
         try:
             Um, s, Vmh = scipy.linalg.svd(M, check_finite=False)
         except np.linalg.LinAlgError:  # gesdd did not converge: the slower, sturdier gesvd

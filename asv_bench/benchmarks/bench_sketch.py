@@ -110,6 +110,28 @@ class LeastSquares(_Timed):
         return {"scipy": lambda: sl.lstsq(A, b)[0], "pynla": lambda: pynla.sketched_lstsq(A, b, rng=SEED).x}
 
 
+class LeastSquaresSmall(_Timed):
+    """Small and nearly square problems (sketched_lstsq's direct path) and a tall one near the
+    switch to sketching: ``python -m pynla.bench sketch``'s "lstsq small" shapes."""
+
+    params = [*_Timed.params, [f"{n}x{d}" for n, d in sketch.SMALL_LEAST_SQUARES]]
+    param_names = [*_Timed.param_names, "shape"]
+
+    def setup(self, impl, threads, shape):
+        self.shape = tuple(int(size) for size in shape.split("x"))
+        super().setup(impl, threads)
+
+    def time_call(self, impl, threads, shape):
+        self.call()
+
+    def compare(self, expected, got):
+        return sketch.compare_solution(expected, got)
+
+    def calls(self):
+        A, b = sketch.least_squares_input(*self.shape, 1e3)
+        return {"scipy": lambda: sl.lstsq(A, b)[0], "pynla": lambda: pynla.sketched_lstsq(A, b, rng=SEED).x}
+
+
 class RandomizedSvd(_Timed):
     params = [["scipy", "sklearn", "pynla"], [1, 2]]
 

@@ -11,6 +11,9 @@ countsketch dense    200000 x 200 to 2000 rows, C order. Anchor: SciPy's
 lstsq                200000 x 200, condition number 1e6, b = A x + noise. Anchor: SciPy's
                      ``lstsq`` (LAPACK gelsd); peer NumPy's ``lstsq`` (``--full`` only). pynla's answer must agree
                      with gelsd's to 1e-8 relatively; the table notes the error.
+lstsq small          20 x 15, 300 x 200, 1000 x 1000, 2000 x 1000 (condition 1e3), where sketching
+                     cannot win and ``sketched_lstsq`` solves with gelsd itself, and 20000 x 100,
+                     near where its cost model switches. Anchor: SciPy's ``lstsq``.
 rsvd                 20000 x 5000 with known singular values 1/i, k = 50 (``--full``; the default
                      run uses 10000 x 2500). Anchor: scikit-learn's ``randomized_svd`` with its
                      defaults (SciPy's ``svds`` if scikit-learn is not installed). The table
@@ -184,6 +187,16 @@ def _pynla_lstsq(A, b):
     return pynla.sketched_lstsq(A, b, rng=SEED).x
 
 
+#: (n, d) of the small and nearly square least-squares cases.
+SMALL_LEAST_SQUARES = [(20, 15), (300, 200), (1000, 1000), (2000, 1000), (20_000, 100)]
+
+
+def _small_least_squares_case(n, d):
+    return Case(name=f"lstsq dense {n}x{d} cond 1e3", setup=lambda: least_squares_input(n, d, 1e3),
+                anchor=Implementation("scipy", _scipy_lstsq, threads=THREADS, activate=blas_threads(THREADS)),
+                implementations=_pynla_pair(_pynla_lstsq, blas_threads), compare=compare_solution, nbytes=nbytes)
+
+
 def sklearn_missing():
     try:
         import sklearn  # noqa: F401
@@ -243,6 +256,7 @@ def cases(full=False):
              anchor=Implementation("scipy", _scipy_lstsq, threads=THREADS, activate=blas_threads(THREADS)),
              implementations=(*numpy_peer, *_pynla_pair(_pynla_lstsq, blas_threads)),
              compare=compare_solution, nbytes=nbytes),
+        *(_small_least_squares_case(n_rows, d) for n_rows, d in SMALL_LEAST_SQUARES),
         Case(name=f"rsvd dense {m}x{n} k={RANK} s_i=1/i", setup=svd_setup, anchor=svd_anchor,
              implementations=_pynla_pair(_pynla_svd, blas_threads), compare=compare_this_svd, nbytes=nbytes),
     ]
