@@ -141,7 +141,10 @@ def cur(A, k, *, n_cols=None, n_rows=None, method="lupp", core="optimal", rtol=N
     -------
     CURDecomposition
         ``C``, ``U``, ``R``, ``row_indices``, ``col_indices``; a ``LinearOperator`` for
-        ``C U R`` with ``approximation()`` giving it dense.
+        ``C U R`` with ``approximation()`` giving it dense. What is guaranteed: actual columns
+        and rows of A, and ``C U R = A`` to rounding when A's rank is at most k; otherwise an
+        approximation whose error depends on A's spectrum (Notes measures it) and is not
+        checked (there is no success flag to report).
 
     Raises
     ------
@@ -269,7 +272,8 @@ def cur_from_functions(get_rows, get_cols, shape, k, *, n_cols=None, n_rows=None
     -------
     CURDecomposition
         With ``n_evaluated`` the number of entries the callbacks returned:
-        ``m * len(col_indices) + n * len(row_indices)``.
+        ``m * len(col_indices) + n * len(row_indices)``. Guarantees as for :func:`cur`: exact
+        for rank at most k, otherwise an approximation that is not checked.
 
     Raises
     ------

@@ -85,6 +85,10 @@ def randomized_range_finder(A, size, *, n_power_iterations=2, method="block_kryl
     -------
     Q : ndarray, shape (m, size)
         Orthonormal columns, of A's dtype (float64 for bool and integer A, float32 for float16).
+        What is guaranteed: orthonormality to rounding, and, when A's rank is at most
+        ``size``, a Q whose span holds A's range (``Q Q^H A = A`` to rounding); otherwise an
+        approximate basis whose error depends on A's spectrum and is not checked (there is no
+        success flag to report).
 
     Raises
     ------
@@ -171,6 +175,11 @@ def randomized_svd(A, k, *, n_oversamples=None, n_power_iterations=None, method=
         Singular values in descending order, real (float32 for float32 and complex64 A).
     Vh : ndarray, shape (k, n)
         Right singular vectors as rows, orthonormal; dtype as U.
+
+        What is guaranteed: orthonormal U and Vh and the exact truncated SVD (to rounding) when
+        A's rank is at most k, or when the basis reaches min(m, n); otherwise an
+        approximation whose error depends on A's spectrum (Notes measures it) and is not
+        checked (there is no success flag to report).
 
     Raises
     ------
