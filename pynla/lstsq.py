@@ -54,15 +54,16 @@ _RANK_SUSPECT = 4
 #: answer fails its check (2^27 entries: 1 GiB in float64).
 _DENSE_FALLBACK_ENTRIES = 1 << 27
 
-#: The rates behind method="auto" (seconds): "flop", a real multiply-add in LAPACK's QR of an
-#: n x d matrix, which costs n d (d + "panel") of them (its narrow panels run below the BLAS-3
-#: rate); "dense_entry" and "sparse_entry", a pass over A per byte of a value; "iteration" and
-#: "call", the Python work of an iteration and of a call; sketching is taken when its estimate is
-#: below "margin" times the direct one (the estimates are rough, and the direct answer exact). Fitted to gelsd and to the forced
-#: iteration on d = 5 ... 500, n = 4 d ... 256 d (benchmarks/lstsq_crossover in the bench notes).
-_COST = {"flop": 7.4e-11, "panel": 150, "dense_entry": 5.5e-11, "sparse_entry": 4e-10, "iteration": 6e-5,
-         "call": 1e-3,
-         "margin": 0.8}
+#: The rates behind method="auto" (seconds, 2-core AMD EPYC, 32 MiB L3): "flop", a real
+#: multiply-add in LAPACK's QR of an n x d matrix, which costs n d (d + "panel") of them (its
+#: narrow panels run below the BLAS-3 rate), slower by 1 + size / (size + "cache") once A no
+#: longer fits in cache (gelsd of 400000 x 50: 2x the in-cache rate); "dense_entry" and
+#: "sparse_entry", a pass over A per byte of a value, and "row", per row; "iteration" and
+#: "call", the Python work of an iteration and of a call. Sketching is taken when its estimate
+#: is below "margin" times the direct one (the estimates are rough; the direct answer is exact).
+#: Fitted to gelsd and the forced iteration on d = 10 ... 500, n = 16 d ... 20000 d.
+_COST = {"flop": 7.4e-11, "panel": 150, "cache": 128 << 20, "dense_entry": 5.5e-11, "sparse_entry": 4e-10,
+         "row": 5e-9, "iteration": 6e-5, "call": 1e-3, "margin": 0.8}
 
 #: The most iterations when the caller sets none: about three times what the default sketch needs
 #: in float64 (about 31).
@@ -99,11 +100,12 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     ``method="direct"`` solves with LAPACK's ``gelsd`` (``scipy.linalg.lstsq``'s default
     driver; SciPy's answer to the bit for SciPy's inputs). ``method="auto"`` (the default)
     takes "precondition" where a cost model says it is faster, "direct" elsewhere: the model
-    weighs the QR factorizations (about ``n d (d + 150)`` flops for A, the same for the s x d
-    sketch) against about ``log(rtol) / log(sqrt(d / s))`` passes over A at memory speed, with
-    rates measured on a 2-core x86-64 machine. Small, square and nearly square problems (n not
-    well above s) are solved directly; sketching pays from about n = 250 d at d = 50,
-    n = 40 d at d = 200 and n = 16 d at d = 500.
+    weighs the QR factorizations (about ``n d (d + 150)`` flops for A, slower once A leaves the
+    cache; the same for the s x d sketch) against about ``log(rtol) / log(sqrt(d / s))``
+    passes over A at memory speed, with rates measured on a 2-core x86-64 machine. Small,
+    square and nearly square problems are solved directly; in float64 sketching is taken from
+    about n = 5000 d at d = 50, n = 290 d at d = 100, n = 47 d at d = 200 and n = 19 d at
+    d = 500, and never for d <= 20 (fewer rows for complex and float32 A).
 
     ``method="solve"`` (sketch-and-solve) returns ``R^-1 Q^H S b``: one pass over A, an answer
     whose residual is within a factor ``1 + O(sqrt(d/s))`` of the least one when S embeds A's
@@ -282,8 +284,10 @@ def _direct(A, B):
     if rank < d:
         raise np.linalg.LinAlgError(f"A is rank deficient (numerical rank {rank} < {d} columns); sketched_lstsq "
                                     "needs full column rank: use scipy.linalg.lstsq for a minimum-norm solution")
-    X = X[:d]
-    return X, np.linalg.norm(B - dense @ X, axis=0)
+    # Rows d: of gelsd's output are Q^H b past A's range: their norms are the residual norms (as
+    # SciPy's residues), with no product with A, whose NumPy BLAS threads would then spin on the
+    # cores the next SciPy LAPACK call needs (that made a loop of these calls 2x slower).
+    return X[:d], np.linalg.norm(X[d:], axis=0)
 
 
 @functools.lru_cache(maxsize=64)
@@ -301,18 +305,20 @@ def _gelsd_work(dtype_char, n, d, q, cond):
 
 def _sketching_pays(A, s, dtype, rtol):
     """The cost model behind method="auto": whether sketch-and-precondition is estimated faster
-    than LAPACK's gelsd (rates in _COST, measured on a 2-core x86-64 machine)."""
+    than LAPACK's gelsd (rates in _COST)."""
     n, d = A.shape
     if s >= n:
         return False
     real_bytes = dtype.itemsize // 2 if dtype.kind == "c" else dtype.itemsize
     flop = _COST["flop"] * (4 if dtype.kind == "c" else 1) * real_bytes / 8
+    size = n * d * dtype.itemsize
+    out_of_cache = 1 + size / (size + _COST["cache"])
     entry = _COST["dense_entry" if not sp.issparse(A) else "sparse_entry"] * dtype.itemsize
     entries = A.nnz if sp.issparse(A) else n * d
     passes = math.log(rtol) / math.log(math.sqrt(d / s)) + 3
-    direct = n * d * (d + _COST["panel"]) * flop
+    direct = n * d * (d + _COST["panel"]) * flop * out_of_cache
     sketched = (_COST["call"] + s * d * (d + _COST["panel"]) * flop
-                + passes * (entries * entry + _COST["iteration"] + 4 * d * d * flop))
+                + passes * (entries * entry + n * _COST["row"] + _COST["iteration"] + 4 * d * d * flop))
     return sketched < _COST["margin"] * direct
 
 
