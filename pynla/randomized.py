@@ -11,6 +11,8 @@ SIAM Review 53(2), 2011 (subspace iteration); C. Musco, C. Musco, "Randomized bl
 methods for stronger and faster approximate singular value decomposition", NeurIPS 2015.
 """
 
+import math
+
 import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
@@ -97,7 +99,8 @@ def randomized_range_finder(A, size, *, n_power_iterations=2, method="block_kryl
         a float, complex, bool or integer dtype LAPACK takes (not long double).
     ValueError
         If A is not 2-D or holds NaN or infinity, or size, n_power_iterations or method is
-        out of range.
+        out of range, or a product with A overflows (A's norm beyond the dtype's range; any
+        smaller magnitude is fine, as for `randomized_svd`).
 
     See Also
     --------
@@ -188,7 +191,10 @@ def randomized_svd(A, k, *, n_oversamples=None, n_power_iterations=None, method=
         a float, complex, bool or integer dtype LAPACK takes (not long double).
     ValueError
         If A is not 2-D or holds NaN or infinity (a LinearOperator: returns them), or k,
-        n_oversamples, n_power_iterations or method is out of range.
+        n_oversamples, n_power_iterations or method is out of range; if A's Frobenius norm
+        is beyond the dtype's range (finite entries of any smaller size are fine: every block
+        is scaled by a power of two, exactly, before each product with A and each Gram
+        matrix, and the singular values are scaled back).
 
     See Also
     --------
@@ -398,6 +404,8 @@ def _gaussian(rng, shape, dtype):
 def _basis(products, l, q, method, rng):
     """(Q, Z): an orthonormal basis Q (m x L) and Z = A^H Q if it came free (block Krylov), else None."""
     omega = _gaussian(rng, (products.shape[1], l), products.dtype)
+    # ||Omega||_2 is about sqrt(n) + sqrt(l): scaled below 1, A Omega cannot overflow.
+    omega = _times_power_of_two(omega, -math.ceil(math.log2(math.sqrt(products.shape[1]) + math.sqrt(l))))
     if method == "power":
         return _subspace_iteration(products, omega, q, rng), None
     return _block_krylov(products, omega, q, rng)
@@ -429,8 +437,9 @@ def _block_krylov(products, omega, q, rng):
     Z = np.empty((n, sum(widths)), dtype=products.dtype, order="F")
     Y, start = products.matmat(omega), 0
     for i, width in enumerate(widths):
-        if i > 0:
-            Y = products.matmat(Z[:, start - widths[i - 1] : start - widths[i - 1] + width])
+        if i > 0:  # Z's block is A^H Q_i, of A's size: scaled to norm 1 first, so that
+            # A (A^H Q_i), of A's size squared, can neither overflow nor underflow.
+            Y = products.matmat(_unit_norm(Z[:, start - widths[i - 1] : start - widths[i - 1] + width])[0])
         Q[:, start : start + width] = _orthonormal(Y, Q[:, :start] if start else None, rng)
         Z[:, start : start + width] = products.rmatmat(Q[:, start : start + width])
         start += width
@@ -450,6 +459,7 @@ def _orthonormal(Y, P, rng, redraws=_MAX_REDRAWS):
     count. P None: normalization only.
     """
     eps = np.finfo(Y.dtype).eps
+    Y = _unit_norm(Y)[0]  # its norms and Gram matrices neither overflow nor underflow
     if P is not None:
         Y = Y - P @ _inner(P, Y)
     Y, exact = _normalized(Y, eps)
@@ -467,6 +477,29 @@ def _orthonormal(Y, P, rng, redraws=_MAX_REDRAWS):
     basis = Y if P is None else np.hstack([P, Y])
     fresh = _gaussian(rng, (Y.shape[0], int(np.sum(~kept))), Y.dtype)
     return np.hstack([Y, _orthonormal(fresh, basis, rng, redraws - 1)])
+
+
+def _unit_norm(Y):
+    """(Y 2**-e, e): Y scaled by the power of two that takes its Frobenius norm to between
+    1 / (2 sqrt(Y.size)) and 1, chosen from its largest magnitude (no sum of squares, which
+    would overflow or underflow first). Exact wherever the result is normal: the methods are
+    invariant to the scale of a block, and this keeps every product and Gram matrix in range,
+    for A of any magnitude whose norm is representable."""
+    largest = float(np.max(np.abs(Y), initial=0))
+    if not 0 < largest < np.inf:
+        return Y, 0
+    exponent = math.frexp(largest)[1] + math.ceil(math.log2(math.sqrt(Y.size)))
+    return _times_power_of_two(Y, -exponent), exponent
+
+
+def _times_power_of_two(Y, exponent):
+    """Y 2**exponent, exactly (where the result is normal), in Y's dtype. In two halves: a
+    single factor 2**exponent need not be representable (2**1074 is not, in float64)."""
+    if exponent == 0:
+        return Y
+    real = np.finfo(Y.dtype).dtype.type
+    half = exponent // 2
+    return (Y * real(2.0**half)) * real(2.0 ** (exponent - half))
 
 
 def _inner(X, Y):
@@ -523,6 +556,7 @@ def _ritz(Q, Z, n_keep, *, right_vectors):
     alone unless ``right_vectors``.
     """
     eps = np.finfo(Z.dtype).eps
+    Z, exponent = _unit_norm(Z)  # B's singular values are those of the scaled Z times 2**exponent
     first = _svqb(Z, eps)
     second = None if first is None else _svqb(first[0], eps)
     if second is not None:
@@ -537,4 +571,8 @@ def _ritz(Q, Z, n_keep, *, right_vectors):
     U = Q @ Vmh[:n_keep].conj().T
     if not right_vectors:
         return U
-    return U, s[:n_keep], np.ascontiguousarray((W @ Um[:, :n_keep]).conj().T)
+    with np.errstate(over="ignore"):
+        s = np.ldexp(s[:n_keep], exponent)
+    if not np.isfinite(s).all():
+        raise ValueError(f"A's largest singular values overflow {s.dtype}: A's norm is too large; scale A down")
+    return U, s, np.ascontiguousarray((W @ Um[:, :n_keep]).conj().T)
