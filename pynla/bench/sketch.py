@@ -15,7 +15,10 @@ lstsq small          20 x 15, 300 x 200, 1000 x 1000, 2000 x 1000 (condition 1e3
                      cannot win and ``sketched_lstsq`` solves with gelsd itself, and 20000 x 100,
                      near where its cost model switches. Anchor: SciPy's ``lstsq``.
 rsvd                 20000 x 5000 with known singular values 1/i, k = 50 (``--full``; the default
-                     run uses 10000 x 2500). Anchor: scikit-learn's ``randomized_svd`` with its
+                     run uses 10000 x 2500).
+rsvd grid            100 x 500, 300 x 300, 1000 x 200, 2000 x 1000, 20000 x 2000 (singular values
+                     1/i) and k = 10, 20, 50 (``--full``; the default run takes three), each at 2 BLAS
+                     threads and at 1 (every implementation at that count). Anchor: scikit-learn's ``randomized_svd`` with its
                      defaults (SciPy's ``svds`` if scikit-learn is not installed). The table
                      notes each answer's Frobenius residual over the optimal rank-k residual.
 
@@ -225,6 +228,54 @@ def _pynla_svd(A):
     return pynla.randomized_svd(A, RANK, rng=SEED)
 
 
+#: The randomized SVD grid: shapes and ranks (issue 28); the default run takes DEFAULT_SVD_GRID.
+SVD_GRID = [((m, n), k) for m, n in [(100, 500), (300, 300), (1000, 200), (2000, 1000), (20_000, 2000)]
+            for k in (10, 20, 50)]
+DEFAULT_SVD_GRID = [((300, 300), 20), ((1000, 200), 10), ((2000, 1000), 50)]
+
+
+def _svd_grid_cases(grid):
+    """Per shape, rank and BLAS thread count, a case: scikit-learn's randomized_svd (SciPy's
+    svds without it) against pynla's, at that count."""
+    def rank_k(call, k):
+        return lambda A: call(A, k)
+
+    def sklearn_k(A, k):
+        from sklearn.utils.extmath import randomized_svd
+        return randomized_svd(A, k, random_state=SEED)
+
+    def svds_k(A, k):
+        import scipy.sparse.linalg as spla
+        U, s, Vh = spla.svds(A, k, rng=SEED)
+        order = np.argsort(s)[::-1]
+        return U[:, order], s[order], Vh[order]
+
+    def pynla_k(A, k):
+        import pynla
+        return pynla.randomized_svd(A, k, rng=SEED)
+
+    cases = []
+    for (m, n), k in grid:
+        inputs = {}
+
+        def setup(m=m, n=n, inputs=inputs):
+            inputs["A"] = known_spectrum_matrix(m, n)
+            return (inputs["A"],)
+
+        def compare(expected, got, explicit_zeros=False, inputs=inputs):
+            return compare_svd(inputs["A"])(expected, got, explicit_zeros)
+
+        anchor_name, anchor_call = (("sklearn", sklearn_k) if sklearn_missing() is None else ("scipy-svds", svds_k))
+        for threads in (THREADS, 1):
+            cases.append(Case(name=f"rsvd {m}x{n} k={k} blas {threads}", setup=setup,
+                              anchor=Implementation(anchor_name, rank_k(anchor_call, k), threads=threads,
+                                                    activate=blas_threads(threads)),
+                              implementations=(Implementation("pynla", rank_k(pynla_k, k), threads=threads,
+                                                              activate=blas_threads(threads)),),
+                              compare=compare, nbytes=nbytes))
+    return cases
+
+
 def cases(full=False):
     m, n = (20_000, 5_000) if full else (10_000, 2_500)
     svd_anchor = (Implementation("sklearn", sklearn_svd, threads=THREADS, activate=blas_threads(THREADS))
@@ -259,4 +310,5 @@ def cases(full=False):
         *(_small_least_squares_case(n_rows, d) for n_rows, d in SMALL_LEAST_SQUARES),
         Case(name=f"rsvd dense {m}x{n} k={RANK} s_i=1/i", setup=svd_setup, anchor=svd_anchor,
              implementations=_pynla_pair(_pynla_svd, blas_threads), compare=compare_this_svd, nbytes=nbytes),
+        *_svd_grid_cases(SVD_GRID if full else DEFAULT_SVD_GRID),
     ]
