@@ -52,14 +52,20 @@ def plain_copy():
 
 @pytest.fixture
 def threads():
-    """Sets pynla's thread count for the test: ``threads(n)``; the count is restored afterwards."""
+    """Sets pynla's thread count for the test: ``threads(n)``; the count is restored afterwards.
+    While it is in force every kernel takes all n threads, however small its work (the rule that
+    keeps small kernels on one thread would otherwise keep a test's inputs off the parallel paths)."""
+    from pynla import _core
+
     before = pynla.get_num_threads()
+    default = _core.set_bytes_per_thread(1)
 
     def set_threads(n):
         pynla.set_num_threads(n)
         assert pynla.get_num_threads() == n
 
     yield set_threads
+    _core.set_bytes_per_thread(default)
     pynla.set_num_threads(before)
     assert pynla.get_num_threads() == before
 

@@ -79,6 +79,64 @@ def test_threadpoolctl_governs(threads):
     assert pynla.get_num_threads() == 3
 
 
+# ---------------------------------------------------------------------------------------------
+# Threads from the work: small kernels stay on the calling thread
+
+
+def test_small_work_takes_one_thread_and_the_count_grows_with_it():
+    from pynla import _core
+
+    chunk = _core.default_bytes_per_thread
+    pynla.set_num_threads(4)
+    try:
+        assert [_core.threads_for(w) for w in (0, 1, chunk - 1, chunk, 2 * chunk - 1)] == [1, 1, 1, 1, 1]
+        assert [_core.threads_for(w) for w in (2 * chunk, 3 * chunk, 4 * chunk, 100 * chunk, 2**62)] == [2, 3, 4, 4, 4]
+    finally:
+        pynla.set_num_threads(2)
+
+
+def test_the_rule_keeps_to_the_cap_and_threadpoolctl():
+    from pynla import _core
+
+    big = 1000 * _core.default_bytes_per_thread
+    pynla.set_num_threads(3)
+    try:
+        assert _core.threads_for(big) == 3
+        with threadpool_limits(limits=1, user_api="openmp"):
+            assert _core.threads_for(big) == 1
+        with threadpool_limits(limits=2, user_api="openmp"):
+            assert _core.threads_for(big) == 2
+        pynla.set_num_threads(1)
+        assert _core.threads_for(big) == 1
+    finally:
+        pynla.set_num_threads(2)
+
+
+def test_the_threads_fixture_sends_every_kernel_to_every_thread(threads):
+    from pynla import _core
+
+    threads(3)
+    assert _core.threads_for(3) == 3  # a byte a thread
+    with pytest.raises(ValueError, match="bytes"):
+        _core.set_bytes_per_thread(0)
+
+
+def test_small_products_same_bits_with_and_without_the_rule(rng, threads):
+    """The rule only picks a count; a count never changes the bits (1 thread by the rule, all
+    threads by the fixture, on a product small enough that the rule would keep it on one)."""
+    from pynla import _core
+
+    A = random_csr(rng, (300, 300), 0.02)
+    threads(2)
+    forced = pynla.spgemm(A, A)
+    default = _core.set_bytes_per_thread(_core.default_bytes_per_thread)
+    try:
+        assert _core.threads_for(12 * int(np.diff(A.indptr)[A.indices].sum())) == 1
+        assert_array_equal(bits(pynla.spgemm(A, A).data), bits(forced.data))
+    finally:
+        _core.set_bytes_per_thread(default)
+
+
 def test_threadpoolctl_sees_an_openmp_runtime():
     assert pynla._core.has_openmp
     assert any(info["user_api"] == "openmp" for info in threadpool_info())

@@ -121,7 +121,9 @@ void bind_sketch(py::module_& m) {
                 if (!array.writeable()) throw py::value_error("z: must be writeable");
                 T* data = array.mutable_data();
                 without_gil([&] {
-                    parallel_for(columns, max_threads(), [&](std::int64_t c, int) { sketch::walsh_hadamard(data + c * n, n); });
+                    const std::int64_t levels = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::log2(n)));
+                    parallel_for(columns, threads_for(columns * n * levels * static_cast<std::int64_t>(sizeof(T))),
+                                 [&](std::int64_t c, int) { sketch::walsh_hadamard(data + c * n, n); });
                     return 0;
                 });
                 return py::none();

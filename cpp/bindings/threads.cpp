@@ -1,5 +1,7 @@
-// pynla._core thread and instruction-set controls: the OpenMP thread count the kernels use, and
-// whether kernels with an AVX2 copy may run it (a test hook: both copies must give the same bits).
+// pynla._core thread and instruction-set controls: the OpenMP thread count the kernels use, the
+// rule that takes a kernel's count from its work (and a test hook that lowers the work a thread
+// needs), and whether kernels with an AVX2 copy may run it (a test hook: both copies must give
+// the same bits).
 #include "pynla/common/parallel.hpp"
 #include "pynla/common/simd.hpp"
 
@@ -16,6 +18,18 @@ void bind_threads(py::module_& m) {
     m.def("get_num_threads", &max_threads, "Threads the next kernel called from this thread will use.");
     m.def("set_num_threads", &set_max_threads, py::arg("n"),
           "Caps the threads of every kernel at n and sets this thread's OpenMP limit to n.");
+    m.def(
+        "threads_for", [](std::int64_t bytes) { return threads_for(bytes); }, py::arg("bytes"),
+        "Threads a kernel of `bytes` work (bytes read and written) called from this thread would use.");
+    m.def(
+        "set_bytes_per_thread",
+        [](std::int64_t bytes) {
+            if (bytes < 1) throw py::value_error("bytes: must be at least 1");
+            return bytes_per_thread().exchange(bytes);
+        },
+        py::arg("bytes"),
+        "Test hook: the least work per thread (default kBytesPerThread); returns the previous value.");
+    m.attr("default_bytes_per_thread") = kBytesPerThread;
     m.def("uses_avx2", &use_avx2, "True if kernels with an AVX2 copy run it (the CPU has AVX2 and it is allowed).");
     m.def(
         "allow_avx2", [](bool allowed) { avx2_allowed().store(allowed); }, py::arg("allowed"),

@@ -24,7 +24,7 @@ py::tuple check_compressed_typed(const py::array& offsets, const py::array& indi
     }
     const I* index_data = vector_data<I>(indices, "indices", nnz);
     const auto [decrease, check] = without_gil([&] {
-        const int n_threads = max_threads();
+        const int n_threads = threads_for(static_cast<std::int64_t>(sizeof(I)) * (n_major + 1 + nnz));
         const std::int64_t first = first_decrease(offset_data, n_major, n_threads);
         // Rows are only known once offsets never decrease (with the ends checked above, that keeps
         // them within the indices).

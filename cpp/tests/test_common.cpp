@@ -1,11 +1,14 @@
 // C++-only test of the shared core (common/) under AddressSanitizer and UBSan: the structure
 // checks of compressed index arrays, against plain loops, over random arrays with and without
-// faults, both index types, 1 to 3 threads, with and without AVX2. Build and run as test_spgemm.cpp says.
+// faults, both index types, 1 to 3 threads, with and without AVX2; the rule that takes a
+// kernel's thread count from its work, and parallel loops on one thread and on several.
+// Build and run as test_spgemm.cpp says.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <cstdio>
 #include <random>
+#include <stdexcept>
 #include <vector>
 
 #include "pynla/common/structure_check.hpp"
@@ -97,6 +100,78 @@ int check_beyond_index_range() {
     return failures > 0;
 }
 
+// threads_for: one thread below two chunks of work, then a thread a chunk, up to the cap.
+int check_threads_for() {
+    using pynla::kBytesPerThread;
+    int failures = 0;
+    const auto expect = [&](std::int64_t bytes, int cap, int expected) {
+        ++n_checks;
+        const int got = pynla::threads_for(bytes, cap);
+        if (got != expected) {
+            std::printf("FAIL threads_for(%lld, %d) = %d, expected %d\n", (long long)bytes, cap, got, expected);
+            ++failures;
+        }
+    };
+    expect(0, 4, 1);
+    expect(kBytesPerThread, 4, 1);
+    expect(2 * kBytesPerThread - 1, 4, 1);
+    expect(2 * kBytesPerThread, 4, 2);
+    expect(3 * kBytesPerThread, 4, 3);
+    expect(std::numeric_limits<std::int64_t>::max(), 4, 4);
+    expect(std::numeric_limits<std::int64_t>::max(), 1, 1);
+    expect(std::numeric_limits<std::int64_t>::max(), 0, 1);
+    pynla::bytes_per_thread().store(1);
+    expect(1, 3, 1);
+    expect(5, 3, 3);
+    pynla::bytes_per_thread().store(kBytesPerThread);
+    return failures;
+}
+
+// parallel_for and parallel_for_ordered on 1 to 3 threads: every task once, commits in order,
+// the first exception rethrown (on one thread: no task after it runs).
+int check_parallel_loops() {
+    int failures = 0;
+    const auto fail = [&](const char* what, int threads) {
+        std::printf("FAIL %s (%d threads)\n", what, threads);
+        ++failures;
+    };
+    for (int threads = 1; threads <= 3; ++threads) {
+        for (std::int64_t n_tasks : {0, 1, 2, 7, 64}) {
+            std::vector<int> runs(static_cast<std::size_t>(n_tasks), 0);
+            pynla::parallel_for(n_tasks, threads, [&](std::int64_t t, int thread) {
+                if (thread < 0 || thread >= threads) throw std::logic_error("thread index out of range");
+                ++runs[static_cast<std::size_t>(t)];
+            });
+            ++n_checks;
+            if (std::count(runs.begin(), runs.end(), 1) != n_tasks) fail("parallel_for runs every task once", threads);
+
+            std::vector<std::int64_t> committed, finished(static_cast<std::size_t>(n_tasks), 0);
+            pynla::parallel_for_ordered(
+                n_tasks, threads, [](std::int64_t, int) {},
+                [&](std::int64_t t, int) { committed.push_back(t); },
+                [&](std::int64_t t, int) { finished[static_cast<std::size_t>(t)] = 1; });
+            ++n_checks;
+            bool in_order = static_cast<std::int64_t>(committed.size()) == n_tasks;
+            for (std::size_t i = 0; in_order && i < committed.size(); ++i) in_order = committed[i] == static_cast<std::int64_t>(i);
+            if (!in_order || std::count(finished.begin(), finished.end(), 1) != n_tasks) {
+                fail("parallel_for_ordered commits in order and finishes every task", threads);
+            }
+        }
+        ++n_checks;
+        std::vector<int> ran(10, 0);
+        try {
+            pynla::parallel_for(10, threads, [&](std::int64_t t, int) {
+                ran[static_cast<std::size_t>(t)] = 1;
+                if (t == 3) throw std::runtime_error("task 3");
+            });
+            fail("parallel_for rethrows", threads);
+        } catch (const std::runtime_error&) {
+            if (threads == 1 && std::count(ran.begin(), ran.end(), 1) != 4) fail("one thread stops at the throw", threads);
+        }
+    }
+    return failures;
+}
+
 }  // namespace
 
 int main() {
@@ -107,6 +182,7 @@ int main() {
         failures += check_all<std::int32_t>(rng) + check_all<std::int64_t>(rng);
         failures += check_beyond_index_range<std::int32_t>();
     }
+    failures += check_threads_for() + check_parallel_loops();
     std::printf("%d passed, %d failed\n", n_checks - failures, failures);
     return failures == 0 ? 0 : 1;
 }

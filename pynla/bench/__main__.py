@@ -8,6 +8,7 @@ Examples::
     python -P -m pynla.bench                      # every capability, default sizes (< 3 min)
     python -P -m pynla.bench spgemm --full        # the full SpGEMM suite (larger matrices)
     python -P -m pynla.bench --json out.json --repeat 7 --case rmat
+    python -P -m pynla.bench small --busy           # small inputs beside a busy process
 """
 
 import argparse
@@ -53,6 +54,9 @@ def parse_args(argv=None):
                         help="only cases whose name contains TEXT (repeatable)")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory probes")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    parser.add_argument("--busy", action="store_true",
+                        help="run every case while a sibling process spins on one core (a machine "
+                             "doing other work)")
     args = parser.parse_args(argv)
     known = capability_names()
     for name in args.capability:
@@ -311,6 +315,15 @@ def environment():
             "cpu_count": os.cpu_count(), "versions": versions}
 
 
+def busy_sibling():
+    """A child process that spins on one core until killed (for --busy)."""
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    time.sleep(0.5)  # let the scheduler place it
+    return child
+
+
 def main(argv=None):
     args = parse_args(argv)
     todo = list(selected_cases(args))
@@ -324,6 +337,7 @@ def main(argv=None):
     progress = timing.Progress()
     start = time.perf_counter()
     records = []
+    sibling = busy_sibling() if args.busy else None
     progress.show("checking how free the cores are (dense matmul, 1 and 2 threads)")
     headroom = [parallel_headroom()]
     try:
@@ -332,12 +346,15 @@ def main(argv=None):
         headroom.append(parallel_headroom())
     finally:
         progress.done()
+        if sibling is not None:
+            sibling.kill()
+            sibling.wait()
     elapsed = time.perf_counter() - start
     print_report(records)
     print(f"core check (numpy matmul, 1 vs 2 threads; ~2x when both cores are free): "
           f"{' at start, '.join(map(headroom_text, headroom))} at end")
     print(f"total {elapsed:.0f} s ({'full' if args.full else 'default'} suite, "
-          f"{len(records)} cases)")
+          f"{len(records)} cases{', beside a busy sibling process' if args.busy else ''})")
     if args.json:
         timing.write_json(args.json, {"environment": environment(), "full": args.full,
                                       "repeat": args.repeat, "total_seconds": elapsed,

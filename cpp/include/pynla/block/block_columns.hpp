@@ -36,7 +36,7 @@ BlockColumns<I> block_columns(const BsrView<I, T>& a) {
     // A counting sort in parallel: task t takes a range of block rows, counts its blocks per
     // column, and writes them after those of the tasks before it, so the listing is the same
     // for any thread count.
-    const int n_threads = max_threads();
+    const int n_threads = threads_for(4 * (n_blocks + n_cols) * static_cast<std::int64_t>(sizeof(I)));
     const auto bounds = split_by_cost(a.n_block_rows, n_threads, [&](std::int64_t i) { return a.row_begin(i) + i; });
     const auto n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
     std::vector<std::vector<I>> next(static_cast<std::size_t>(n_tasks));  // next[t][j]: counts, then slots

@@ -35,7 +35,7 @@ Bsr<I, T> diagonal_block_inverses(const BsrView<I, T>& a) {
     // names the same block row whatever the thread count.
     enum Outcome : char { kInverted, kMissing, kSingular };
     std::vector<char> outcome(static_cast<std::size_t>(n), kInverted);
-    const int n_threads = max_threads();
+    const int n_threads = threads_for(n * block_size * (r + static_cast<std::int64_t>(sizeof(T))));
     const auto bounds = split_by_cost(n, n_threads * kTasksPerThread,
                                       [&](std::int64_t i) { return a.row_begin(i) + i * block_size; });
     parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {

@@ -59,7 +59,7 @@ template <class I, class T>
 std::int64_t count_blocks(const CsrView<I, T>& a, std::int64_t block_rows, std::int64_t block_cols) {
     PYNLA_REQUIRE(block_rows > 0 && block_cols > 0 && a.n_rows % block_rows == 0 && a.n_cols % block_cols == 0,
                   "blocksize: must divide the shape");
-    const int n_threads = max_threads();
+    const int n_threads = threads_for(2 * a.nnz() * static_cast<std::int64_t>(sizeof(I)));
     const auto bounds = detail::block_row_tasks(a, block_rows, n_threads);
     std::vector<std::int64_t> task_blocks(bounds.size() - 1, 0);
     std::vector<BlockRowScratch<I>> scratch(static_cast<std::size_t>(n_threads));
@@ -84,7 +84,7 @@ Bsr<I, T> from_csr(const CsrView<I, T>& a, std::int64_t block_rows, std::int64_t
     const std::int64_t n_block_rows = a.n_rows / block_rows, n_block_cols = a.n_cols / block_cols;
     const std::int64_t block_size = block_rows * block_cols;
     Bsr<I, T> m{n_block_rows, n_block_cols, block_rows, block_cols, Buffer<I>(n_block_rows + 1), {}, {}};
-    const int n_threads = max_threads();
+    const int n_threads = threads_for(4 * a.nnz() * static_cast<std::int64_t>(sizeof(I) + sizeof(T)));
     const auto bounds = detail::block_row_tasks(a, block_rows, n_threads);
     const auto n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
     std::vector<BlockRowScratch<I>> scratch(static_cast<std::size_t>(n_threads));

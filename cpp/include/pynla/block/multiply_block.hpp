@@ -96,7 +96,8 @@ Bsr<I, T> multiply_block(const BsrView<I, T>& a, const BsrView<I, T>& b) {
         }
         cumulative[i + 1] = cumulative[i] + products;
     }
-    const int n_threads = max_threads();
+    // Each block product is R x K x C multiply-adds on blocks read from cache: about a byte each.
+    const int n_threads = threads_for(cumulative[n_rows] * a.block_rows * a.block_cols * b.block_cols);
     const auto bounds = split_by_cost(n_rows, n_threads * kTasksPerThread,
                                       [&](std::int64_t i) { return cumulative[i]; });
     const auto n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;

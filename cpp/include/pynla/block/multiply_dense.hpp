@@ -168,7 +168,10 @@ Buffer<T> multiply(std::int64_t n_out_blocks, std::int64_t out_dim, std::int64_t
                    std::int64_t ldx) {
     PYNLA_REQUIRE(k >= 0 && ldx >= k, "bsr_matmul: X's row stride is shorter than its rows");
     Buffer<T> y(n_out_blocks * out_dim * k);
-    const int n_threads = max_threads();
+    // Each stored block is read once and multiplies k columns: its bytes, plus X's and Y's rows.
+    const std::int64_t n_blocks = offsets[n_out_blocks];
+    const int n_threads = threads_for((n_blocks * out_dim * in_dim + (n_blocks * in_dim + n_out_blocks * out_dim) * k)
+                                      * static_cast<std::int64_t>(sizeof(T)));
     const auto bounds = split_by_cost(n_out_blocks, n_threads * kTasksPerThread,
                                       [&](std::int64_t b) { return std::int64_t{offsets[b]} + b; });
     with_block_shape<T>(out_dim, in_dim, [&](auto out, auto in) {

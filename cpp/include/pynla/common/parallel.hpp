@@ -51,6 +51,30 @@ inline int thread_index() {
 #endif
 }
 
+// The least work worth a thread, in bytes a kernel reads and writes (kernels that do more per
+// byte count their work in the same currency: SpGEMM 12 bytes a flop, B's index and value and
+// the accumulator). Measured on a 2-core AMD EPYC: on the square of a 2-D Laplacian two threads
+// break even with one at about 60000 flops (720 KB; 206 against 205 us) and gain 19% at 120000,
+// 32% at 250000. A parallel region costs 10-30 us to wake and join on an idle machine, and
+// milliseconds when the OS has lent a core to another process or NumPy's BLAS threads spin on it.
+constexpr std::int64_t kBytesPerThread = std::int64_t{512} << 10;
+
+// The work per thread in force: kBytesPerThread, unless a test lowers it (to 1: every kernel
+// then takes every thread, so that tests of thread-count invariance reach the parallel paths).
+inline std::atomic<std::int64_t>& bytes_per_thread() {
+    static std::atomic<std::int64_t> bytes{kBytesPerThread};
+    return bytes;
+}
+
+// Threads for a kernel of `bytes` work: bytes / bytes_per_thread(), at least 1, at most
+// n_threads. With 1 the kernel opens no parallel region: parallel_for runs on the calling thread.
+inline int threads_for(std::int64_t bytes, int n_threads) {
+    return static_cast<int>(std::clamp<std::int64_t>(bytes / bytes_per_thread().load(), 1, std::max(n_threads, 1)));
+}
+
+// As above, within the threads the next kernel called from this thread may use.
+inline int threads_for(std::int64_t bytes) { return threads_for(bytes, max_threads()); }
+
 namespace detail {
 
 // The first exception thrown by any task of a parallel loop, kept to be rethrown on the caller:
@@ -87,13 +111,19 @@ private:
 // Runs body(task, thread) for task in [0, n_tasks) on n_threads threads, tasks handed out one
 // at a time, with thread in [0, n_threads) naming the worker (for per-thread scratch). The
 // first exception thrown by any task is rethrown here, on the caller.
+// One thread, or one task, runs here in order with no parallel region (which would still wake
+// the runtime). The first exception thrown by any task is rethrown here, on the caller.
 template <class Body>
 void parallel_for(std::int64_t n_tasks, int n_threads, Body&& body) {
     detail::FirstError error;
+    if (n_tasks <= 1 || n_threads <= 1) {
+        for (std::int64_t task = 0; task < n_tasks && error.attempt(body, task); ++task) {
+        }
+        error.rethrow();
+        return;
+    }
 #ifdef PYNLA_HAS_OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads) if (n_tasks > 1 && n_threads > 1)
-#else
-    (void)n_threads;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
 #endif
     for (std::int64_t task = 0; task < n_tasks; ++task) error.attempt(body, task);
     error.rethrow();
@@ -107,10 +137,17 @@ void parallel_for(std::int64_t n_tasks, int n_threads, Body&& body) {
 template <class Body, class Commit, class Finish>
 void parallel_for_ordered(std::int64_t n_tasks, int n_threads, Body&& body, Commit&& commit, Finish&& finish) {
     detail::FirstError error;
+    if (n_tasks <= 1 || n_threads <= 1) {  // in order on this thread, with no parallel region
+        for (std::int64_t task = 0; task < n_tasks; ++task) {
+            if (!error.attempt(body, task) || !error.attempt(commit, task)) break;
+            error.attempt(finish, task);
+            if (error.failed()) break;
+        }
+        error.rethrow();
+        return;
+    }
 #ifdef PYNLA_HAS_OPENMP
-#pragma omp parallel for ordered schedule(dynamic, 1) num_threads(n_threads) if (n_tasks > 1 && n_threads > 1)
-#else
-    (void)n_threads;
+#pragma omp parallel for ordered schedule(dynamic, 1) num_threads(n_threads)
 #endif
     for (std::int64_t task = 0; task < n_tasks; ++task) {
         bool ok = !error.failed() && error.attempt(body, task);

@@ -83,7 +83,7 @@ Buffer<T> sketch_by_rows(const SketchRowsView& s_rows, std::int64_t m, double sc
     const std::int64_t d = a.n_cols;
     Buffer<T> y(m * d);
     constexpr std::int64_t kAhead = 4;  // rows of A in flight: enough to cover memory latency
-    const int n_threads = max_threads();
+    const int n_threads = threads_for((s_rows.indptr[m] + m) * d * static_cast<std::int64_t>(sizeof(T)));
     const bool wide = use_avx2();
     const auto bounds = split_by_cost(m, n_threads * kTasksPerThread,
                                       [&](std::int64_t r) { return (s_rows.indptr[r] + r) * (d + 1); });
@@ -111,7 +111,7 @@ Buffer<T> sketch_by_row_parts(const SparseSketchView& s, const MatrixView<T>& a,
     const std::int64_t m = s.n_rows, n = s.n_cols, d = a.n_cols, k = s.per_column, size = m * d;
     Buffer<T> y(size);
     Buffer<T> partial((parts - 1) * size);
-    const int n_threads = max_threads();
+    const int n_threads = threads_for((n * k + parts * m) * d * static_cast<std::int64_t>(sizeof(T)));
     const bool wide = use_avx2();
     parallel_for(parts, n_threads, [&](std::int64_t part, int) {
         T* const sums = part == 0 ? y.data() : partial.data() + (part - 1) * size;
@@ -173,7 +173,7 @@ Buffer<T> sketch_by_columns(const SparseSketchView& s, const MatrixView<T>& a) {
     while (starts.back() + kWidth < d) starts.push_back(starts.back() + kWidth);
     starts.push_back(d);
     Buffer<T> y(m * d);
-    const int n_threads = max_threads();
+    const int n_threads = threads_for((a.n_rows + m) * d * static_cast<std::int64_t>(sizeof(T)));
     std::vector<std::vector<T>> tiles(static_cast<std::size_t>(n_threads));
     parallel_for(static_cast<std::int64_t>(starts.size()) - 1, n_threads, [&](std::int64_t group, int thread) {
         const std::int64_t j0 = starts[group], width = starts[group + 1] - j0;
@@ -195,7 +195,7 @@ template <class T>
 Buffer<T> sketch_by_column_blocks(const SparseSketchView& s, const MatrixView<T>& a, std::int64_t width) {
     const std::int64_t m = s.n_rows, n = s.n_cols, d = a.n_cols, k = s.per_column;
     Buffer<T> y(m * d);
-    const int n_threads = max_threads();
+    const int n_threads = threads_for((n * k + m) * d * static_cast<std::int64_t>(sizeof(T)));
     const bool wide = use_avx2();
     std::vector<std::vector<T>> tiles(static_cast<std::size_t>(n_threads));
     parallel_for((d + width - 1) / width, n_threads, [&](std::int64_t block, int thread) {

@@ -55,7 +55,8 @@ Csr<I, T> pack_rows(std::int64_t n_rows, std::int64_t n_cols, const std::vector<
 template <class I, class T>
 Csr<I, T> sketch_csr(const SparseSketchView& s, const CsrView<I, T>& a) {
     const std::int64_t m = s.n_rows, d = a.n_cols, k = s.per_column;
-    const int n_threads = max_threads();
+    // Each of A's entries is placed k times, then summed: written and read, about 4 (I + T) bytes.
+    const int n_threads = threads_for(4 * k * a.nnz() * static_cast<std::int64_t>(sizeof(I) + sizeof(T)));
 
     // 1. Each entry of A's row i goes, signed, to the rows of S A that S's column i names, in
     // order of A's rows: row r's entries are [begin[r], begin[r + 1]).
@@ -133,7 +134,7 @@ Csr<I, T> sketch_csc(const SparseSketchView& s, const CsrView<I, T>& a_transpose
     for (std::int64_t j = 0; j <= d; ++j) begin[j] = k * a_transpose.row_begin(j);
     Buffer<I> indices(begin[d]);
     Buffer<T> values(begin[d]);
-    const int n_threads = max_threads();
+    const int n_threads = threads_for(4 * begin[d] * static_cast<std::int64_t>(sizeof(I) + sizeof(T)));
     std::vector<SortedSum<T>> sums(static_cast<std::size_t>(n_threads));
     const auto bounds = split_by_cost(d, n_threads * kTasksPerThread, [&](std::int64_t j) { return begin[j] + j; });
     parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int thread) {

@@ -69,7 +69,9 @@ Buffer<T> srht(const MatrixView<T>& a, const std::int8_t* signs, const std::int6
     // Columns are transformed a group at a time: a group reads whole cache lines of a row-major A.
     const std::int64_t group = std::max<std::int64_t>(1, std::min<std::int64_t>(8, (std::int64_t{1} << 24) / n2));
     const std::int64_t n_groups = (d + group - 1) / group;
-    const int n_threads = max_threads();
+    std::int64_t levels = 1;
+    while ((std::int64_t{1} << levels) < n2) ++levels;
+    const int n_threads = threads_for(n2 * levels * d * static_cast<std::int64_t>(sizeof(T)));
     std::vector<std::vector<T>> work(static_cast<std::size_t>(n_threads));
     const auto factor = static_cast<RealOf<T>>(scale);
     parallel_for(n_groups, n_threads, [&](std::int64_t g, int thread) {

@@ -137,7 +137,7 @@ ResidualGradient<T> residual_gradient(const MatrixView<T>& a, const T* x, const 
     const std::int64_t n_chunks = (n + kChunkRows - 1) / kChunkRows;
     std::vector<T> partial_g(static_cast<std::size_t>(n_chunks * d * q), T(0));
     std::vector<RealOf<T>> partial_norms(static_cast<std::size_t>(n_chunks * q), RealOf<T>(0));
-    const int n_threads = max_threads();
+    const int n_threads = threads_for(n * d * std::max<std::int64_t>(q, 1) * static_cast<std::int64_t>(sizeof(T)));
     std::vector<std::vector<T>> residuals(static_cast<std::size_t>(n_threads));
     const bool by_rows = a.col_stride == 1 || d <= 1;
     const bool wide = !is_complex_v<T> && use_avx2();

@@ -41,7 +41,7 @@ struct SparseSketch {
 // Requires 1 <= k <= m <= 2^31 - 1.
 inline SparseSketch draw_sparse_sketch(std::int64_t m, std::int64_t n, std::int64_t k, std::uint64_t key) {
     SparseSketch s{m, n, k, Buffer<std::int32_t>(n * k), Buffer<std::int8_t>(n * k)};
-    const int n_threads = max_threads();
+    const int n_threads = threads_for(16 * n * k);  // a hashed draw costs about 16 bytes' work
     const auto bounds = split_by_cost(n, n_threads * kTasksPerThread, [](std::int64_t i) { return i; });
     parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
         // Locals, not captures: the int8 stores may alias anything, and would make the compiler
@@ -143,7 +143,8 @@ std::vector<std::int64_t> sort_by_sketch_row(const SparseSketchView& s, const st
 template <class Cumulative, class Weight, class Move>
 std::vector<std::int64_t> sort_by_sketch_row(const SparseSketchView& s, Cumulative&& cumulative, Weight&& weight,
                                              Move&& move) {
-    const int n_threads = max_threads();
+    // Each entry is counted, then moved: read and written twice, about 32 bytes' work.
+    const int n_threads = threads_for(32 * s.per_column * cumulative(s.n_cols));
     // Tasks x m counters: keep them to a few million whatever m is.
     const std::int64_t max_tasks = std::max<std::int64_t>(1, (std::int64_t{1} << 22) / std::max<std::int64_t>(s.n_rows, 1));
     const auto bounds = split_by_cost(s.n_cols, std::min<std::int64_t>(n_threads * 4, max_tasks), cumulative);

@@ -101,6 +101,9 @@ std::int64_t initial_capacity(std::int64_t max_entries, const Options& options) 
 
 }  // namespace detail
 
+// SpGEMM's work in parallel.hpp's currency: bytes a flop (B's index and value, the accumulator).
+constexpr std::int64_t kBytesPerFlop = 12;
+
 template <class I, class T>
 Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options& options = {}) {
     static_assert(is_kernel_scalar_v<T>, "spgemm: float, double, complex<float> or complex<double>");
@@ -109,9 +112,13 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
                   "spgemm: shape does not fit the index type");
     const std::int64_t n_rows = a.n_rows;
 
-    const int n_threads = max_threads();
+    // Threads from the work: first from a bound on the flops (B's row offsets only), then, once
+    // the flops are counted, from the flops themselves.
+    const std::int64_t flops_bound = detail::coarse_flops_bound(a, b, std::numeric_limits<std::int64_t>::max() / kBytesPerFlop);
+    int n_threads = threads_for(flops_bound < 0 ? std::numeric_limits<std::int64_t>::max() : kBytesPerFlop * flops_bound);
     const detail::RowTasks tasks =
         detail::split_rows_by_flops(a, b, n_threads, detail::kFlopsPerTask, std::numeric_limits<I>::max());
+    n_threads = threads_for(kBytesPerFlop * tasks.max_entries, n_threads);
     const std::vector<std::int64_t>& bounds = tasks.bounds;
     // Past I's range C may not fit, and finding out would cost the product.
     if (tasks.max_entries > std::numeric_limits<I>::max()) {
@@ -119,7 +126,9 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
     }
     const bool b_rows_sorted = options.b_rows_sorted.has_value()
                                    ? *options.b_rows_sorted
-                                   : *check_indices(b.indptr, b.n_rows, b.indices, b.n_cols, n_threads, true).rows_sorted;
+                                   : *check_indices(b.indptr, b.n_rows, b.indices, b.n_cols,
+                                                   threads_for(static_cast<std::int64_t>(sizeof(I)) * (b.nnz() + b.n_rows), n_threads),
+                                                   true).rows_sorted;
     const detail::RowPlanner<I, T> plan_row(a, b, b_rows_sorted);
     std::vector<detail::Workspace<I, T>> workspaces(static_cast<std::size_t>(n_threads));
     detail::RowsInOrder<I, T> c(n_rows, b.n_cols, detail::initial_capacity<I, T>(tasks.max_entries, options), n_threads);
