@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <random>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 #include "pynla/common/structure_check.hpp"
@@ -168,6 +169,30 @@ int check_parallel_loops() {
         } catch (const std::runtime_error&) {
             if (threads == 1 && std::count(ran.begin(), ran.end(), 1) != 4) fail("one thread stops at the throw", threads);
         }
+    }
+    // A loop inside a task (the pool is busy: it runs on that thread), and loops from several
+    // threads at once (one gets the pool, the others run alone): every task once, no deadlock.
+    std::vector<int> inner_runs(4 * 16, 0);
+    pynla::parallel_for(4, 3, [&](std::int64_t outer, int) {
+        pynla::parallel_for(16, 3, [&](std::int64_t inner, int) { ++inner_runs[static_cast<std::size_t>(outer * 16 + inner)]; });
+    });
+    ++n_checks;
+    if (std::count(inner_runs.begin(), inner_runs.end(), 1) != 64) fail("nested parallel_for", 3);
+    std::vector<std::vector<int>> runs(4, std::vector<int>(1000, 0));
+    std::vector<std::thread> callers;
+    for (int c = 0; c < 4; ++c) {
+        callers.emplace_back([&, c] {
+            for (int repeat = 0; repeat < 50; ++repeat) {
+                pynla::parallel_for(20, 3, [&](std::int64_t t, int) {
+                    for (int i = 0; i < 50; ++i) ++runs[static_cast<std::size_t>(c)][static_cast<std::size_t>(t * 50 + i)];
+                });
+            }
+        });
+    }
+    for (auto& caller : callers) caller.join();
+    for (const auto& counts : runs) {
+        ++n_checks;
+        if (std::count(counts.begin(), counts.end(), 50) != 1000) fail("concurrent callers", 3);
     }
     return failures;
 }

@@ -1,17 +1,23 @@
-// Threads for the kernels: OpenMP (libgomp), so threadpoolctl and OMP_NUM_THREADS govern it.
-// Work is cut into tasks of similar cost, fixed before any thread starts; a task's output goes
-// to a place fixed in advance, so results never depend on the number of threads.
+// Threads for the kernels: their count is OpenMP's (libgomp's limit for the calling thread, so
+// threadpoolctl and OMP_NUM_THREADS govern it), within pynla's cap and the work's need; they
+// run on pynla's own pool (thread_pool.hpp). Work is cut into tasks of similar cost, fixed
+// before any thread starts; a task's output goes to a place fixed in advance, so results
+// never depend on the number of threads.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #ifdef PYNLA_HAS_OPENMP
 #include <omp.h>
 #endif
+
+#include "pynla/common/thread_pool.hpp"
 
 namespace pynla {
 
@@ -43,14 +49,6 @@ inline void set_max_threads(int n) {
 #endif
 }
 
-inline int thread_index() {
-#ifdef PYNLA_HAS_OPENMP
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
 // The least work worth a thread, in bytes a kernel reads and writes (kernels that do more per
 // byte count their work in the same currency: SpGEMM 12 bytes a flop, B's index and value and
 // the accumulator). Measured on a 2-core AMD EPYC: on the square of a 2-D Laplacian two threads
@@ -78,19 +76,17 @@ inline int threads_for(std::int64_t bytes) { return threads_for(bytes, max_threa
 namespace detail {
 
 // The first exception thrown by any task of a parallel loop, kept to be rethrown on the caller:
-// none may escape an OpenMP region.
+// none may escape into a worker thread.
 class FirstError {
 public:
-    // Runs step(task, thread) on this thread; records what it throws. True if it returned.
+    // Runs step(task, thread); records what it throws. True if it returned.
     template <class Step>
-    bool attempt(Step&& step, std::int64_t task) {
+    bool attempt(Step&& step, std::int64_t task, int thread) {
         try {
-            step(task, thread_index());
+            step(task, thread);
             return true;
         } catch (...) {
-#ifdef PYNLA_HAS_OPENMP
-#pragma omp critical(pynla_first_error)
-#endif
+            const std::lock_guard<std::mutex> lock(mutex_);
             if (!error_) error_ = std::current_exception();
             failed_.store(true);
             return false;
@@ -102,30 +98,37 @@ public:
     }
 
 private:
+    std::mutex mutex_;
     std::exception_ptr error_;
     std::atomic<bool> failed_{false};
 };
 
+// Runs step(task, thread) for every task, on the pool with up to n_threads threads (the caller
+// among them), or in order on the caller when the pool is busy with another loop.
+template <class Step>
+void run_tasks(std::int64_t n_tasks, int n_threads, Step&& step) {
+    const ThreadPool::Task task = [&](std::int64_t t, int thread) { step(t, thread); };
+    if (!ThreadPool::instance().run(n_tasks, n_threads - 1, task)) {
+        for (std::int64_t t = 0; t < n_tasks; ++t) step(t, 0);
+    }
+}
+
 }  // namespace detail
 
-// Runs body(task, thread) for task in [0, n_tasks) on n_threads threads, tasks handed out one
-// at a time, with thread in [0, n_threads) naming the worker (for per-thread scratch). The
-// first exception thrown by any task is rethrown here, on the caller.
-// One thread, or one task, runs here in order with no parallel region (which would still wake
-// the runtime). The first exception thrown by any task is rethrown here, on the caller.
+// Runs body(task, thread) for task in [0, n_tasks) on up to n_threads threads (thread_pool.hpp:
+// the caller works too, and waits only for tasks in progress), tasks handed out one at a time
+// in order, with thread in [0, n_threads) naming the worker (for per-thread scratch). One
+// thread or one task runs on the caller alone, in order, waking nothing. The first exception
+// thrown by any task is rethrown here, on the caller.
 template <class Body>
 void parallel_for(std::int64_t n_tasks, int n_threads, Body&& body) {
     detail::FirstError error;
     if (n_tasks <= 1 || n_threads <= 1) {
-        for (std::int64_t task = 0; task < n_tasks && error.attempt(body, task); ++task) {
+        for (std::int64_t task = 0; task < n_tasks && error.attempt(body, task, 0); ++task) {
         }
-        error.rethrow();
-        return;
+    } else {
+        detail::run_tasks(n_tasks, n_threads, [&](std::int64_t task, int thread) { error.attempt(body, task, thread); });
     }
-#ifdef PYNLA_HAS_OPENMP
-#pragma omp parallel for schedule(dynamic, 1) num_threads(n_threads)
-#endif
-    for (std::int64_t task = 0; task < n_tasks; ++task) error.attempt(body, task);
     error.rethrow();
 }
 
@@ -137,25 +140,20 @@ void parallel_for(std::int64_t n_tasks, int n_threads, Body&& body) {
 template <class Body, class Commit, class Finish>
 void parallel_for_ordered(std::int64_t n_tasks, int n_threads, Body&& body, Commit&& commit, Finish&& finish) {
     detail::FirstError error;
-    if (n_tasks <= 1 || n_threads <= 1) {  // in order on this thread, with no parallel region
-        for (std::int64_t task = 0; task < n_tasks; ++task) {
-            if (!error.attempt(body, task) || !error.attempt(commit, task)) break;
-            error.attempt(finish, task);
-            if (error.failed()) break;
-        }
-        error.rethrow();
-        return;
-    }
-#ifdef PYNLA_HAS_OPENMP
-#pragma omp parallel for ordered schedule(dynamic, 1) num_threads(n_threads)
-#endif
-    for (std::int64_t task = 0; task < n_tasks; ++task) {
-        bool ok = !error.failed() && error.attempt(body, task);
-#ifdef PYNLA_HAS_OPENMP
-#pragma omp ordered
-#endif
-        ok = ok && !error.failed() && error.attempt(commit, task);
-        if (ok) error.attempt(finish, task);
+    // Tasks are handed out in order, so the task whose commit is due is always in progress:
+    // waiting for its turn cannot deadlock.
+    std::atomic<std::int64_t> turn{0};
+    const auto step = [&](std::int64_t task, int thread) {
+        bool ok = !error.failed() && error.attempt(body, task, thread);
+        while (turn.load(std::memory_order_acquire) != task) std::this_thread::yield();
+        ok = ok && !error.failed() && error.attempt(commit, task, thread);
+        turn.store(task + 1, std::memory_order_release);
+        if (ok) error.attempt(finish, task, thread);
+    };
+    if (n_tasks <= 1 || n_threads <= 1) {
+        for (std::int64_t task = 0; task < n_tasks && !error.failed(); ++task) step(task, 0);
+    } else {
+        detail::run_tasks(n_tasks, n_threads, step);
     }
     error.rethrow();
 }

@@ -1,0 +1,123 @@
+// The worker threads behind parallel_for. The caller always works on its own loop; a worker
+// joins only if it wakes while tasks are left, and the caller then waits only for the tasks
+// in progress, never for a worker that the OS has not run yet. (An OpenMP region waits at its
+// closing barrier for every thread of its team: on a machine doing other work, or beside
+// NumPy's BLAS threads spinning after a call, that wait was milliseconds on a 1 ms kernel.)
+// Workers spin for a few tens of microseconds after a loop, so that the next kernel of a
+// sequence finds them awake, then sleep, and never spin on cores that other work needs.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace pynla::detail {
+
+class ThreadPool {
+public:
+    using Task = std::function<void(std::int64_t task, int thread)>;
+
+    // The process's pool. Never destroyed: its workers sleep in it until the process ends (a
+    // destructor at exit would have to join threads that a fork, or the runtime's teardown,
+    // may already have taken away).
+    static ThreadPool& instance() {
+        static ThreadPool* pool = new ThreadPool;
+        return *pool;
+    }
+
+    // Runs task(t, thread) for every t in [0, n_tasks): thread 0 is the caller, 1 .. helpers
+    // the workers that join. `task` must not throw. Returns false, having run nothing, if the
+    // pool is running another loop (another caller's, or the one this call is a task of): the
+    // caller then runs its loop alone.
+    bool run(std::int64_t n_tasks, int helpers, const Task& task) {
+        std::uint64_t generation;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
+            if (live_) return false;
+            add_workers(helpers);
+            live_ = true;
+            generation = ++generation_;
+            n_tasks_ = n_tasks;
+            next_ = 0;
+            in_progress_ = 0;
+            helpers_wanted_ = helpers;
+            helpers_joined_ = 0;
+            task_ = &task;
+            published_.store(generation, std::memory_order_release);
+        }
+        wake_.notify_all();
+        work(generation, 0);
+        std::unique_lock<std::mutex> lock(mutex_);
+        done_.wait(lock, [&] { return in_progress_ == 0; });
+        live_ = false;
+        task_ = nullptr;
+        return true;
+    }
+
+private:
+    // How long a worker looks for the next loop before it sleeps.
+    static constexpr std::chrono::microseconds kSpin{500};
+
+    ThreadPool() = default;
+
+    // Starts workers until there are `count` (fewer if the system refuses threads). Under mutex_.
+    void add_workers(int count) {
+        while (static_cast<int>(workers_.size()) < count) {
+            try {
+                workers_.emplace_back([this, seen = generation_] { worker(seen); });
+            } catch (const std::system_error&) {
+                return;
+            }
+        }
+    }
+
+    // Claims and runs tasks of loop `generation` while it has any left.
+    void work(std::uint64_t generation, int thread) {
+        std::unique_lock<std::mutex> lock(mutex_);
+        while (live_ && generation_ == generation && next_ < n_tasks_) {
+            const std::int64_t t = next_++;
+            ++in_progress_;
+            const Task* task = task_;
+            lock.unlock();
+            (*task)(t, thread);
+            lock.lock();
+            if (--in_progress_ == 0 && next_ >= n_tasks_) done_.notify_all();
+        }
+    }
+
+    void worker(std::uint64_t seen) {
+        for (;;) {
+            const auto until = std::chrono::steady_clock::now() + kSpin;
+            while (published_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < until) {
+                std::this_thread::yield();
+            }
+            std::unique_lock<std::mutex> lock(mutex_);
+            wake_.wait(lock, [&] { return generation_ != seen; });
+            seen = generation_;
+            if (!live_ || helpers_joined_ >= helpers_wanted_ || next_ >= n_tasks_) continue;  // not needed, or late
+            const int thread = ++helpers_joined_;
+            lock.unlock();
+            work(seen, thread);
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable wake_;  // workers: a loop was published
+    std::condition_variable done_;  // the caller: the last task in progress ended
+    std::vector<std::thread> workers_;
+    std::atomic<std::uint64_t> published_{0};  // generation_, for workers spinning without the lock
+    // The current loop, under mutex_.
+    bool live_ = false;
+    std::uint64_t generation_ = 0;
+    std::int64_t n_tasks_ = 0, next_ = 0, in_progress_ = 0;
+    int helpers_wanted_ = 0, helpers_joined_ = 0;
+    const Task* task_ = nullptr;
+};
+
+}  // namespace pynla::detail
