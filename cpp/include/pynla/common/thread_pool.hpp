@@ -53,15 +53,22 @@ public:
         }
         wake_.notify_all();
         work(generation, 0);
+        // The last tasks end within microseconds, usually: look for that before sleeping (a
+        // condition variable's wake-up alone costs tens of microseconds).
+        const auto until = std::chrono::steady_clock::now() + kSpin;
+        while (in_progress_.load(std::memory_order_acquire) > 0 && std::chrono::steady_clock::now() < until) {
+            std::this_thread::yield();
+        }
         std::unique_lock<std::mutex> lock(mutex_);
-        done_.wait(lock, [&] { return in_progress_ == 0; });
+        done_.wait(lock, [&] { return in_progress_.load() == 0; });
         live_ = false;
         task_ = nullptr;
         return true;
     }
 
 private:
-    // How long a worker looks for the next loop before it sleeps.
+    // How long a worker looks for the next loop, and the caller for the end of its loop's last
+    // tasks, before sleeping.
     static constexpr std::chrono::microseconds kSpin{500};
 
     ThreadPool() = default;
@@ -115,7 +122,8 @@ private:
     // The current loop, under mutex_.
     bool live_ = false;
     std::uint64_t generation_ = 0;
-    std::int64_t n_tasks_ = 0, next_ = 0, in_progress_ = 0;
+    std::int64_t n_tasks_ = 0, next_ = 0;
+    std::atomic<std::int64_t> in_progress_{0};  // changed under mutex_, read without it by the caller's spin
     int helpers_wanted_ = 0, helpers_joined_ = 0;
     const Task* task_ = nullptr;
 };
