@@ -155,8 +155,9 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
         infinity, the sketch size or method is out of range.
     numpy.linalg.LinAlgError
         If A is rank deficient: singular values below ``eps`` times the largest, the rule of
-        ``scipy.linalg.lstsq`` (decided on A by LAPACK). Sketching cannot give a minimum-norm
-        solution; use ``scipy.linalg.lstsq`` for those.
+        ``scipy.linalg.lstsq`` (decided on A by LAPACK; for a sparse A of more than 2^27
+        entries, by its sketch). Sketching cannot give a minimum-norm solution; use
+        ``scipy.linalg.lstsq`` for those.
 
     Examples
     --------
@@ -198,16 +199,24 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     with one_blas_thread():
         X, residual, iterations, info = _sketched(A, B, SA.toarray() if sp.issparse(SA) else SA, SB, method,
                                                   rtol, maxiter, limited, dtype)
+    if X is None:  # LAPACK answers, on the BLAS's own thread count
+        X, residual = _direct(A, B)
     return _result(X, residual, iterations, info, b)
 
 
 def _sketched(A, B, SA, SB, method, rtol, maxiter, limited, dtype):
-    """sketched_lstsq after the sketch (SA = S A, SB = S B): (X, residual norms, iterations, info);
-    ``limited``: maxiter was the caller's."""
+    """sketched_lstsq after the sketch (SA = S A, SB = S B): (X, residual norms, iterations, info),
+    with X None where LAPACK must answer instead; ``limited``: maxiter was the caller's."""
+    densifiable = not sp.issparse(A) or A.shape[0] * A.shape[1] <= _DENSE_FALLBACK_ENTRIES
     Q, R = sl.qr(SA, mode="economic")
     singular_values = sl.svdvals(R)
-    if singular_values[-1] <= _RANK_SUSPECT * np.finfo(dtype).eps * singular_values[0]:
-        return (*_direct(A, B), 0, 0)  # R may be singular where A is not: A decides
+    eps = np.finfo(dtype).eps
+    if singular_values[-1] <= _RANK_SUSPECT * eps * singular_values[0]:
+        if densifiable:
+            return None, None, 0, 0  # R may be singular where A is not: A decides
+        rank = int(np.sum(singular_values > _RANK_SUSPECT * eps * singular_values[0]))
+        raise np.linalg.LinAlgError(f"A is rank deficient (numerical rank {rank} < {R.shape[1]} columns, from its "
+                                    "sketch; A is too large to confirm densely): use scipy.linalg.lstsq or lsqr")
     X = sl.solve_triangular(R, Q.conj().T @ SB)
     gradient = _gradient_function(A)
     if method == "solve":
@@ -217,9 +226,9 @@ def _sketched(A, B, SA, SB, method, rtol, maxiter, limited, dtype):
         return X, residual, iterations, 0
     if limited:
         return X, residual, iterations, 1
-    if sp.issparse(A) and A.shape[0] * A.shape[1] > _DENSE_FALLBACK_ENTRIES:
+    if not densifiable:
         return X, residual, iterations, 2
-    return (*_direct(A, B), iterations, 0)
+    return None, None, iterations, 0
 
 
 def _iterate(R, singular_values, X, B, gradient, rtol, maxiter, s):

@@ -392,6 +392,15 @@ def test_answer_that_fails_its_check_is_replaced_or_reported(monkeypatch):
     assert result.residual_norm == pytest.approx(np.linalg.norm(A @ result.x - b))
 
 
+def test_rank_of_a_sparse_matrix_too_large_to_densify_comes_from_its_sketch(monkeypatch):
+    rng = np.random.default_rng(SEED)
+    A = rng.standard_normal((5000, 8))
+    A[:, 5] = A[:, 0] + A[:, 1]
+    monkeypatch.setattr(lstsq_module, "_DENSE_FALLBACK_ENTRIES", 0)
+    with pytest.raises(np.linalg.LinAlgError, match="numerical rank 7 < 8 columns, from its sketch"):
+        pynla.sketched_lstsq(sp.csr_array(A), rng.standard_normal(5000), method="precondition", rng=SEED)
+
+
 def test_square_sketch_of_a_well_conditioned_matrix_is_not_called_rank_deficient():
     """A square sketch may be near singular where A is not: the rank is decided on A."""
     for seed in range(40):
