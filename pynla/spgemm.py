@@ -38,7 +38,9 @@ def spgemm(A, B, *, sort_indices=True):
         ``csr_array`` if A is a sparse array, ``csr_matrix`` if it is a sparse matrix, as
         SciPy's ``A @ B``. If A and B are both BSR, C is BSR (``bsr_array`` or ``bsr_matrix``)
         with A's block height and B's block width, computed block by block with dense block
-        products; all its blocks are kept, even ones that sum to zero, as SciPy keeps them. The
+        products; all its blocks are kept, even ones that sum to zero, as SciPy keeps them
+        (except with 1 x 1 blocks, which SciPy multiplies as CSR, dropping entries that sum to
+        zero: so does pynla, with its CSR kernel). The
         dtype is NumPy's result type of A's and B's dtypes; the index dtype is int32 unless an
         input has int64 indices or nnz(C) needs int64.
 
@@ -76,7 +78,11 @@ def spgemm(A, B, *, sort_indices=True):
         raise ValueError(
             f"matmul: dimension mismatch with signature (n,k={A.shape[1]}),(k={B.shape[0]},m)->(n,m)"
         )
-    if A.format == "bsr" and B.format == "bsr":
+    both_bsr = A.format == "bsr" and B.format == "bsr"
+    # SciPy's BSR product hands 1 x 1 blocks to its CSR product (B re-blocked to A's block width
+    # first), which drops entries that sum to zero: those take the CSR kernel here too.
+    scalar_blocks = both_bsr and A.blocksize == (1, 1) and B.blocksize[1] == 1
+    if both_bsr and not scalar_blocks:
         return spgemm_bsr(A, B)
     shape = (A.shape[0], B.shape[1])
     dtype = np.result_type(A.dtype, B.dtype)
@@ -93,7 +99,8 @@ def spgemm(A, B, *, sort_indices=True):
         indptr, indices, data = _multiply(a_parts, b_parts, dtype, np.dtype(np.int64), sort_indices)
         if index_dtype == np.int32 and indptr[-1] <= np.iinfo(np.int32).max:  # it fits: SciPy's int32
             indptr, indices = indptr.astype(np.int32), indices.astype(np.int32)
-    return csr_like(A, (data, indices, indptr), shape, sorted_indices=sort_indices)
+    C = csr_like(A, (data, indices, indptr), shape, sorted_indices=sort_indices)
+    return C.tobsr(blocksize=(1, 1)) if scalar_blocks else C
 
 
 def _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices):

@@ -217,6 +217,21 @@ def test_bsr_product_matches_dense(rng, shapes, dtype):
     assert_array_equal(C.indices, expected.indices)
 
 
+@pytest.mark.parametrize("kind", [sp.bsr_array, sp.bsr_matrix])
+def test_bsr_product_of_1x1_blocks_drops_zero_sums_as_scipy(kind):
+    """SciPy multiplies 1 x 1 blocks as CSR, dropping entries that sum to zero (the issue's case:
+    nnz 3, not 4); B with (k, 1) blocks is first re-blocked to 1 x 1, as SciPy does."""
+    A = kind(np.array([[1.0, 1.0], [0.0, 1.0]]), blocksize=(1, 1))
+    B = kind(np.array([[1.0, 0.0], [-1.0, 1.0]]), blocksize=(1, 1))
+    for right in (B, kind(B.toarray(), blocksize=(2, 1))):
+        C, expected = pynla.spgemm(A, right), A @ right
+        expected.sort_indices()
+        assert type(C) is type(expected) and C.blocksize == (1, 1) and C.nnz == expected.nnz == 3
+        assert_array_equal(C.indptr, expected.indptr)
+        assert_array_equal(C.indices, expected.indices)
+        assert_array_equal(C.data, expected.data)
+
+
 def test_bsr_product_kinds_and_reblocking(rng):
     """spmatrix in, spmatrix out; B whose blocks do not meet A's is re-blocked, as SciPy does."""
     A = random_bsr(rng, (6, 4), (2, 3), 0.5, kind=sp.bsr_matrix)
