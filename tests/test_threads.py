@@ -286,3 +286,29 @@ def test_shared_operands_across_python_threads(rng):
         results = list(pool.map(lambda _: pynla.spgemm(A, A), range(8)))
     for C in results:
         assert_same_product(C, expected)
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_runs_kernels_after_the_parent_used_its_pool(rng, threads):
+    """fork() right after parallel kernels: the child gets a fresh pool (the parent's workers do
+    not exist there, and its lock may have been held), and its kernels neither hang nor differ."""
+    import multiprocessing
+
+    threads(2)
+    A = random_csr(rng, (400, 400), 0.05)
+    expected = pynla.spgemm(A, A)
+    context = multiprocessing.get_context("fork")
+    with context.Pool(2) as pool:
+        for _ in range(3):
+            pynla.spgemm(A, A)  # the parent's workers are busy or spinning as the children fork
+            results = [pool.apply_async(_square_in_child, (A,)).get(timeout=60) for _ in range(2)]
+            for C in results:
+                assert_array_equal(bits(C.data), bits(expected.data))
+
+
+def _square_in_child(A):
+    from pynla import _core
+
+    _core.set_bytes_per_thread(1)  # every kernel on 2 threads in the child too
+    pynla.set_num_threads(2)
+    return pynla.spgemm(A, A)

@@ -14,6 +14,8 @@
 #include <functional>
 #include <mutex>
 #include <system_error>
+
+#include <pthread.h>
 #include <thread>
 #include <vector>
 
@@ -24,11 +26,16 @@ public:
     using Task = std::function<void(std::int64_t task, int thread)>;
 
     // The process's pool. Never destroyed: its workers sleep in it until the process ends (a
-    // destructor at exit would have to join threads that a fork, or the runtime's teardown,
-    // may already have taken away).
+    // destructor at exit would have to join threads that the runtime's teardown may already
+    // have taken away). A child made by fork() gets a new, empty pool: the parent's workers do
+    // not exist there, and the parent's lock may have been held at the fork.
     static ThreadPool& instance() {
-        static ThreadPool* pool = new ThreadPool;
-        return *pool;
+        static const bool registered = [] {
+            pthread_atfork(nullptr, nullptr, [] { current().store(new ThreadPool); });
+            return true;
+        }();
+        (void)registered;
+        return *current().load();
     }
 
     // Runs task(t, thread) for every t in [0, n_tasks): thread 0 is the caller, 1 .. helpers
@@ -72,6 +79,11 @@ private:
     static constexpr std::chrono::microseconds kSpin{500};
 
     ThreadPool() = default;
+
+    static std::atomic<ThreadPool*>& current() {
+        static std::atomic<ThreadPool*> pool{new ThreadPool};
+        return pool;
+    }
 
     // Starts workers until there are `count` (fewer if the system refuses threads). Under mutex_.
     void add_workers(int count) {
