@@ -121,8 +121,7 @@ void bind_sketch(py::module_& m) {
                 if (!array.writeable()) throw py::value_error("z: must be writeable");
                 T* data = array.mutable_data();
                 without_gil([&] {
-                    const std::int64_t levels = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::log2(n)));
-                    parallel_for(columns, threads_for(columns * n * levels * static_cast<std::int64_t>(sizeof(T))),
+                    parallel_for(columns, threads_for(sketch::walsh_hadamard_bytes<T>(n, columns)),
                                  [&](std::int64_t c, int) { sketch::walsh_hadamard(data + c * n, n); });
                     return 0;
                 });

@@ -98,9 +98,10 @@ int check_one_task_bound(std::mt19937_64& rng) {
     const std::int64_t no_limit = std::numeric_limits<std::int64_t>::max();  // the product never passes it
     const bool ok = coarse_flops_bound(a.view(), b.view(), no_limit) == coarse &&
                     coarse_flops_bound(a.view(), b.view(), coarse - 1) == -1 &&
-                    split_rows_by_flops(a.view(), b.view(), 1, 1, coarse).max_entries == coarse &&
-                    split_rows_by_flops(a.view(), b.view(), 1, 1, coarse - 1).max_entries == flops &&
-                    split_rows_by_flops(a.view(), b.view(), 2, 1, coarse).max_entries == flops && flops < coarse;
+                    split_rows_by_flops(a.view(), b.view(), 1, 1, coarse, coarse).max_entries == coarse &&
+                    split_rows_by_flops(a.view(), b.view(), 1, 1, coarse - 1, coarse).max_entries == flops &&
+                    split_rows_by_flops(a.view(), b.view(), 1, 1, coarse, -1).max_entries == flops &&
+                    split_rows_by_flops(a.view(), b.view(), 2, 1, coarse, coarse).max_entries == flops && flops < coarse;
     if (!ok) std::printf("FAIL one-task bound: flops %ld, coarse %ld\n", (long)flops, (long)coarse);
     return !ok;
 }

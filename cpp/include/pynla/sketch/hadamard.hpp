@@ -19,6 +19,15 @@
 
 namespace pynla::sketch {
 
+// The work of walsh_hadamard on `columns` columns of length n (a power of two), in parallel.hpp's
+// currency: each of the log2(n) levels reads and writes every entry.
+template <class T>
+std::int64_t walsh_hadamard_bytes(std::int64_t n, std::int64_t columns) {
+    std::int64_t levels = 1;
+    while ((std::int64_t{1} << levels) < n) ++levels;
+    return n * levels * columns * static_cast<std::int64_t>(sizeof(T));
+}
+
 // x <- H x for x of length n, a power of two. The butterflies of spans below kBlock are done
 // block by block, so that most of the log2(n) sweeps run in the L1/L2 cache.
 template <class T>
@@ -69,9 +78,7 @@ Buffer<T> srht(const MatrixView<T>& a, const std::int8_t* signs, const std::int6
     // Columns are transformed a group at a time: a group reads whole cache lines of a row-major A.
     const std::int64_t group = std::max<std::int64_t>(1, std::min<std::int64_t>(8, (std::int64_t{1} << 24) / n2));
     const std::int64_t n_groups = (d + group - 1) / group;
-    std::int64_t levels = 1;
-    while ((std::int64_t{1} << levels) < n2) ++levels;
-    const int n_threads = threads_for(n2 * levels * d * static_cast<std::int64_t>(sizeof(T)));
+    const int n_threads = threads_for(walsh_hadamard_bytes<T>(n2, d));
     std::vector<std::vector<T>> work(static_cast<std::size_t>(n_threads));
     const auto factor = static_cast<RealOf<T>>(scale);
     parallel_for(n_groups, n_threads, [&](std::int64_t g, int thread) {

@@ -117,7 +117,7 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
     const std::int64_t flops_bound = detail::coarse_flops_bound(a, b, std::numeric_limits<std::int64_t>::max() / kBytesPerFlop);
     int n_threads = threads_for(flops_bound < 0 ? std::numeric_limits<std::int64_t>::max() : kBytesPerFlop * flops_bound);
     const detail::RowTasks tasks =
-        detail::split_rows_by_flops(a, b, n_threads, detail::kFlopsPerTask, std::numeric_limits<I>::max());
+        detail::split_rows_by_flops(a, b, n_threads, detail::kFlopsPerTask, std::numeric_limits<I>::max(), flops_bound);
     n_threads = threads_for(kBytesPerFlop * tasks.max_entries, n_threads);
     const std::vector<std::int64_t>& bounds = tasks.bounds;
     // Past I's range C may not fit, and finding out would cost the product.

@@ -84,16 +84,14 @@ std::int64_t coarse_flops_bound(const CsrView<I, T>& a, const CsrView<I, T>& b, 
 // least kTasksPerThread a thread and at most about flops_per_task flops each. The flops are
 // summed by blocks of rows, at most kMaxBlocks blocks (a task starts at a block boundary), so
 // the sums take little memory: a prefix sum a row would be 5% of a Poisson product's result.
-// One task needs no flops to be cut, and nnz(C) needs only a bound: if the coarse bound is at most
-// `max_entries_limit` (as for stencil and FEM matrices) it serves, and A's entries are not read
-// here (3% of a Poisson product with one thread).
+// One task needs no flops to be cut, and nnz(C) needs only a bound: if `coarse_bound` (the
+// caller's coarse_flops_bound, -1 past its limit) is at most `max_entries_limit` (as for stencil
+// and FEM matrices) it serves, and A's entries are not read here (3% of a Poisson product with
+// one thread).
 template <class I, class T>
 RowTasks split_rows_by_flops(const CsrView<I, T>& a, const CsrView<I, T>& b, int n_threads,
-                             std::int64_t flops_per_task, std::int64_t max_entries_limit) {
-    if (n_threads == 1) {
-        const std::int64_t bound = coarse_flops_bound(a, b, max_entries_limit);
-        if (bound >= 0) return {{0, a.n_rows}, bound};
-    }
+                             std::int64_t flops_per_task, std::int64_t max_entries_limit, std::int64_t coarse_bound) {
+    if (n_threads == 1 && coarse_bound >= 0 && coarse_bound <= max_entries_limit) return {{0, a.n_rows}, coarse_bound};
     constexpr std::int64_t kMaxBlocks = std::int64_t{1} << 16;
     const std::int64_t rows_per_block = std::max<std::int64_t>(1, (a.n_rows + kMaxBlocks - 1) / kMaxBlocks);
     const std::int64_t n_blocks = (a.n_rows + rows_per_block - 1) / rows_per_block;
