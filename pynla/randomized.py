@@ -534,13 +534,19 @@ def _inner(X, Y):
     return X.T @ Y
 
 
+def _small_lapack_threads(order):
+    """The BLAS thread setting for a small LAPACK call on matrices of this order: one thread
+    from _ONE_THREAD_ORDER up, the BLAS's own below (it runs such sizes on one thread anyway)."""
+    return one_blas_thread() if order >= _ONE_THREAD_ORDER else contextlib.nullcontext()
+
+
 def _small_eigh(G):
     """Eigenvalues (ascending) and eigenvectors of a small Hermitian Gram matrix G, by LAPACK's
     syevd/heevd called directly (numpy.linalg.eigh costs about 60 us a call around the work,
     most of a 16 x 16 problem's time); on one BLAS thread from _ONE_THREAD_ORDER up."""
     name = "heevd" if G.dtype.kind == "c" else "syevd"
     driver = scipy.linalg.lapack.get_lapack_funcs(name, (G,))
-    with one_blas_thread() if G.shape[0] >= _ONE_THREAD_ORDER else contextlib.nullcontext():
+    with _small_lapack_threads(G.shape[0]):
         values, vectors, info = driver(G, compute_v=1, lower=1, overwrite_a=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"LAPACK {name} did not converge (info {info})")
@@ -598,7 +604,7 @@ def _ritz(Q, Z, n_keep, *, right_vectors):
         W, M = second[0], second[1] @ first[1]
     else:
         W, M = scipy.linalg.qr(Z, mode="economic", check_finite=False)
-    with one_blas_thread():
+    with _small_lapack_threads(M.shape[0]):
         try:
             Um, s, Vmh = scipy.linalg.svd(M, check_finite=False)
         except np.linalg.LinAlgError:  # gesdd did not converge: the slower, sturdier gesvd
