@@ -19,6 +19,10 @@ INT64_MAX = np.iinfo(np.int64).max
 #: The value dtypes the C++ kernels take.
 KERNEL_DTYPES = tuple(np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128))
 
+#: The index dtypes the core's structure check takes.
+_CHECKABLE_INDEX_DTYPES = (np.dtype(np.int32), np.dtype(np.int64))
+
+
 #: A checked CSR matrix as the core takes it: contiguous 1-D arrays and the shape; and whether
 #: every row lists its columns in non-decreasing order (None: not known).
 CsrInput = namedtuple("CsrInput", ["indptr", "indices", "data", "shape", "rows_sorted"], defaults=(None,))
@@ -103,16 +107,38 @@ def bsr_parts(A, name):
     structure (as for csr_parts, over the block grid) raise ValueError naming ``name``.
     Unsorted and repeated blocks are allowed: kernels add repeats up.
     """
+    data, grid, blocksize = _bsr_layout(A, name)
+    indptr, indices, data, _ = _check_compressed(A.indptr, A.indices, data, *grid, name,
+                                                 ("block row", "block column"), data_ndim=3)
+    return BsrInput(indptr, indices, data, A.shape, blocksize)
+
+
+def bsr_kernel_arrays(A, name, dtype):
+    """A's BSR arrays as a kernel that checks the structure in its own call takes them (the
+    tuple of cast_bsr, values in ``dtype``), for small products, which a separate check would
+    cost a call. Only the layout is checked here; when the kernel's call raises ValueError,
+    ``bsr_parts(A, name)`` names the fault."""
+    data, grid, blocksize = _bsr_layout(A, name)
+    indptr, indices = np.asarray(A.indptr), np.asarray(A.indices)
+    if indptr.dtype != indices.dtype or indptr.dtype not in _CHECKABLE_INDEX_DTYPES:  # rare: the full check
+        parts = bsr_parts(A, name)
+        return cast_bsr(parts, dtype, index_dtype_for([parts], maxval=0))
+    return (np.ascontiguousarray(indptr), np.ascontiguousarray(indices),
+            np.ascontiguousarray(data, dtype=dtype).reshape(-1), grid, blocksize)
+
+
+def _bsr_layout(A, name):
+    """BSR A's data as an array, its block grid and its blocksize, checked: the format, a
+    blocksize that divides the shape, data of shape (nnzb, R, C)."""
     if A.format != "bsr":
         raise TypeError(f"{name} must be a BSR array or matrix (scipy.sparse.bsr_array), got format {A.format!r}")
     (n_rows, n_cols), (block_rows, block_cols) = A.shape, A.blocksize
     if block_rows < 1 or block_cols < 1 or n_rows % block_rows or n_cols % block_cols:
         raise ValueError(f"{name}.blocksize {A.blocksize} does not divide its shape {A.shape}")
-    if np.ndim(A.data) != 3 or np.shape(A.data)[1:] != (block_rows, block_cols):
-        raise ValueError(f"{name}.data has shape {np.shape(A.data)}, expected (nnzb, {block_rows}, {block_cols})")
-    indptr, indices, data, _ = _check_compressed(A.indptr, A.indices, A.data, n_rows // block_rows,
-                                                 n_cols // block_cols, name, ("block row", "block column"), data_ndim=3)
-    return BsrInput(indptr, indices, data, (n_rows, n_cols), (block_rows, block_cols))
+    data = np.asarray(A.data)
+    if data.ndim != 3 or data.shape[1:] != (block_rows, block_cols):
+        raise ValueError(f"{name}.data has shape {data.shape}, expected (nnzb, {block_rows}, {block_cols})")
+    return data, (n_rows // block_rows, n_cols // block_cols), (block_rows, block_cols)
 
 
 def _check_compressed(indptr, indices, data, n_major, n_minor, name, axes, data_ndim=1, find_rows_sorted=False):
@@ -122,9 +148,9 @@ def _check_compressed(indptr, indices, data, n_major, n_minor, name, axes, data_
     unless ``find_rows_sorted``).
     """
     major, minor = axes
-    indptr, indices, data = (np.asarray(x) for x in (indptr, indices, data))
+    indptr, indices, data = np.asarray(indptr), np.asarray(indices), np.asarray(data)
     for label, array in (("indptr", indptr), ("indices", indices)):
-        if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+        if array.ndim != 1 or array.dtype.kind not in "iu":
             raise ValueError(f"{name}.{label} must be a 1-D integer array, got {array.dtype} of shape {array.shape}")
     if data.ndim != data_ndim:
         raise ValueError(f"{name}.data must be {data_ndim}-D, got shape {data.shape}")
@@ -149,6 +175,9 @@ def _check_compressed(indptr, indices, data, n_major, n_minor, name, axes, data_
 def _checkable(indptr, indices):
     """indptr and indices as contiguous arrays of one dtype the core's check takes (int32 or
     int64), at the same positions; uint64 values past int64 are clipped, so they stay out of range."""
+    if indptr.dtype == indices.dtype and indptr.dtype in _CHECKABLE_INDEX_DTYPES \
+            and indptr.flags.c_contiguous and indices.flags.c_contiguous:
+        return indptr, indices
     dtype = np.int32 if indptr.dtype == indices.dtype == np.int32 else np.int64
     return tuple(
         np.ascontiguousarray(np.minimum(a, INT64_MAX) if a.dtype == np.uint64 else a, dtype=dtype)
@@ -193,10 +222,14 @@ def index_dtype_for(parts, maxval):
 
     This is SciPy's rule for results (``get_index_dtype`` on the operands' index arrays).
     """
-    wide = maxval > INT32_MAX or any(
-        not np.can_cast(p.indices.dtype, np.int32) or not np.can_cast(p.indptr.dtype, np.int32) for p in parts
-    )
+    wide = maxval > INT32_MAX or any(not _fits_int32(p.indices.dtype) or not _fits_int32(p.indptr.dtype) for p in parts)
     return np.dtype(np.int64 if wide else np.int32)
+
+
+def _fits_int32(dtype):
+    """Whether every value of the integer dtype fits int32, in either byte order (np.can_cast's
+    answer, which costs more than the structure check of a small matrix)."""
+    return dtype.itemsize < 4 or (dtype.itemsize == 4 and dtype.kind == "i")
 
 
 def cast_csr(parts, dtype, index_dtype):

@@ -9,6 +9,7 @@ import scipy.sparse.linalg as spla
 from pynla import _core
 from pynla._validation import (
     KERNEL_DTYPES,
+    bsr_kernel_arrays,
     bsr_like,
     bsr_parts,
     cast_bsr,
@@ -67,24 +68,31 @@ def bsr_matmul(A, X, *, transpose=False):
     >>> bool(np.array_equal(pynla.bsr_matmul(A, X, transpose=True), A.T @ X))
     True
     """
-    parts = bsr_parts(require_sparse(A, "A"), "A")
+    require_sparse(A, "A")
     X = np.asarray(X)
     n_in = A.shape[0] if transpose else A.shape[1]
     if X.ndim not in (1, 2) or X.shape[0] != n_in:
         signature = "(m,n).T @ (m,k)" if transpose else "(m,n) @ (n,k)"
         raise ValueError(f"X has shape {X.shape}, expected ({n_in},) or ({n_in}, k) for {signature} with A {A.shape}")
-    dtype = np.result_type(A.dtype, X.dtype)
+    dtype = A.dtype if X.dtype == A.dtype else np.result_type(A.dtype, X.dtype)
     if dtype not in KERNEL_DTYPES:
+        bsr_parts(A, "A")
         return (A.T if transpose else A) @ X
-    return _bsr_matmul(cast_bsr(parts, dtype, index_dtype_for([parts], maxval=0)), X, dtype, transpose, None)
+    a = bsr_kernel_arrays(A, "A", dtype)
+    try:  # the structure is checked in the kernel's call
+        return _bsr_matmul(a, X, dtype, transpose, check=True)
+    except ValueError:
+        bsr_parts(A, "A")  # names the fault
+        raise
 
 
-def _bsr_matmul(a, X, dtype, transpose, columns):
-    """bsr_matmul on checked core parts ``a``; ``columns`` is _core.bsr_block_columns(a) or None."""
+def _bsr_matmul(a, X, dtype, transpose, *, check, columns=None):
+    """bsr_matmul on core parts ``a`` (checked, or checked by the kernel's call if ``check``);
+    ``columns`` is _core.bsr_block_columns(a) or None."""
     (n_block_rows, n_block_cols), (block_rows, block_cols) = a[3], a[4]
     n_out = n_block_cols * block_cols if transpose else n_block_rows * block_rows
     x = np.ascontiguousarray(X.reshape(X.shape[0], 1 if X.ndim == 1 else X.shape[1]), dtype=dtype)
-    y = _core.bsr_matmul(a, x, transpose=transpose, columns=columns)
+    y = _core.bsr_matmul(a, x, transpose=transpose, check=check, columns=columns)
     return y.reshape((n_out,) if X.ndim == 1 else (n_out, x.shape[1]))
 
 
@@ -171,7 +179,7 @@ class BsrLinearOperator(spla.LinearOperator):
             parts = (*parts[:2], parts[2].astype(dtype), *parts[3:])
         if transpose and self._columns is None:
             self._columns = _core.bsr_block_columns(parts)
-        return _bsr_matmul(parts, X, dtype, transpose, self._columns if transpose else None)
+        return _bsr_matmul(parts, X, dtype, transpose, check=False, columns=self._columns if transpose else None)
 
     def _matvec(self, x):
         return self._product(np.asarray(x), transpose=False)

@@ -2,6 +2,8 @@
 BSR x BSR spgemm, to_bsr, choose_blocksize, bsr_from_blocks, block_diagonal_inverse and the
 BSR LinearOperator."""
 
+import copy
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -180,12 +182,42 @@ def malformed_bsr_variants(A):
     ]
 
 
+def with_index_arrays(A, indptr_dtype, indices_dtype, *, byte_order="=", strided=False):
+    """A copy of BSR A with its indptr and indices in the given dtypes and byte order, and
+    (``strided``) as every other element of an array twice as long."""
+    def layout(values, dtype):
+        values = values.astype(np.dtype(dtype).newbyteorder(byte_order))
+        if not strided:
+            return values
+        spread = np.empty(2 * len(values), values.dtype)
+        spread[::2] = values
+        return spread[::2]
+
+    B = copy.copy(A)  # not A.copy(): SciPy's would check (and refuse) a malformed A
+    B.indptr, B.indices = layout(A.indptr, indptr_dtype), layout(A.indices, indices_dtype)
+    return B
+
+
+@pytest.mark.parametrize("layout", [(np.int64, np.int32, "=", False), (np.int32, np.int64, "=", False),
+                                    (np.int16, np.uint8, "=", False), (np.int32, np.int32, ">", False),
+                                    (np.int64, np.int64, "=", True), (np.uint64, np.int32, "<", True)], ids=str)
+@pytest.mark.parametrize("transpose", [False, True])
+def test_matmul_index_layouts(rng, layout, transpose):
+    """Index arrays of other dtypes, byte orders and strides multiply as int32/int64 ones do."""
+    A = random_bsr(rng, (6, 5), (2, 3), 0.5, unsorted=True, repeats=3)
+    B = with_index_arrays(A, *layout[:2], byte_order=layout[2], strided=layout[3])
+    X = rng.standard_normal((A.shape[0] if transpose else A.shape[1], 3))
+    assert_array_equal(pynla.bsr_matmul(B, X, transpose=transpose), pynla.bsr_matmul(A, X, transpose=transpose))
+
+
 @pytest.mark.parametrize("case", range(5))
 def test_malformed_bsr_is_rejected(rng, case):
     A = random_bsr(rng, (5, 4), (2, 3), 0.6)
     description, B, message = malformed_bsr_variants(A)[case]
     calls = {
         "bsr_matmul": lambda: pynla.bsr_matmul(B, np.ones(12)),
+        "bsr_matmul transposed": lambda: pynla.bsr_matmul(B, np.ones(10), transpose=True),
+        "bsr_matmul int64 indptr": lambda: pynla.bsr_matmul(with_index_arrays(B, np.int64, np.int32), np.ones(12)),
         "aslinearoperator": lambda: pynla.aslinearoperator(B),
         "spgemm": lambda: pynla.spgemm(B, random_bsr(rng, (4, 2), (3, 3), 0.5)),
         "to_bsr": lambda: pynla.to_bsr(B, blocksize=(1, 1)),

@@ -6,6 +6,7 @@
 #include "pynla/block/from_csr.hpp"
 #include "pynla/block/multiply_block.hpp"
 #include "pynla/block/multiply_dense.hpp"
+#include "pynla/common/structure_check.hpp"
 
 #include "common.hpp"
 
@@ -24,12 +25,28 @@ py::object block_columns_to_python(block::BlockColumns<I>&& columns) {
                           to_numpy(std::move(columns.positions)));
 }
 
+// Throws ValueError unless a's structure is valid (first offset 0, offsets never decreasing,
+// block columns in range): for the callers that leave the check to the kernel's call, to save
+// small products a call of their own. pynla/_validation.py then names the fault.
 template <class I, class T>
-py::object bsr_matmul_typed(const BsrView<I, T>& a, const py::handle& x_in, bool transpose, const py::object& columns_in) {
+void require_valid_structure(const BsrView<I, T>& a) {
+    PYNLA_REQUIRE(a.indptr[0] == 0 && check_structure(a.indptr, a.n_block_rows, a.indices, a.n_block_cols, false).valid(),
+                  "a: malformed BSR structure");
+}
+
+template <class I, class T>
+py::object bsr_matmul_typed(const BsrView<I, T>& a, const py::handle& x_in, bool transpose, bool check,
+                            const py::object& columns_in) {
     const auto [x, k] = matrix_rows<T>(x_in, "x", transpose ? a.n_rows() : a.n_cols());
-    if (!transpose) return to_numpy(without_gil([&, x = x, k = k] { return block::multiply_dense(a, x, k, k); }));
+    if (!transpose) {
+        return to_numpy(without_gil([&, x = x, k = k] {
+            if (check) require_valid_structure(a);
+            return block::multiply_dense(a, x, k, k);
+        }));
+    }
     if (columns_in.is_none()) {
         return to_numpy(without_gil([&, x = x, k = k] {
+            if (check) require_valid_structure(a);
             const auto columns = block::block_columns(a);
             return block::multiply_transpose_dense(a, columns.view(), x, k, k);
         }));
@@ -38,7 +55,10 @@ py::object bsr_matmul_typed(const BsrView<I, T>& a, const py::handle& x_in, bool
     const block::BlockColumnsView<I> columns{vector_data<I>(given[0], "columns", a.n_block_cols + 1),
                                              vector_data<I>(given[1], "columns", a.n_blocks()),
                                              vector_data<I>(given[2], "columns", a.n_blocks())};
-    return to_numpy(without_gil([&, x = x, k = k] { return block::multiply_transpose_dense(a, columns, x, k, k); }));
+    return to_numpy(without_gil([&, x = x, k = k] {
+        if (check) require_valid_structure(a);
+        return block::multiply_transpose_dense(a, columns, x, k, k);
+    }));
 }
 
 }  // namespace
@@ -46,12 +66,16 @@ py::object bsr_matmul_typed(const BsrView<I, T>& a, const py::handle& x_in, bool
 void bind_block(py::module_& m) {
     m.def(
         "bsr_matmul",
-        [](const py::tuple& a, const py::handle& x, bool transpose, const py::object& columns) {
-            return with_bsr_view(a, "a", [&](const auto& view) { return bsr_matmul_typed(view, x, transpose, columns); });
+        [](const py::tuple& a, const py::handle& x, bool transpose, bool check, const py::object& columns) {
+            return with_bsr_view(a, "a", [&](const auto& view) {
+                return bsr_matmul_typed(view, x, transpose, check, columns);
+            });
         },
-        py::arg("a"), py::arg("x"), py::kw_only(), py::arg("transpose"), py::arg("columns") = py::none(),
+        py::arg("a"), py::arg("x"), py::kw_only(), py::arg("transpose"), py::arg("check"),
+        py::arg("columns") = py::none(),
         "Y = A X (or A^T X) for a BSR tuple (indptr, indices, data, grid, blocksize) and a C-contiguous\n"
-        "X of A's dtype; columns is bsr_block_columns(a), built if None. Returns Y flat, row-major.");
+        "X of A's dtype; columns is bsr_block_columns(a), built if None. With check, first raises\n"
+        "ValueError if a's structure is malformed. Returns Y flat, row-major.");
 
     m.def(
         "bsr_block_columns",

@@ -23,15 +23,9 @@ py::tuple check_compressed_typed(const py::array& offsets, const py::array& indi
         throw py::value_error("offsets: must start at 0 and end at the number of indices");
     }
     const I* index_data = vector_data<I>(indices, "indices", nnz);
-    const auto [decrease, check] = without_gil([&] {
-        const int n_threads = threads_for(static_cast<std::int64_t>(sizeof(I)) * (n_major + 1 + nnz));
-        const std::int64_t first = first_decrease(offset_data, n_major, n_threads);
-        // Rows are only known once offsets never decrease (with the ends checked above, that keeps
-        // them within the indices).
-        return std::pair{first, first < 0 ? check_indices(offset_data, n_major, index_data, n_minor, n_threads, find_rows_sorted)
-                                          : IndexCheck{-1, std::nullopt}};
-    });
-    return py::make_tuple(decrease, check.first_out_of_range, check.rows_sorted);
+    const StructureCheck check =
+        without_gil([&] { return check_structure(offset_data, n_major, index_data, n_minor, find_rows_sorted); });
+    return py::make_tuple(check.first_decrease, check.indices.first_out_of_range, check.indices.rows_sorted);
 }
 
 }  // namespace

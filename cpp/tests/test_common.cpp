@@ -10,6 +10,7 @@
 #include <random>
 #include <stdexcept>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "pynla/common/structure_check.hpp"
@@ -128,6 +129,22 @@ int check_threads_for() {
     return failures;
 }
 
+// tasks_for: one task on one thread (no cut), kTasksPerThread a thread beyond.
+int check_tasks_for() {
+    int failures = 0;
+    for (const auto [n_threads, expected] : {std::pair{1, std::int64_t{1}}, std::pair{0, std::int64_t{1}},
+                                             std::pair{2, 2 * pynla::kTasksPerThread},
+                                             std::pair{8, 8 * pynla::kTasksPerThread}}) {
+        ++n_checks;
+        if (pynla::tasks_for(n_threads) != expected) {
+            std::printf("FAIL tasks_for(%d) = %lld, expected %lld\n", n_threads, (long long)pynla::tasks_for(n_threads),
+                        (long long)expected);
+            ++failures;
+        }
+    }
+    return failures;
+}
+
 // parallel_for and parallel_for_ordered on 1 to 3 threads: every task once, commits in order,
 // the first exception rethrown (on one thread: no task after it runs).
 int check_parallel_loops() {
@@ -207,7 +224,7 @@ int main() {
         failures += check_all<std::int32_t>(rng) + check_all<std::int64_t>(rng);
         failures += check_beyond_index_range<std::int32_t>();
     }
-    failures += check_threads_for() + check_parallel_loops();
+    failures += check_threads_for() + check_tasks_for() + check_parallel_loops();
     std::printf("%d passed, %d failed\n", n_checks - failures, failures);
     return failures == 0 ? 0 : 1;
 }

@@ -36,7 +36,7 @@ Bsr<I, T> diagonal_block_inverses(const BsrView<I, T>& a) {
     enum Outcome : char { kInverted, kMissing, kSingular };
     std::vector<char> outcome(static_cast<std::size_t>(n), kInverted);
     const int n_threads = threads_for(n * block_size * (r + static_cast<std::int64_t>(sizeof(T))));
-    const auto bounds = split_by_cost(n, n_threads * kTasksPerThread,
+    const auto bounds = split_by_cost(n, tasks_for(n_threads),
                                       [&](std::int64_t i) { return a.row_begin(i) + i * block_size; });
     parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
         std::vector<T> block(static_cast<std::size_t>(block_size));

@@ -37,7 +37,7 @@ Bsr<I, T> from_blocks(std::int64_t n_block_rows, std::int64_t n_block_cols, std:
 
     // Sort each row's listed blocks by (column, list order) and count its distinct columns.
     const int n_threads = threads_for(n_listed * (block_rows * block_cols * static_cast<std::int64_t>(sizeof(T)) + 16));
-    const auto bounds = split_by_cost(n_block_rows, n_threads * kTasksPerThread,
+    const auto bounds = split_by_cost(n_block_rows, tasks_for(n_threads),
                                       [&](std::int64_t bi) { return start[bi] + bi; });
     const auto n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
     Bsr<I, T> m{n_block_rows, n_block_cols, block_rows, block_cols, Buffer<I>(n_block_rows + 1), {}, {}};

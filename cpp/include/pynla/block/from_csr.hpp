@@ -47,7 +47,7 @@ void for_each_block_column(const CsrView<I, T>& a, std::int64_t block_rows, Cols
 template <class I, class T>
 std::vector<std::int64_t> block_row_tasks(const CsrView<I, T>& a, std::int64_t block_rows, int n_threads) {
     const std::int64_t n_block_rows = a.n_rows / block_rows;
-    return split_by_cost(n_block_rows, n_threads * kTasksPerThread, [&](std::int64_t bi) {
+    return split_by_cost(n_block_rows, tasks_for(n_threads), [&](std::int64_t bi) {
         return a.row_begin(bi * block_rows) + bi;
     });
 }

@@ -98,7 +98,7 @@ Bsr<I, T> multiply_block(const BsrView<I, T>& a, const BsrView<I, T>& b) {
     }
     // Each block product is R x K x C multiply-adds on blocks read from cache: about a byte each.
     const int n_threads = threads_for(cumulative[n_rows] * a.block_rows * a.block_cols * b.block_cols);
-    const auto bounds = split_by_cost(n_rows, n_threads * kTasksPerThread,
+    const auto bounds = split_by_cost(n_rows, tasks_for(n_threads),
                                       [&](std::int64_t i) { return cumulative[i]; });
     const auto n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
     std::vector<BlockRowScratch<I>> scratch(static_cast<std::size_t>(n_threads));

@@ -172,7 +172,7 @@ Buffer<T> multiply(std::int64_t n_out_blocks, std::int64_t out_dim, std::int64_t
     const std::int64_t n_blocks = offsets[n_out_blocks];
     const int n_threads = threads_for((n_blocks * out_dim * in_dim + (n_blocks * in_dim + n_out_blocks * out_dim) * k)
                                       * static_cast<std::int64_t>(sizeof(T)));
-    const auto bounds = split_by_cost(n_out_blocks, n_threads * kTasksPerThread,
+    const auto bounds = split_by_cost(n_out_blocks, tasks_for(n_threads),
                                       [&](std::int64_t b) { return std::int64_t{offsets[b]} + b; });
     with_block_shape<T>(out_dim, in_dim, [&](auto out, auto in) {
         using Product = DenseProduct<Transposed, I, T, decltype(out), decltype(in)>;

@@ -162,6 +162,11 @@ void parallel_for_ordered(std::int64_t n_tasks, int n_threads, Body&& body, Comm
 // cost estimate misjudges, few enough that handing them out costs nothing.
 constexpr std::int64_t kTasksPerThread = 16;
 
+// Tasks to cut a kernel's work into on n_threads threads: kTasksPerThread each, or one task on
+// one thread (nothing to balance; cutting would only cost small calls their binary searches and
+// per-task set-up). Kernels give the same bits for any cut.
+inline std::int64_t tasks_for(int n_threads) { return n_threads > 1 ? n_threads * kTasksPerThread : 1; }
+
 // Cuts the items [0, n) into at most n_tasks contiguous ranges of about equal cost, given
 // cumulative(i) = cost of the items [0, i), non-decreasing in i, for i in [0, n]. Returns the
 // boundaries: range t is [bounds[t], bounds[t + 1]). The cut depends only on the costs.

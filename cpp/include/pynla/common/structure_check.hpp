@@ -20,9 +20,9 @@ namespace pynla {
 
 namespace detail {
 
-// Items [0, n) cut into about n_threads * kTasksPerThread equal ranges.
+// Items [0, n) cut into about tasks_for(n_threads) equal ranges.
 inline std::vector<std::int64_t> equal_ranges(std::int64_t n, int n_threads) {
-    return split_by_cost(n, n_threads * kTasksPerThread, [](std::int64_t p) { return p; });
+    return split_by_cost(n, tasks_for(n_threads), [](std::int64_t p) { return p; });
 }
 
 // The first item p of the first range where found(range) holds for which is_bad(p), or -1.
@@ -142,6 +142,26 @@ IndexCheck check_indices(const I* offsets, std::int64_t n_major, const I* indice
     for (const std::int64_t d : range_descents) descents += d;
     if (!find_rows_sorted) return {out_of_range, std::nullopt};
     return {out_of_range, descents == 0};
+}
+
+struct StructureCheck {
+    std::int64_t first_decrease;  // first p with offsets[p + 1] < offsets[p], or -1
+    IndexCheck indices;           // checked only if the offsets never decrease
+    bool valid() const { return first_decrease < 0 && indices.first_out_of_range < 0; }
+};
+
+// The whole check of a compressed matrix whose n_major + 1 offsets start at 0 and end at the
+// number of indices: offsets never decrease, then every index is in [0, n_minor), on as many
+// threads as its size is worth.
+template <class I>
+StructureCheck check_structure(const I* offsets, std::int64_t n_major, const I* indices, std::int64_t n_minor,
+                               bool find_rows_sorted) {
+    const int n_threads = threads_for(static_cast<std::int64_t>(sizeof(I)) * (n_major + 1 + offsets[n_major]));
+    const std::int64_t decrease = first_decrease(offsets, n_major, n_threads);
+    // Rows are only known once offsets never decrease (with the ends as above, that keeps them
+    // within the indices).
+    if (decrease >= 0) return {decrease, {-1, std::nullopt}};
+    return {-1, check_indices(offsets, n_major, indices, n_minor, n_threads, find_rows_sorted)};
 }
 
 }  // namespace pynla

@@ -85,7 +85,7 @@ Buffer<T> sketch_by_rows(const SketchRowsView& s_rows, std::int64_t m, double sc
     constexpr std::int64_t kAhead = 4;  // rows of A in flight: enough to cover memory latency
     const int n_threads = threads_for((s_rows.indptr[m] + m) * d * static_cast<std::int64_t>(sizeof(T)));
     const bool wide = use_avx2();
-    const auto bounds = split_by_cost(m, n_threads * kTasksPerThread,
+    const auto bounds = split_by_cost(m, tasks_for(n_threads),
                                       [&](std::int64_t r) { return (s_rows.indptr[r] + r) * (d + 1); });
     parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
         for (std::int64_t r = bounds[task]; r < bounds[task + 1]; ++r) {
@@ -124,7 +124,7 @@ Buffer<T> sketch_by_row_parts(const SparseSketchView& s, const MatrixView<T>& a,
             }
         }
     });
-    const auto bounds = split_by_cost(size, n_threads * kTasksPerThread, [](std::int64_t e) { return e; });
+    const auto bounds = split_by_cost(size, tasks_for(n_threads), [](std::int64_t e) { return e; });
     parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
         const std::int64_t e0 = bounds[task], e1 = bounds[task + 1];
         for (std::int64_t part = 1; part < parts; ++part) {

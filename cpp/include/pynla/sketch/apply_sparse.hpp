@@ -113,7 +113,7 @@ Csr<I, T> sketch_csr(const SparseSketchView& s, const CsrView<I, T>& a) {
     // 2. Each row of S A sums its entries by column, in place.
     std::vector<std::int64_t> count(static_cast<std::size_t>(m));
     std::vector<SortedSum<T>> sums(static_cast<std::size_t>(n_threads));
-    const auto row_bounds = split_by_cost(m, n_threads * kTasksPerThread, [&](std::int64_t r) { return begin[r] + r; });
+    const auto row_bounds = split_by_cost(m, tasks_for(n_threads), [&](std::int64_t r) { return begin[r] + r; });
     parallel_for(static_cast<std::int64_t>(row_bounds.size()) - 1, n_threads, [&](std::int64_t task, int thread) {
         SortedSum<T>& sum = sums[static_cast<std::size_t>(thread)];
         for (std::int64_t r = row_bounds[task]; r < row_bounds[task + 1]; ++r) {
@@ -136,7 +136,7 @@ Csr<I, T> sketch_csc(const SparseSketchView& s, const CsrView<I, T>& a_transpose
     Buffer<T> values(begin[d]);
     const int n_threads = threads_for(4 * begin[d] * static_cast<std::int64_t>(sizeof(I) + sizeof(T)));
     std::vector<SortedSum<T>> sums(static_cast<std::size_t>(n_threads));
-    const auto bounds = split_by_cost(d, n_threads * kTasksPerThread, [&](std::int64_t j) { return begin[j] + j; });
+    const auto bounds = split_by_cost(d, tasks_for(n_threads), [&](std::int64_t j) { return begin[j] + j; });
     parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int thread) {
         SortedSum<T>& sum = sums[static_cast<std::size_t>(thread)];
         for (std::int64_t j = bounds[task]; j < bounds[task + 1]; ++j) {

@@ -42,7 +42,7 @@ struct SparseSketch {
 inline SparseSketch draw_sparse_sketch(std::int64_t m, std::int64_t n, std::int64_t k, std::uint64_t key) {
     SparseSketch s{m, n, k, Buffer<std::int32_t>(n * k), Buffer<std::int8_t>(n * k)};
     const int n_threads = threads_for(16 * n * k);  // a hashed draw costs about 16 bytes' work
-    const auto bounds = split_by_cost(n, n_threads * kTasksPerThread, [](std::int64_t i) { return i; });
+    const auto bounds = split_by_cost(n, tasks_for(n_threads), [](std::int64_t i) { return i; });
     parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
         // Locals, not captures: the int8 stores may alias anything, and would make the compiler
         // reload every captured value after each of them.

@@ -99,7 +99,7 @@ RowTasks split_rows_by_flops(const CsrView<I, T>& a, const CsrView<I, T>& b, int
     const I* const a_indptr = a.indptr;
     const I* const a_indices = a.indices;
     const I* const b_indptr = b.indptr;
-    const auto chunks = split_by_cost(n_blocks, n_threads * kTasksPerThread, [&](std::int64_t j) {
+    const auto chunks = split_by_cost(n_blocks, tasks_for(n_threads), [&](std::int64_t j) {
         return a.row_begin(std::min(j * rows_per_block, a.n_rows)) + j;
     });
     parallel_for(static_cast<std::int64_t>(chunks.size()) - 1, n_threads, [&](std::int64_t chunk, int) {
@@ -114,7 +114,7 @@ RowTasks split_rows_by_flops(const CsrView<I, T>& a, const CsrView<I, T>& b, int
     });
     for (std::size_t j = 0; j < static_cast<std::size_t>(n_blocks); ++j) cumulative[j + 1] += cumulative[j];
     const std::int64_t flops = cumulative.back();
-    const std::int64_t n_tasks = n_threads == 1 ? 1 : std::max(n_threads * kTasksPerThread, flops / flops_per_task);
+    const std::int64_t n_tasks = n_threads == 1 ? 1 : std::max(tasks_for(n_threads), flops / flops_per_task);
     auto bounds = split_by_cost(n_blocks, n_tasks, [&](std::int64_t j) { return cumulative[j] + j; });
     for (auto& bound : bounds) bound = std::min(bound * rows_per_block, a.n_rows);
     return {std::move(bounds), flops};
