@@ -7,6 +7,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from pynla import _core
+from pynla._operator import KernelLinearOperator
 from pynla._validation import (
     KERNEL_DTYPES,
     bsr_kernel_arrays,
@@ -155,46 +156,46 @@ def block_diagonal_inverse(A, blocksize=None):
     return bsr_like(A, (data, indices, indptr), A.shape, parts.blocksize)
 
 
-class BsrLinearOperator(spla.LinearOperator):
+class BsrLinearOperator(KernelLinearOperator):
     """A BSR matrix as a ``scipy.sparse.linalg.LinearOperator`` on pynla's BSR kernels.
 
+    It behaves as SciPy's operator for the same matrix (``scipy.sparse.linalg.aslinearoperator``):
+    its ``dtype`` is A's, ``args`` is ``(A,)``, results have NumPy's result type of A's and x's
+    dtypes (an integer A times integer x gives integers), and np.matrix x gives np.matrix.
     ``matvec``/``matmat`` run :func:`bsr_matmul`, ``rmatvec``/``rmatmat`` its transposed form
-    (conjugated for complex A, so they are the adjoint, as LinearOperator requires). The
-    block-column listing the transposed products need is built once, at the first of them.
+    (conjugated for complex A or x: the adjoint). Result dtypes the kernels lack (integers,
+    bool, long double) and sparse x are multiplied by SciPy (``A @ x``), as SciPy's
+    matrix-backed operator does. A's arrays are checked once, here; the block-column listing
+    the transposed products need is built at the first of them.
     Build it with :func:`aslinearoperator`.
     """
 
     def __init__(self, A):
-        parts = bsr_parts(require_sparse(A, "A"), "A")
-        dtype = float_kernel_dtype(A.dtype, "A")
-        super().__init__(dtype=dtype, shape=A.shape)
+        self._checked = bsr_parts(require_sparse(A, "A"), "A")
+        super().__init__(A.dtype, A.shape, (A,))
         self.A = A
-        self._parts = cast_bsr(parts, dtype, index_dtype_for([parts], maxval=0))
+        self._parts_by_dtype = {}  # the core's BSR tuple in each value dtype used so far
         self._columns = None
 
-    def _product(self, X, transpose):
-        dtype = np.result_type(self.dtype, X.dtype)
-        parts = self._parts
-        if dtype != self.dtype:
-            parts = (*parts[:2], parts[2].astype(dtype), *parts[3:])
-        if transpose and self._columns is None:
+    def _parts(self, dtype):
+        if dtype not in self._parts_by_dtype:
+            self._parts_by_dtype[dtype] = cast_bsr(self._checked, dtype, index_dtype_for([self._checked], maxval=0))
+        return self._parts_by_dtype[dtype]
+
+    def _kernel_product(self, X, adjoint):
+        parts = self._parts(X.dtype)
+        if not adjoint:
+            return _bsr_matmul(parts, X, X.dtype, False, check=False)
+        if self._columns is None:
             self._columns = _core.bsr_block_columns(parts)
-        return _bsr_matmul(parts, X, dtype, transpose, check=False, columns=self._columns if transpose else None)
+        if X.dtype.kind != "c":
+            return _bsr_matmul(parts, X, X.dtype, True, check=False, columns=self._columns)
+        return np.conj(_bsr_matmul(parts, np.conj(X), X.dtype, True, check=False, columns=self._columns))
 
-    def _matvec(self, x):
-        return self._product(np.asarray(x), transpose=False)
+    def _exact_product(self, X, adjoint):
+        return (self.A.conj().T if adjoint else self.A) @ X
 
-    def _matmat(self, X):
-        return self._product(np.asarray(X), transpose=False)
-
-    def _rmatvec(self, x):
-        return self._rmatmat(x)
-
-    def _rmatmat(self, X):
-        X = np.asarray(X)
-        if np.iscomplexobj(self._parts[2]) or np.iscomplexobj(X):
-            return np.conj(self._product(np.conj(X), transpose=True))
-        return self._product(X, transpose=True)
+    _sparse_product = _exact_product
 
 
 def aslinearoperator(A):

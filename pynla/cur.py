@@ -35,6 +35,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
+from pynla._operator import KernelLinearOperator
 from pynla._validation import check_choice, check_integer, csr_parts
 from pynla.randomized import _compute_dtype, _Products, randomized_svd
 from pynla.sketch import SparseSignSketch
@@ -55,11 +56,13 @@ SKETCH_OVERSAMPLES = 10
 SELECTION_POWER_ITERATIONS = 1
 
 
-class CURDecomposition(LinearOperator):
+class CURDecomposition(KernelLinearOperator):
     """A rank-k approximation ``C @ U @ R`` of an m x n matrix A, from its actual columns and rows.
 
     A ``scipy.sparse.linalg.LinearOperator``: ``cur @ x``, ``cur.T``, ``cur.H``, ``matmat``
-    and the rest apply ``C @ (U @ (R @ x))`` without forming the m x n product.
+    and the rest apply ``C @ (U @ (R @ x))`` without forming the m x n product, by NumPy and
+    SciPy, so in every dtype they take; ``args`` is ``(C, U, R)`` and ``dtype`` is U's. As
+    SciPy's generic LinearOperator, it refuses sparse x (multiply ``approximation()`` instead).
 
     Attributes
     ----------
@@ -79,8 +82,10 @@ class CURDecomposition(LinearOperator):
         for :func:`cur`.
     """
 
+    kernel_dtypes = None  # NumPy's and SciPy's products take them all
+
     def __init__(self, C, U, R, row_indices, col_indices, n_evaluated=None):
-        super().__init__(dtype=U.dtype, shape=(C.shape[0], R.shape[1]))
+        super().__init__(U.dtype, (C.shape[0], R.shape[1]), (C, U, R))
         self.C, self.U, self.R = C, U, R
         self.row_indices, self.col_indices = row_indices, col_indices
         self.n_evaluated = n_evaluated
@@ -92,20 +97,12 @@ class CURDecomposition(LinearOperator):
             return np.asarray((self.R.T @ CU.T).T)
         return CU @ self.R
 
-    def _matmat(self, X):
-        return np.asarray(self.C @ (self.U @ np.asarray(self.R @ X)))
-
-    def _rmatmat(self, Y):
-        Y = np.asarray(Y)
-        CH_Y = np.asarray(self.C.T @ Y.conj()).conj()  # C^H Y without conjugating C
-        inner = self.U.conj().T @ CH_Y
+    def _kernel_product(self, X, adjoint):
+        if not adjoint:
+            return np.asarray(self.C @ (self.U @ np.asarray(self.R @ X)))
+        CH_X = np.asarray(self.C.T @ X.conj()).conj()  # C^H X without conjugating C
+        inner = self.U.conj().T @ CH_X
         return np.asarray(self.R.T @ inner.conj()).conj()
-
-    def _matvec(self, x):
-        return self._matmat(np.asarray(x).reshape(-1, 1)).reshape(-1)
-
-    def _rmatvec(self, y):
-        return self._rmatmat(np.asarray(y).reshape(-1, 1)).reshape(-1)
 
 
 def cur(A, k, *, n_cols=None, n_rows=None, method="lupp", core="optimal", rtol=None, col_indices=None,
@@ -373,7 +370,8 @@ class _ExplicitMatrix:
     def _sketch(self, B, count, rng):
         """(S B)^T for a sparse sign sketch S of B's rows, count + SKETCH_OVERSAMPLES of them."""
         size = B.shape[0]
-        sketch = SparseSignSketch(min(count + SKETCH_OVERSAMPLES, size), size, nonzeros_per_column=min(8, size), rng=rng)
+        sketch = SparseSignSketch(min(count + SKETCH_OVERSAMPLES, size), size, nonzeros_per_column=min(8, size), rng=rng,
+                                  dtype=np.finfo(B.dtype).dtype)
         return self.products.checked(_dense(sketch @ B)).T
 
     def columns(self, indices):

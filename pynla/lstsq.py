@@ -192,7 +192,7 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
               or (method == "auto" and not _sketching_pays(A, s, dtype, rtol)))
     if direct:
         return _result(*_direct(A, B), 0, 0, b)
-    S = _make_sketch(sketch, s, n, rng)
+    S = _make_sketch(sketch, s, n, rng, dtype)
     SA, SB = S @ A, np.asarray(S @ B)
     # What follows runs little BLAS (the s x d QR, d x d solves); BLAS threads, which spin
     # between calls, would only take the cores from the passes over A in between.
@@ -376,12 +376,15 @@ def _sketch_rows(sketch, sketch_size, n, d):
     return sketch.shape[0]
 
 
-def _make_sketch(sketch, s, n, rng):
+def _make_sketch(sketch, s, n, rng, dtype):
+    """The sketch named ``sketch`` (or the given operator), with entries of the real dtype of
+    ``dtype``: S A is then in A's dtype."""
     if not isinstance(sketch, str):
         return sketch
+    real = np.finfo(dtype).dtype
     if sketch == "sparse_sign":
-        return SparseSignSketch(s, n, nonzeros_per_column=min(8, s), rng=rng)
-    return _SKETCHES[sketch](s, n, rng=rng)
+        return SparseSignSketch(s, n, nonzeros_per_column=min(8, s), rng=rng, dtype=real)
+    return _SKETCHES[sketch](s, n, rng=rng, dtype=real)
 
 
 def _gradient_function(A):

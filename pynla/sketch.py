@@ -12,10 +12,10 @@ import math
 
 import numpy as np
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from pynla import _core
-from pynla._validation import cast_csr, csr_parts, float_kernel_dtype, index_dtype_for
+from pynla._operator import KernelLinearOperator
+from pynla._validation import KERNEL_DTYPES, cast_csr, csr_parts, index_dtype_for
 from pynla.spgemm import spgemm
 
 __all__ = ["CountSketch", "GaussianSketch", "SRHT", "SparseSignSketch"]
@@ -24,56 +24,47 @@ __all__ = ["CountSketch", "GaussianSketch", "SRHT", "SparseSignSketch"]
 #: no per-thread array as wide as the output): ColumnBitmap::kMaxWidth in the core.
 _MAX_ACCUMULATOR_WIDTH = 1 << 24
 
+#: The dtypes of a sketch's entries.
+_SKETCH_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
-class _Sketch(spla.LinearOperator):
-    """What every sketch shares: shape checks, the dense/sparse dispatch of ``S @ A``."""
 
-    def __init__(self, sketch_size, n, name):
+class _Sketch(KernelLinearOperator):
+    """What every sketch shares: its size and dtype checks, and the dispatch of sparse operands:
+    ``S @ A`` to the sketch's sparse kernel, others (``S^H @ A``, long double) made dense."""
+
+    def __init__(self, sketch_size, n, dtype):
         sketch_size, n = _count(sketch_size, "sketch_size", 1), _count(n, "n", 0)
-        super().__init__(dtype=np.dtype(np.float64), shape=(sketch_size, n))
-        self._name = name
+        dtype = np.dtype(dtype)
+        if dtype not in _SKETCH_DTYPES:
+            raise ValueError(f"dtype must be float32 or float64, got {dtype}")
+        super().__init__(dtype, (sketch_size, n))
 
-    def __matmul__(self, other):
-        if sp.issparse(other) or isinstance(other, (np.ndarray, list, tuple)):
-            return self.apply(other)
-        return super().__matmul__(other)
-
-    def apply(self, A):
-        """``S @ A`` for a dense 1-D or 2-D A, or a SciPy sparse A (see the class docstring)."""
-        if sp.issparse(A):
-            if A.ndim != 2 or A.shape[0] != self.shape[1]:
-                raise ValueError(f"A has shape {A.shape}, expected ({self.shape[1]}, d) for {self._name} {self.shape}")
-            return self._apply_sparse(A)
-        A = np.asarray(A)
-        if A.ndim not in (1, 2) or A.shape[0] != self.shape[1]:
-            raise ValueError(f"A has shape {A.shape}, expected ({self.shape[1]},) or ({self.shape[1]}, d) "
-                             f"for {self._name} {self.shape}")
-        dtype = float_kernel_dtype(A.dtype, "A")
-        A2 = A if A.ndim == 2 else A.reshape(-1, 1)
-        Y = self._apply_dense(A2.astype(dtype, copy=False))
-        return Y.reshape(-1) if A.ndim == 1 else Y
-
-    def _matmat(self, X):
-        return self.apply(X)
-
-    def _matvec(self, x):
-        return self.apply(np.asarray(x).reshape(-1))
-
-    def _rmatvec(self, y):
-        return self._rmatmat(np.asarray(y).reshape(-1, 1)).reshape(-1)
+    def _entry(self, value):
+        """A value of S's entries, rounded to S's dtype (the kernels then use it in any dtype,
+        so S @ A is the product with S.toarray() whatever A's dtype)."""
+        return float(self.dtype.type(value))
 
     def toarray(self):
-        """S as a dense (m, n) float64 array."""
-        return self.apply(np.eye(self.shape[1]))
+        """S as a dense (m, n) array of S's dtype."""
+        return self @ np.eye(self.shape[1], dtype=self.dtype)
+
+    def _sparse_product(self, X, adjoint):
+        dtype = np.result_type(self.dtype, X.dtype)
+        if adjoint or dtype not in KERNEL_DTYPES:
+            return self._sparse_fallback(X.astype(dtype), adjoint)
+        return self._apply_sparse(X.astype(dtype, copy=False))
+
+    def _sparse_fallback(self, X, adjoint):
+        """S^H X, or S X in a dtype the kernels lack, for sparse X: made dense."""
+        return self._product(X.toarray(), adjoint)
 
     def _apply_sparse(self, A):
         """Dense sketches of sparse A: columns made dense a block at a time (a few million entries)."""
-        dtype = float_kernel_dtype(A.dtype, "A")
         A = A.tocsc()
         step = max(1, (1 << 22) // max(1, A.shape[0]))
-        blocks = [self._apply_dense(A[:, j:j + step].toarray(order="F").astype(dtype, copy=False))
+        blocks = [self._kernel_product(A[:, j:j + step].toarray(order="F"), adjoint=False)
                   for j in range(0, A.shape[1], step)]
-        return np.hstack(blocks) if blocks else np.zeros((self.shape[0], 0), dtype=dtype)
+        return np.hstack(blocks) if blocks else np.zeros((self.shape[0], 0), dtype=A.dtype)
 
 
 class SparseSignSketch(_Sketch):
@@ -94,19 +85,25 @@ class SparseSignSketch(_Sketch):
         k, default 8.
     rng : None, int or numpy.random.Generator, optional
         The source of randomness (``numpy.random.default_rng(rng)``).
+    dtype : float32 or float64, optional
+        S's dtype (default float64). Results have NumPy's result type of S's and A's dtypes, as
+        for SciPy's operator of the same matrix: a float32 A gives float32 only with a float32 S.
 
     Notes
     -----
-    ``S @ A`` runs in C++ for float32, float64, complex64 and complex128 A (bool and integers
-    in float64):
+    ``S @ A`` runs in C++ when its result dtype is float32, float64, complex64 or complex128
+    (bool and integer A give float64); long double by SciPy's product with ``S.tosparse()``:
 
-    - dense A (1-D or 2-D, any strides): a dense (m, ...) array in A's dtype, in about one
-      pass over A (cost proportional to k times A's size), whatever the layout. Each entry of
-      the result is summed in an order fixed by the sizes, so the bits do not depend on the
-      number of threads.
+    - dense A (1-D or 2-D, any strides): a dense (m, ...) array, in about one pass over A
+      (cost proportional to k times A's size), whatever the layout. Each entry of the result
+      is summed in an order fixed by the sizes, so the bits do not depend on the number of
+      threads.
     - sparse A: sparse, canonical (sorted indices, no duplicates, exact zeros dropped, as
       SciPy's products), CSC for CSC A and CSR for every other format; an array for a sparse
       array, a matrix for a sparse matrix.
+
+    ``S.H @ Y`` (``rmatvec``, ``rmatmat``) gathers in NumPy; for sparse Y it is SciPy's
+    product with ``S.tosparse().T``.
 
     Examples
     --------
@@ -120,34 +117,45 @@ class SparseSignSketch(_Sketch):
     True
     """
 
-    def __init__(self, sketch_size, n, *, nonzeros_per_column=8, rng=None):
-        super().__init__(sketch_size, n, type(self).__name__)
+    def __init__(self, sketch_size, n, *, nonzeros_per_column=8, rng=None, dtype=np.float64):
+        super().__init__(sketch_size, n, dtype)
         k = _count(nonzeros_per_column, "nonzeros_per_column", 1)
         if k > self.shape[0]:
             raise ValueError(f"nonzeros_per_column={k} exceeds sketch_size={self.shape[0]}")
         self.nonzeros_per_column = k
         key = int(np.random.default_rng(rng).integers(2**64, dtype=np.uint64))
         self.rows, self.signs = _core.draw_sparse_sketch(self.shape[0], self.shape[1], k, key)
-        self._scale = 1.0 / math.sqrt(k)
+        self._scale = self._entry(1.0 / math.sqrt(k))
 
     @property
     def _core_tuple(self):
         return (self.rows, self.signs, self.shape[0], self.nonzeros_per_column, self._scale)
 
     def tosparse(self):
-        """S as a canonical csc_array (m, n), float64."""
+        """S as a canonical csc_array (m, n) of S's dtype."""
         m, n = self.shape
         k = self.nonzeros_per_column
-        S = sp.csc_array((self.signs * self._scale, self.rows, np.arange(0, n * k + 1, k)), shape=(m, n))
+        values = (self.signs * self._scale).astype(self.dtype)
+        S = sp.csc_array((values, self.rows, np.arange(0, n * k + 1, k)), shape=(m, n))
         S.sort_indices()
         return S
 
-    def _apply_dense(self, A):
-        return _core.sketch_dense(self._core_tuple, A).reshape(self.shape[0], A.shape[1])
+    def _kernel_product(self, X, adjoint):
+        if adjoint:  # S^H X = S^T X: each row of the result sums its column's k signed rows of X
+            n, k = self.shape[1], self.nonzeros_per_column
+            signed = self.signs.reshape(n, k, 1) * X[self.rows.reshape(n, k)]
+            return signed.sum(axis=1, dtype=X.dtype) * X.dtype.type(self._scale)
+        return _core.sketch_dense(self._core_tuple, X).reshape(self.shape[0], X.shape[1])
+
+    def _exact_product(self, X, adjoint):
+        S = self.tosparse()
+        return (S.T if adjoint else S) @ X
+
+    _sparse_fallback = _exact_product
 
     def _apply_sparse(self, A):
         m, d = self.shape[0], A.shape[1]
-        dtype = float_kernel_dtype(A.dtype, "A")
+        dtype = A.dtype
         array_in = isinstance(A, sp.sparray)
         if A.format == "csc":
             parts = csr_parts(A.T, "A")  # A's CSC arrays, checked, as the CSR arrays of A.T
@@ -167,12 +175,6 @@ class SparseSignSketch(_Sketch):
         result.has_canonical_format = True
         return result
 
-    def _rmatmat(self, Y):
-        Y = np.asarray(Y)
-        n, k = self.shape[1], self.nonzeros_per_column
-        signed = self.signs.reshape(n, k, 1) * Y[self.rows.reshape(n, k)]
-        return signed.sum(axis=1) * self._scale
-
 
 class CountSketch(SparseSignSketch):
     """CountSketch (Clarkson and Woodruff 2013): one nonzero, +1 or -1, per column of S, in a row
@@ -189,6 +191,8 @@ class CountSketch(SparseSignSketch):
         The number of columns of S: the number of rows of the A it sketches.
     rng : None, int or numpy.random.Generator, optional
         The source of randomness (``numpy.random.default_rng(rng)``).
+    dtype : float32 or float64, optional
+        S's dtype (default float64); results have NumPy's result type of S's and A's dtypes.
 
     Examples
     --------
@@ -203,8 +207,8 @@ class CountSketch(SparseSignSketch):
     True
     """
 
-    def __init__(self, sketch_size, n, *, rng=None):
-        super().__init__(sketch_size, n, nonzeros_per_column=1, rng=rng)
+    def __init__(self, sketch_size, n, *, rng=None, dtype=np.float64):
+        super().__init__(sketch_size, n, nonzeros_per_column=1, rng=rng, dtype=dtype)
 
 
 class SRHT(_Sketch):
@@ -222,11 +226,14 @@ class SRHT(_Sketch):
         The number of columns of S: the number of rows of the A it sketches.
     rng : None, int or numpy.random.Generator, optional
         The source of randomness.
+    dtype : float32 or float64, optional
+        S's dtype (default float64); results have NumPy's result type of S's and A's dtypes.
 
     Notes
     -----
-    ``S @ A`` gives a dense array in A's dtype (float32, float64, complex64, complex128; bool and
-    integers in float64); sparse A is made dense a block of columns at a time.
+    ``S @ A`` and ``S.H @ Y`` give dense arrays, in C++ for float32, float64, complex64 and
+    complex128 results (bool and integer A give float64), in NumPy for long double; sparse A
+    is made dense a block of columns at a time.
 
     Examples
     --------
@@ -237,8 +244,8 @@ class SRHT(_Sketch):
     True
     """
 
-    def __init__(self, sketch_size, n, *, rng=None):
-        super().__init__(sketch_size, n, type(self).__name__)
+    def __init__(self, sketch_size, n, *, rng=None, dtype=np.float64):
+        super().__init__(sketch_size, n, dtype)
         m, n = self.shape
         if m > n:
             raise ValueError(f"sketch_size={m} exceeds n={n}: an SRHT keeps at most n of its rows")
@@ -246,25 +253,54 @@ class SRHT(_Sketch):
         generator = np.random.default_rng(rng)
         self.signs = np.where(generator.integers(0, 2, n, dtype=np.int8) == 1, 1, -1).astype(np.int8)
         self.samples = np.sort(generator.choice(self.padded_size, size=m, replace=False)).astype(np.int64)
-        self._scale = 1.0 / math.sqrt(m)
+        self._scale = self._entry(1.0 / math.sqrt(m))
 
-    def _apply_dense(self, A):
-        if A.strides[1] != A.itemsize and A.strides[0] != A.itemsize and A.shape[1] > 1:
-            A = np.ascontiguousarray(A)
-        y = _core.srht(A, self.signs, self.samples, self.padded_size, self._scale)
-        return y.reshape(self.shape[0], A.shape[1])
+    def _kernel_product(self, X, adjoint):
+        if adjoint:
+            Z = self._sampled_rows(X)
+            _core.walsh_hadamard(Z)
+            return self._signed_rows(Z)
+        if X.strides[1] != X.itemsize and X.strides[0] != X.itemsize and X.shape[1] > 1:
+            X = np.ascontiguousarray(X)
+        y = _core.srht(X, self.signs, self.samples, self.padded_size, self._scale)
+        return y.reshape(self.shape[0], X.shape[1])
 
-    def _rmatmat(self, Y):
-        Y = np.asarray(Y)
-        dtype = float_kernel_dtype(Y.dtype, "Y")
-        Z = np.zeros((self.padded_size, Y.shape[1]), dtype=dtype, order="F")
+    def _exact_product(self, X, adjoint):
+        if adjoint:
+            return self._signed_rows(_walsh_hadamard(self._sampled_rows(X)))
+        Z = np.zeros((self.padded_size, X.shape[1]), dtype=X.dtype)
+        Z[: self.shape[1]] = self.signs[:, None] * X
+        return _walsh_hadamard(Z)[self.samples] * X.dtype.type(self._scale)
+
+    def _sampled_rows(self, Y):
+        """P^T Y: the padded_size rows of which the sampled ones are Y's (Fortran order, for
+        the C++ transform's columns)."""
+        Z = np.zeros((self.padded_size, Y.shape[1]), dtype=Y.dtype, order="F")
         Z[self.samples] = Y
-        _core.walsh_hadamard(Z)
-        return Z[: self.shape[1]] * (self.signs[:, None] * self._scale)
+        return Z
+
+    def _signed_rows(self, Z):
+        """scale D Z[:n]: the last factor of S^H Y = scale D H P^T Y."""
+        return Z[: self.shape[1]] * (self.signs[:, None] * Z.dtype.type(self._scale))
+
+
+def _walsh_hadamard(Z):
+    """H Z for the Walsh-Hadamard matrix H of Z's rows (a power of two), in NumPy, in Z's dtype:
+    for the dtypes the C++ transform lacks. A new array."""
+    n, k = Z.shape
+    Z = np.array(Z, order="C")
+    half = 1
+    while half < n:
+        pairs = Z.reshape(n // (2 * half), 2, half, k)  # rows i and i + half of each run of 2 half
+        first = pairs[:, 0].copy()
+        pairs[:, 0] += pairs[:, 1]
+        pairs[:, 1] = first - pairs[:, 1]
+        half *= 2
+    return Z
 
 
 class GaussianSketch(_Sketch):
-    """A Gaussian sketch: S has independent N(0, 1/m) entries, stored dense (m n doubles) and
+    """A Gaussian sketch: S has independent N(0, 1/m) entries, stored dense (m n values) and
     applied by BLAS. The best embedding per row of S, and the most expensive to apply.
 
     Parameters
@@ -275,6 +311,9 @@ class GaussianSketch(_Sketch):
         The number of columns of S: the number of rows of the A it sketches.
     rng : None, int or numpy.random.Generator, optional
         The source of randomness (``standard_normal`` of ``numpy.random.default_rng(rng)``).
+    dtype : float32 or float64, optional
+        S's dtype (default float64); results have NumPy's result type of S's and A's dtypes,
+        computed by NumPy's matmul (so every dtype NumPy takes).
 
     Examples
     --------
@@ -286,20 +325,18 @@ class GaussianSketch(_Sketch):
     True
     """
 
-    def __init__(self, sketch_size, n, *, rng=None):
-        super().__init__(sketch_size, n, type(self).__name__)
-        m, n = self.shape
-        self.matrix = np.random.default_rng(rng).standard_normal((m, n)) / math.sqrt(m)
+    kernel_dtypes = None  # NumPy's matmul takes them all
 
-    def _apply_dense(self, A):
-        return self.matrix.astype(np.result_type(A.dtype, np.float32), copy=False) @ A
+    def __init__(self, sketch_size, n, *, rng=None, dtype=np.float64):
+        super().__init__(sketch_size, n, dtype)
+        m, n = self.shape
+        self.matrix = (np.random.default_rng(rng).standard_normal((m, n)) / math.sqrt(m)).astype(self.dtype)
+
+    def _kernel_product(self, X, adjoint):
+        return (self.matrix.T if adjoint else self.matrix) @ X
 
     def _apply_sparse(self, A):
-        matrix = self.matrix.astype(float_kernel_dtype(A.dtype, "A"), copy=False)
-        return np.asarray((A.T @ matrix.T).T)
-
-    def _rmatmat(self, Y):
-        return self.matrix.T @ np.asarray(Y)
+        return np.asarray((A.T @ self.matrix.T).T)
 
 
 def _count(value, name, minimum):
