@@ -11,6 +11,7 @@ from pynla.block import BsrLinearOperator, aslinearoperator, block_diagonal_inve
 from pynla.block_build import bsr_from_blocks, choose_blocksize, to_bsr
 from pynla.cur import CURDecomposition, cur, cur_from_functions
 from pynla.cur_neighbors import CURNearestNeighbors, NeighborsResult
+from pynla.fisher import EmpiricalFisher, FisherInverse, SlidingFisherInverse
 from pynla.lstsq import LstsqResult, sketched_lstsq
 from pynla.randomized import randomized_range_finder, randomized_svd
 from pynla.sketch import SRHT, CountSketch, GaussianSketch, SparseSignSketch
@@ -21,10 +22,13 @@ __all__ = [
     "CURDecomposition",
     "CURNearestNeighbors",
     "CountSketch",
+    "EmpiricalFisher",
+    "FisherInverse",
     "GaussianSketch",
     "LstsqResult",
     "NeighborsResult",
     "SRHT",
+    "SlidingFisherInverse",
     "SparseSignSketch",
     "aslinearoperator",
     "block_diagonal_inverse",

@@ -11,6 +11,7 @@ void bind_spgemm(py::module_& m);
 void bind_block(py::module_& m);
 void bind_sketch(py::module_& m);
 void bind_validation(py::module_& m);
+void bind_fisher(py::module_& m);
 }  // namespace pynla::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -23,6 +24,7 @@ PYBIND11_MODULE(_core, m) {
     pynla::bindings::bind_block(m);
     pynla::bindings::bind_sketch(m);
     pynla::bindings::bind_validation(m);
+    pynla::bindings::bind_fisher(m);
 
     // Kept for the life of the process: the translator may run after module teardown starts.
     static py::handle linalg_error = py::object(py::module_::import("numpy.linalg").attr("LinAlgError")).release();

@@ -1,0 +1,192 @@
+"""Inverse-Fisher operators (FisherInverse, SlidingFisherInverse, EmpiricalFisher) against the
+dense inverse of damping I + G^T G / m and against M-FAC's per-gradient recursion written in
+NumPy; read-outs, shapes, orders, the sliding window, thread-count invariance and bad input.
+(Their LinearOperator behaviour is checked with every other operator in test_operators.py.)"""
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import pynla
+from tests.conftest import SEED
+
+TOLERANCE = {np.float64: 1e-12, np.float32: 1e-5}
+
+
+def dense_fisher(G, damping, m=None):
+    G = np.asarray(G, dtype=np.float64)
+    m = G.shape[0] if m is None else m
+    return damping * np.eye(G.shape[1]) + G.T @ G / m
+
+
+def relative(got, want):
+    return np.abs(np.asarray(got, dtype=np.float64) - want).max() / max(np.abs(want).max(), 1e-300)
+
+
+def recursion_inverse_product(G, damping, x):
+    """M-FAC's recursion (the paper's Algorithm 1) in NumPy: F_0^-1 = I / damping, and
+    F_i^-1 = F_(i-1)^-1 - v v^T / (m + g_i^T v) with v = F_(i-1)^-1 g_i, kept as the vectors v."""
+    m = G.shape[0]
+    vectors, denominators = [], []
+
+    def apply(y):
+        out = y / damping
+        for v, denominator in zip(vectors, denominators):
+            out = out - v * (v @ y) / denominator
+        return out
+
+    for g in G.astype(np.float64):
+        v = apply(g)
+        vectors.append(v)
+        denominators.append(m + g @ v)
+    return apply(x)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(1, 1), (1, 9), (5, 40), (33, 200), (64, 300), (50, 20), (40, 40)], ids=str)
+def test_matches_the_dense_inverse(dtype, shape):
+    rng = np.random.default_rng(SEED)
+    G = rng.standard_normal(shape).astype(dtype)
+    damping = 0.1
+    Finv = pynla.FisherInverse(G, damping)
+    F = dense_fisher(G, damping)
+    inverse = np.linalg.inv(F)
+    x = rng.standard_normal(shape[1]).astype(dtype)
+    X = rng.standard_normal((shape[1], 5)).astype(dtype)
+    tol = TOLERANCE[dtype]
+    assert (Finv @ x).dtype == dtype
+    assert relative(Finv @ x, inverse @ x) <= tol
+    assert relative(Finv @ X, inverse @ X) <= tol
+    assert relative(Finv.diag(), np.diag(inverse)) <= tol
+    chosen = [0, shape[1] - 1, -1]
+    assert relative(Finv.columns(chosen), inverse[:, chosen]) <= tol
+    assert relative(Finv.fisher() @ x, F @ x) <= tol
+    assert relative(Finv.fisher() @ X, F @ X) <= tol
+    assert Finv.n_gradients == shape[0] and Finv.shape == (shape[1], shape[1])
+
+
+def test_matches_the_papers_recursion():
+    rng = np.random.default_rng(SEED)
+    G = rng.standard_normal((37, 2000)) * rng.uniform(0.1, 3, (37, 1))
+    x = rng.standard_normal(2000)
+    assert relative(pynla.FisherInverse(G, 1e-3) @ x, recursion_inverse_product(G, 1e-3, x)) <= 1e-10
+
+
+@pytest.mark.parametrize("case", ["repeated", "zero", "fortran", "strided rows", "integers", "m > d"])
+def test_gradient_structures(case):
+    rng = np.random.default_rng(SEED)
+    G = rng.standard_normal((12, 30))
+    if case == "repeated":
+        G[5] = G[2]
+        G[7] = G[2]
+    elif case == "zero":
+        G[[0, 4]] = 0
+    elif case == "fortran":
+        G = np.asfortranarray(G)
+    elif case == "strided rows":
+        G = np.repeat(G, 2, axis=1)[:, ::2]
+    elif case == "integers":
+        G = rng.integers(-3, 4, (12, 30))
+    elif case == "m > d":
+        G = rng.standard_normal((45, 30))
+    Finv = pynla.FisherInverse(G, 0.5)
+    inverse = np.linalg.inv(dense_fisher(G, 0.5))
+    x = rng.standard_normal(30)
+    assert relative(Finv @ x, inverse @ x) <= 1e-12
+    assert relative(Finv.diag(), np.diag(inverse)) <= 1e-12
+
+
+def test_c_ordered_gradients_are_not_copied():
+    G = np.random.default_rng(SEED).standard_normal((6, 50))
+    assert pynla.FisherInverse(G, 1.0).args[0] is G
+
+
+def test_obs_pruning_scores():
+    """w_i^2 / (2 [F^-1]_ii) from diag() against the dense inverse's diagonal."""
+    rng = np.random.default_rng(SEED)
+    G, w = rng.standard_normal((16, 80)), rng.standard_normal(80)
+    scores = w**2 / (2 * pynla.FisherInverse(G, 1e-2).diag())
+    assert_allclose(scores, w**2 / (2 * np.diag(np.linalg.inv(dense_fisher(G, 1e-2)))), rtol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_sliding_window_equals_the_static_inverse_after_every_update(dtype):
+    rng = np.random.default_rng(SEED)
+    d, m, damping = 70, 6, 0.05
+    window = pynla.SlidingFisherInverse(d, m, damping, dtype=dtype)
+    tol = TOLERANCE[dtype] * (10 if dtype == np.float32 else 100)
+    for t in range(3 * m):
+        g = rng.standard_normal(d) * (1 + t % 3)
+        window.update(g)
+        held = window.gradients()
+        assert held.shape == (min(t + 1, m), d) and held.dtype == dtype
+        assert_array_equal(held[-1], g.astype(dtype))
+        x = rng.standard_normal(d).astype(dtype)
+        # F averages over the window's m, before it is full too (M-FAC's dynamic algorithm)
+        inverse = np.linalg.inv(dense_fisher(held, damping, m))
+        assert relative(window @ x, inverse @ x) <= tol
+        assert relative(window.diag(), np.diag(inverse)) <= tol
+        if t + 1 >= m:
+            static = pynla.FisherInverse(held, damping)
+            assert relative(window @ x, static @ x) <= tol
+            assert relative(window.columns([1, 2]), static.columns([1, 2])) <= tol
+
+
+def test_sliding_window_with_repeated_and_zero_gradients():
+    rng = np.random.default_rng(SEED)
+    window = pynla.SlidingFisherInverse(20, 4, 0.1, dtype=np.float64)
+    g = rng.standard_normal(20)
+    for update in (g, g, np.zeros(20), g, np.zeros(20), g, g):
+        window.update(update)
+        inverse = np.linalg.inv(dense_fisher(window.gradients(), 0.1, 4))
+        x = rng.standard_normal(20)
+        assert relative(window @ x, inverse @ x) <= 1e-10
+
+
+def test_same_bits_for_any_thread_count(threads):
+    rng = np.random.default_rng(SEED)
+    G = rng.standard_normal((40, 20_001)).astype(np.float32)
+    x = rng.standard_normal(20_001).astype(np.float32)
+    Finv = pynla.FisherInverse(G, 0.01)
+    results = []
+    for n in (1, 2, 3):
+        threads(n)
+        results.append((Finv @ x, Finv.fisher() @ x))
+    for got in results[1:]:
+        for a, b in zip(got, results[0]):
+            assert_array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+def test_bad_input():
+    rng = np.random.default_rng(SEED)
+    G = rng.standard_normal((5, 10))
+    for bad in (0.0, -1.0, np.nan, np.inf, "x", None):
+        with pytest.raises(ValueError, match="damping"):
+            pynla.FisherInverse(G, bad)
+    for value in (np.nan, np.inf):
+        broken = G.copy()
+        broken[2, 3] = value
+        with pytest.raises(ValueError, match="G has NaN or infinity"):
+            pynla.FisherInverse(broken, 1.0)
+    with pytest.raises(ValueError, match="G must be 2-D"):
+        pynla.FisherInverse(np.ones(5), 1.0)
+    with pytest.raises(ValueError, match="G has dtype complex128"):
+        pynla.FisherInverse(G + 1j, 1.0)
+    with pytest.raises(ValueError, match="use a damping above"):
+        pynla.FisherInverse(np.ones((3, 4)) * 1e10, 1e-30)
+    Finv = pynla.FisherInverse(G, 1.0)
+    with pytest.raises(ValueError, match="indices must be in"):
+        Finv.columns([10])
+    with pytest.raises(ValueError, match="indices must be a 1-D array of integers"):
+        Finv.columns([0.5])
+    window = pynla.SlidingFisherInverse(10, 3, 1.0)
+    with pytest.raises(ValueError, match=r"g has shape \(9,\), expected \(10,\)"):
+        window.update(np.ones(9))
+    with pytest.raises(ValueError, match="g has NaN or infinity"):
+        window.update(np.full(10, np.nan))
+    for bad_size in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="m must be"):
+            pynla.SlidingFisherInverse(10, bad_size, 1.0)
+    with pytest.raises(ValueError, match="dtype must be float32 or float64"):
+        pynla.SlidingFisherInverse(10, 3, 1.0, dtype=np.int64)
+    assert window.n_gradients == 0  # refused gradients leave the window as it was
