@@ -14,9 +14,8 @@ kernels where they apply; a subclass only writes its products:
     integer operator), computed in that dtype as SciPy computes it. Default: none (TypeError);
     an operator whose ``kernel_dtypes`` is None takes every dtype in ``_kernel_product``.
 ``_sparse_product(X, adjoint)``
-    The same for a SciPy sparse X. Default: TypeError, which SciPy's ``matmat`` reports as
-    "Unable to multiply a LinearOperator with a sparse matrix" (its generic operator's answer;
-    a matrix-backed operator multiplies instead, and says so in its docstring).
+    The same for a SciPy sparse X. Default: TypeError (SciPy's generic operator refuses sparse
+    X too; a matrix-backed operator multiplies it instead, and says so in its docstring).
 
 Conversions happen once, here: lists and other array-likes become arrays, non-native byte
 order becomes native, x becomes the result dtype (a copy only if its dtype differs), a 1-D x
@@ -35,6 +34,9 @@ class KernelLinearOperator(spla.LinearOperator):
 
     #: The result dtypes ``_kernel_product`` takes; None: every numeric dtype.
     kernel_dtypes = KERNEL_DTYPES
+    #: The memory order x converted to the result dtype gets ("K": x's own; "C" for kernels
+    #: that take C order only, so that conversion and layout cost one copy, not two).
+    kernel_order = "K"
 
     def __init__(self, dtype, shape, args=()):
         super().__init__(dtype=dtype, shape=shape)
@@ -59,7 +61,7 @@ class KernelLinearOperator(spla.LinearOperator):
         if X.dtype.kind not in "biufc":
             raise TypeError(f"X has dtype {X.dtype}; expected a numeric dtype")
         dtype = np.result_type(self.dtype, X.dtype)  # native byte order, as every result type
-        X2 = (X.reshape(-1, 1) if X.ndim == 1 else X).astype(dtype, copy=False)
+        X2 = (X.reshape(-1, 1) if X.ndim == 1 else X).astype(dtype, order=self.kernel_order, copy=False)
         if self.kernel_dtypes is None or dtype in self.kernel_dtypes:
             Y = self._kernel_product(X2, adjoint)
         else:

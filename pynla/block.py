@@ -170,17 +170,23 @@ class BsrLinearOperator(KernelLinearOperator):
     Build it with :func:`aslinearoperator`.
     """
 
+    kernel_order = "C"  # bsr_matmul's X: converted x is made C-ordered in the same copy
+
     def __init__(self, A):
         self._checked = bsr_parts(require_sparse(A, "A"), "A")
         super().__init__(A.dtype, A.shape, (A,))
         self.A = A
-        self._parts_by_dtype = {}  # the core's BSR tuple in each value dtype used so far
+        self._index_dtype = index_dtype_for([self._checked], maxval=0)
+        self._own_parts = cast_bsr(self._checked, A.dtype, self._index_dtype) if A.dtype in KERNEL_DTYPES else None
         self._columns = None
 
     def _parts(self, dtype):
-        if dtype not in self._parts_by_dtype:
-            self._parts_by_dtype[dtype] = cast_bsr(self._checked, dtype, index_dtype_for([self._checked], maxval=0))
-        return self._parts_by_dtype[dtype]
+        """The core's BSR tuple with values in ``dtype``: views of A's own arrays for A's dtype
+        (so that products see A's values as they are now, as SciPy's operator does), a
+        conversion of its values at each call for another."""
+        if dtype == self.dtype:
+            return self._own_parts
+        return cast_bsr(self._checked, dtype, self._index_dtype)
 
     def _kernel_product(self, X, adjoint):
         parts = self._parts(X.dtype)
@@ -193,7 +199,9 @@ class BsrLinearOperator(KernelLinearOperator):
         return np.conj(_bsr_matmul(parts, np.conj(X), X.dtype, True, check=False, columns=self._columns))
 
     def _exact_product(self, X, adjoint):
-        return (self.A.conj().T if adjoint else self.A) @ X
+        if not adjoint:
+            return self.A @ X
+        return (self.A.conj().T if self.dtype.kind == "c" else self.A.T) @ X
 
     _sparse_product = _exact_product
 

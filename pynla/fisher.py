@@ -235,6 +235,13 @@ class SlidingFisherInverse(_WoodburyFisher):
         """The window's gradients, oldest first: an (n, d) copy."""
         return self._ring[self._order]
 
+    def gradient(self, i):
+        """The window's i-th gradient, oldest first (negative i counts from the newest): a
+        read-only view, valid until the next update."""
+        view = self._ring[self._order[i]]
+        view.flags.writeable = False
+        return view
+
     def update(self, g):
         """Add gradient g (d values); the oldest leaves if the window is full."""
         m, d = self._ring.shape
@@ -243,7 +250,7 @@ class SlidingFisherInverse(_WoodburyFisher):
             raise ValueError(f"g has shape {g.shape}, expected ({d},)")
         if g.dtype.kind not in "biuf":
             raise ValueError(f"g has dtype {g.dtype}; expected real numbers")
-        g = np.ascontiguousarray(g, dtype=self.dtype)
+        g = np.array(g, dtype=self.dtype)  # a copy: g may be a view of the slot about to be freed
         if not np.isfinite(g).all():
             raise ValueError("g has NaN or infinity")
         if len(self._order) == m:

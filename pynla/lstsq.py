@@ -193,7 +193,9 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     if direct:
         return _result(*_direct(A, B), 0, 0, b)
     S = _make_sketch(sketch, s, n, rng, dtype)
-    SA, SB = S @ A, np.asarray(S @ B)
+    # In A's dtype: a given sketch's entries may be wider (a float64 S on float32 A).
+    SA, SB = S @ A, np.asarray(S @ B, dtype=dtype)
+    SA = SA.astype(dtype, copy=False)
     # What follows runs little BLAS (the s x d QR, d x d solves); BLAS threads, which spin
     # between calls, would only take the cores from the passes over A in between.
     with one_blas_thread():

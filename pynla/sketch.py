@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from pynla import _core
 from pynla._operator import KernelLinearOperator
-from pynla._validation import KERNEL_DTYPES, cast_csr, csr_parts, index_dtype_for
+from pynla._validation import cast_csr, csr_parts, index_dtype_for
 from pynla.spgemm import spgemm
 
 __all__ = ["CountSketch", "GaussianSketch", "SRHT", "SparseSignSketch"]
@@ -30,11 +30,12 @@ _SKETCH_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 class _Sketch(KernelLinearOperator):
     """What every sketch shares: its size and dtype checks, and the dispatch of sparse operands:
-    ``S @ A`` to the sketch's sparse kernel, others (``S^H @ A``, long double) made dense."""
+    ``S @ A`` to the sketch's sparse kernel; the rest (``S^H @ A``, dtypes the kernels lack) to
+    ``_sparse_fallback``, which makes A dense unless the sketch has a sparse form."""
 
     def __init__(self, sketch_size, n, dtype):
         sketch_size, n = _count(sketch_size, "sketch_size", 1), _count(n, "n", 0)
-        dtype = np.dtype(dtype)
+        dtype = np.dtype(dtype).newbyteorder("=")
         if dtype not in _SKETCH_DTYPES:
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
         super().__init__(dtype, (sketch_size, n))
@@ -50,8 +51,8 @@ class _Sketch(KernelLinearOperator):
 
     def _sparse_product(self, X, adjoint):
         dtype = np.result_type(self.dtype, X.dtype)
-        if adjoint or dtype not in KERNEL_DTYPES:
-            return self._sparse_fallback(X.astype(dtype), adjoint)
+        if adjoint or (self.kernel_dtypes is not None and dtype not in self.kernel_dtypes):
+            return self._sparse_fallback(X.astype(dtype, copy=False), adjoint)
         return self._apply_sparse(X.astype(dtype, copy=False))
 
     def _sparse_fallback(self, X, adjoint):
@@ -92,7 +93,9 @@ class SparseSignSketch(_Sketch):
     Notes
     -----
     ``S @ A`` runs in C++ when its result dtype is float32, float64, complex64 or complex128
-    (bool and integer A give float64); long double by SciPy's product with ``S.tosparse()``:
+    (bool and integer A give S's dtype); long double by SciPy's product with ``S.tosparse()``.
+    For float32 A, draw S with ``dtype=np.float32``: a float64 S (the default) gives float64,
+    as SciPy would, from a float64 copy of A made first.
 
     - dense A (1-D or 2-D, any strides): a dense (m, ...) array, in about one pass over A
       (cost proportional to k times A's size), whatever the layout. Each entry of the result
@@ -103,7 +106,7 @@ class SparseSignSketch(_Sketch):
       array, a matrix for a sparse matrix.
 
     ``S.H @ Y`` (``rmatvec``, ``rmatmat``) gathers in NumPy; for sparse Y it is SciPy's
-    product with ``S.tosparse().T``.
+    product with ``S.tosparse().T``, sparse as above.
 
     Examples
     --------
@@ -151,7 +154,11 @@ class SparseSignSketch(_Sketch):
         S = self.tosparse()
         return (S.T if adjoint else S) @ X
 
-    _sparse_fallback = _exact_product
+    def _sparse_fallback(self, X, adjoint):
+        """SciPy's sparse product with S, in the kernels' container and format: a matrix for a
+        sparse matrix, CSC for CSC X and CSR for the rest."""
+        S = self.tosparse() if isinstance(X, sp.sparray) else sp.csc_matrix(self.tosparse())
+        return ((S.T if adjoint else S) @ X).asformat("csc" if X.format == "csc" else "csr")
 
     def _apply_sparse(self, A):
         m, d = self.shape[0], A.shape[1]
@@ -232,8 +239,9 @@ class SRHT(_Sketch):
     Notes
     -----
     ``S @ A`` and ``S.H @ Y`` give dense arrays, in C++ for float32, float64, complex64 and
-    complex128 results (bool and integer A give float64), in NumPy for long double; sparse A
-    is made dense a block of columns at a time.
+    complex128 results (bool and integer A give S's dtype), in NumPy for long double; sparse A
+    is made dense a block of columns at a time. For float32 A, draw S with ``dtype=np.float32``
+    (a float64 S gives float64, from a float64 copy of A).
 
     Examples
     --------

@@ -190,3 +190,18 @@ def test_bad_input():
     with pytest.raises(ValueError, match="dtype must be float32 or float64"):
         pynla.SlidingFisherInverse(10, 3, 1.0, dtype=np.int64)
     assert window.n_gradients == 0  # refused gradients leave the window as it was
+
+
+def test_sliding_window_takes_back_its_own_oldest_gradient():
+    """update(window.gradient(0)) (a view of the slot that the update frees) re-adds it."""
+    rng = np.random.default_rng(SEED)
+    window = pynla.SlidingFisherInverse(15, 3, 0.2, dtype=np.float64)
+    for _ in range(3):
+        window.update(rng.standard_normal(15))
+    before = window.gradients()
+    assert_array_equal(window.gradient(-1), before[-1])
+    window.update(window.gradient(0))
+    assert_array_equal(window.gradients(), np.roll(before, -1, axis=0))
+    x = rng.standard_normal(15)
+    inverse = np.linalg.inv(dense_fisher(before, 0.2))
+    assert relative(window @ x, inverse @ x) <= 1e-12

@@ -70,6 +70,20 @@ def test_sketch_operator_can_be_passed():
     assert forward_error(result.x, sl.lstsq(A, b)[0]) < 1e-12
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.complex64])
+@pytest.mark.parametrize("sparse", [False, True])
+def test_a_float64_sketch_on_single_precision_a(dtype, sparse):
+    """A given sketch of float64 entries sketches float32/complex64 A to float64; the solve
+    stays in A's dtype."""
+    rng = np.random.default_rng(SEED)
+    A, b = problem(rng, 2000, 5, 10, dtype=dtype)
+    S = pynla.CountSketch(100, 2000, rng=SEED)
+    result = pynla.sketched_lstsq(sp.csr_array(A) if sparse else A, b, method="precondition", sketch=S)
+    x_ref = sl.lstsq(A.astype(np.complex128 if np.dtype(dtype).kind == "c" else np.float64), b)[0]
+    assert result.x.dtype == dtype
+    assert forward_error(result.x, x_ref) < 1e-4
+
+
 @pytest.mark.parametrize("method", ["precondition", "direct"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
 @pytest.mark.parametrize("n_rhs", [None, 1, 3])

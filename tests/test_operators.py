@@ -360,3 +360,36 @@ def test_bad_operands(case):
         op @ np.ones((op.shape[1] + 1, 2))
     with pytest.raises(TypeError, match="X has dtype object"):
         op @ np.ones((op.shape[1], 2), dtype=object)
+
+
+def test_bsr_operator_sees_changes_to_its_matrix():
+    """As SciPy's matrix-backed operator: A changed in place changes the products, for x of A's
+    dtype and of a wider one."""
+    A = sp.bsr_array(np.eye(4, dtype=np.float32), blocksize=(2, 2))
+    op = pynla.aslinearoperator(A)
+    op @ np.ones(4, np.float32), op @ np.ones(4), op.H @ np.ones(4, np.complex64)
+    A.data[:] = 5
+    for x in (np.ones(4, np.float32), np.ones(4), np.ones(4, np.complex64)):
+        assert_array_equal(op @ x, A @ x)
+        assert_array_equal(op.H @ x, A.T @ x)
+
+
+@pytest.mark.parametrize("cls", [pynla.CountSketch, pynla.SparseSignSketch])
+@pytest.mark.parametrize("container", [sp.csr_matrix, sp.csc_matrix, sp.coo_array])
+def test_sparse_sketch_fallbacks_keep_the_container_and_format(cls, container):
+    """S @ X in long double and S.H @ Y (SciPy's product with S's sparse form) come back as the
+    kernels' results do: a matrix for a sparse matrix, CSC for CSC, CSR for the rest."""
+    rng = np.random.default_rng(SEED)
+    S = cls(8, 12, rng=SEED)
+    for operand, product in ((container(values(rng, (12, 3), np.longdouble)), lambda Z: S @ Z),
+                             (container(values(rng, (8, 3), np.float64)), lambda Z: S.H @ Z)):
+        got = product(operand)
+        assert isinstance(got, sp.spmatrix) == isinstance(operand, sp.spmatrix)
+        assert got.format == ("csc" if operand.format == "csc" else "csr")
+        dense = S.toarray().astype(np.float64)
+        want = (dense.T if got.shape[0] == 12 else dense) @ operand.toarray().astype(np.float64)
+        assert_allclose(got.toarray().astype(np.float64), want, atol=1e-12)
+
+
+def test_sketch_dtype_in_either_byte_order():
+    assert pynla.CountSketch(3, 10, rng=SEED, dtype=">f4").dtype == np.float32
