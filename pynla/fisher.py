@@ -80,13 +80,7 @@ class _WoodburyFisher(KernelLinearOperator):
         """``F^-1 e_i`` for the coordinates i in ``indices``: a (d, k) array, column t for
         ``indices[t]`` (``(e_i - G^T K^-1 g_(i)) / damping``, one BLAS-3 pass over G)."""
         G = self._gradients
-        d = G.shape[1]
-        indices = np.asarray(indices)
-        if indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
-            raise ValueError(f"indices must be a 1-D array of integers, got {indices.dtype} of shape {indices.shape}")
-        if indices.size and (indices.min() < -d or indices.max() >= d):
-            raise ValueError(f"indices must be in [-{d}, {d}), got values from {indices.min()} to {indices.max()}")
-        indices = np.where(indices < 0, indices + d, indices).astype(np.intp)
+        indices = _coordinates(indices, G.shape[1])
         W = self._solve(G[:, indices]).astype(self.dtype, copy=False)
         Y = -(G.T @ W)
         Y[indices, np.arange(len(indices))] += 1
@@ -114,12 +108,19 @@ class FisherInverse(_WoodburyFisher):
         change it and the operator is wrong).
     damping : float
         lambda > 0.
+    block_size : int, optional
+        If given, F is block-diagonal over consecutive blocks of ``block_size`` coordinates
+        (the last may be shorter), each block with the Fisher of its coordinates (M-FAC's
+        blocked variant, which OBS pruning uses): set-up (each block's m x m Gram matrix and
+        Cholesky factor) and products run block by block in C++, one pass over G each.
 
     Attributes
     ----------
     damping : float
     n_gradients : int
         m.
+    block_size : int or None
+        None for one block (also when ``block_size`` is at least d).
 
     Raises
     ------
@@ -155,17 +156,64 @@ class FisherInverse(_WoodburyFisher):
     True
     """
 
-    def __init__(self, G, damping):
+    def __init__(self, G, damping, *, block_size=None):
         G = _gradient_matrix(G, "G")
         damping = _damping(damping)
         super().__init__(G, damping)
+        m, d = G.shape
         self._G = G
-        self.n_gradients = self._n_averaged = G.shape[0]
-        self._factor = _cholesky(_gram(G), damping * G.shape[0], damping, G.dtype)
+        self.n_gradients = self._n_averaged = m
+        if block_size is not None:
+            block_size = _positive_int(block_size, "block_size", 1)
+        # One block as wide as G is the unblocked inverse, whose set-up is BLAS-3.
+        self.block_size = block_size if block_size is not None and block_size < d else None
+        if self.block_size is None:
+            self._factor = _cholesky(_gram(G), damping * m, damping, G.dtype)
+            return
+        factors, failed = _core.fisher_blocked_factors(G, self.block_size, damping * m)
+        first = failed * self.block_size
+        # NaN or infinity in G fails a block, or leaves a non-finite factor (an infinite pivot)
+        if not np.isfinite(factors).all() or (failed >= 0 and not np.isfinite(G[:, first:first + self.block_size]).all()):
+            raise ValueError("G has NaN or infinity")
+        if failed >= 0:
+            raise ValueError(f"the Gram matrix of G's block {failed} (coordinates {first} to "
+                             f"{min(d, first + self.block_size) - 1}) is not positive definite in {G.dtype} with "
+                             f"damping {damping:g}: use a larger damping")
+        self._block_factors = factors.reshape(-(-d // self.block_size), m, m)
 
     @property
     def _gradients(self):
         return self._G
+
+    def _kernel_product(self, X, adjoint):
+        if self.block_size is None:
+            return super()._kernel_product(X, adjoint)
+        Y = _core.fisher_blocked_product(self._G, self.block_size, self._block_factors.reshape(-1),
+                                         np.ascontiguousarray(X), 1.0 / self.damping)
+        return Y.reshape(X.shape)
+
+    def diag(self):
+        if self.block_size is None:
+            return super().diag()
+        return _core.fisher_blocked_diagonal(self._G, self.block_size, self._block_factors.reshape(-1),
+                                             1.0 / self.damping)
+
+    def columns(self, indices):
+        if self.block_size is None:
+            return super().columns(indices)
+        G, b = self._G, self.block_size
+        indices = _coordinates(indices, G.shape[1])
+        Y = np.zeros((G.shape[1], len(indices)), dtype=self.dtype)
+        for t, i in enumerate(indices):  # F^-1 e_i lives in i's block
+            j0 = i - i % b
+            block = G[:, j0:j0 + b]
+            w = sl.cho_solve((self._block_factors[i // b], True), block[:, i - j0], check_finite=False)
+            Y[j0:j0 + block.shape[1], t] = -(block.T @ w.astype(self.dtype))
+            Y[i, t] += 1
+        return Y * self.dtype.type(1.0 / self.damping)
+
+    def fisher(self):
+        return EmpiricalFisher(self._G, self.damping, self._n_averaged, block_size=self.block_size)
 
     def _solve(self, C):
         return sl.cho_solve((self._factor, False), C, check_finite=False)
@@ -310,15 +358,23 @@ class SlidingFisherInverse(_WoodburyFisher):
 
 class EmpiricalFisher(KernelLinearOperator):
     """The damped empirical Fisher ``F = damping I + G^T G / m`` as a LinearOperator (d, d):
-    ``F x = damping x + G^T (G x) / m``, two passes over G. Made by ``FisherInverse.fisher()``."""
+    ``F x = damping x + G^T (G x) / m``, two passes over G (with ``block_size``, the
+    block-diagonal part, in NumPy a block at a time). Made by ``FisherInverse.fisher()``."""
 
-    def __init__(self, G, damping, m):
+    def __init__(self, G, damping, m, *, block_size=None):
         super().__init__(G.dtype, (G.shape[1], G.shape[1]), (G,))
         self.kernel_dtypes = (G.dtype,)
-        self._G, self.damping, self._m = G, damping, m
+        # (With no gradients the average is empty: any m then gives F = damping I.)
+        self._G, self.damping, self._m, self.block_size = G, damping, max(m, 1), block_size
 
     def _kernel_product(self, X, adjoint):
         G = self._G
+        if self.block_size is not None:  # damping X + G_b^T G_b X_b / m block by block
+            Y = X * self.dtype.type(self.damping)
+            for j0 in range(0, G.shape[1], self.block_size):
+                block, rows = G[:, j0:j0 + self.block_size], slice(j0, j0 + self.block_size)
+                Y[rows] += block.T @ (block @ X[rows]) * self.dtype.type(1.0 / self._m)
+            return Y
         if X.shape[1] == 1:  # damping (x - G^T w) with w = -(G x) / (damping m)
             x = np.ascontiguousarray(X[:, 0])
             w = _core.fisher_gradient_dots(G, x) * self.dtype.type(-1.0 / (self.damping * self._m))
@@ -336,6 +392,16 @@ def _gradient_matrix(G, name):
         raise ValueError(f"{name} has dtype {G.dtype}; expected float32, float64, bool or integers")
     dtype = G.dtype if G.dtype in _GRADIENT_DTYPES else np.dtype(np.float64)
     return np.ascontiguousarray(G, dtype=dtype)
+
+
+def _coordinates(indices, d):
+    """indices as intp in [0, d) (negative ones from the end); ValueError naming them."""
+    indices = np.asarray(indices)
+    if indices.ndim != 1 or (indices.size and indices.dtype.kind not in "iu"):
+        raise ValueError(f"indices must be a 1-D array of integers, got {indices.dtype} of shape {indices.shape}")
+    if indices.size and (indices.min() < -d or indices.max() >= d):
+        raise ValueError(f"indices must be in [-{d}, {d}), got values from {indices.min()} to {indices.max()}")
+    return np.where(indices < 0, indices + d, indices).astype(np.intp)
 
 
 def _damping(damping):
@@ -356,6 +422,8 @@ def _positive_int(value, name, minimum):
 
 def _gram(G):
     """G G^T (upper triangle) by BLAS syrk on G's rows, as Fortran's view of C-ordered G."""
+    if G.size == 0:  # (BLAS refuses empty operands)
+        return np.zeros((G.shape[0], G.shape[0]), dtype=G.dtype)
     syrk = blas.ssyrk if G.dtype == np.float32 else blas.dsyrk
     return syrk(1.0, G.T, trans=1, lower=0)
 

@@ -205,3 +205,88 @@ def test_sliding_window_takes_back_its_own_oldest_gradient():
     x = rng.standard_normal(15)
     inverse = np.linalg.inv(dense_fisher(before, 0.2))
     assert relative(window @ x, inverse @ x) <= 1e-12
+
+
+def dense_blocked_fisher(G, damping, block):
+    G = np.asarray(G, dtype=np.float64)
+    m, d = G.shape
+    F = np.zeros((d, d))
+    for j0 in range(0, d, block):
+        part = G[:, j0:j0 + block]
+        F[j0:j0 + part.shape[1], j0:j0 + part.shape[1]] = damping * np.eye(part.shape[1]) + part.T @ part / m
+    return F
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape, block", [((6, 23), 5), ((8, 64), 16), ((20, 30), 7), ((3, 10), 1), ((4, 12), 11)],
+                         ids=str)
+def test_blocked_matches_the_dense_block_diagonal_inverse(dtype, shape, block):
+    """Blocks that do not divide d, blocks narrower than m (m > block), one-coordinate blocks."""
+    rng = np.random.default_rng(SEED)
+    G = rng.standard_normal(shape).astype(dtype)
+    Finv = pynla.FisherInverse(G, 0.3, block_size=block)
+    F = dense_blocked_fisher(G, 0.3, block)
+    inverse = np.linalg.inv(F)
+    x = rng.standard_normal(shape[1]).astype(dtype)
+    X = rng.standard_normal((shape[1], 4)).astype(dtype)
+    tol = TOLERANCE[dtype]
+    assert Finv.block_size == block
+    assert relative(Finv @ x, inverse @ x) <= tol
+    assert relative(Finv @ X, inverse @ X) <= tol
+    assert relative(Finv.diag(), np.diag(inverse)) <= tol
+    assert relative(Finv.columns([0, block, -1]), inverse[:, [0, block, -1]]) <= tol
+    assert relative(Finv.fisher() @ X, F @ X) <= tol
+
+
+def test_one_block_as_wide_as_g_is_the_unblocked_inverse():
+    G = np.random.default_rng(SEED).standard_normal((5, 12))
+    assert pynla.FisherInverse(G, 1.0, block_size=12).block_size is None
+    assert pynla.FisherInverse(G, 1.0, block_size=100).block_size is None
+
+
+def test_blocked_same_bits_for_any_thread_count(threads):
+    rng = np.random.default_rng(SEED)
+    G = rng.standard_normal((16, 10_007)).astype(np.float32)
+    X = rng.standard_normal((10_007, 3)).astype(np.float32)
+    results = []
+    for n in (1, 2, 3):
+        threads(n)
+        Finv = pynla.FisherInverse(G, 0.01, block_size=128)
+        results.append((Finv @ X[:, 0], Finv @ X, Finv.diag(), Finv._block_factors))
+    for got in results[1:]:
+        for a, b in zip(got, results[0]):
+            assert_array_equal(a, b)
+
+
+def test_blocked_bad_input():
+    G = np.random.default_rng(SEED).standard_normal((4, 10))
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="block_size must be"):
+            pynla.FisherInverse(G, 1.0, block_size=bad)
+    for row, value in ((1, np.inf), (0, np.inf), (2, np.nan)):
+        broken = G.copy()
+        broken[row, 7] = value
+        with pytest.raises(ValueError, match="G has NaN or infinity"):
+            pynla.FisherInverse(broken, 1.0, block_size=3)
+    single = G.copy()
+    single[:, 7] = 0
+    single[0, 7] = np.inf  # the only nonzero of its column: an infinite pivot, finite elsewhere
+    with pytest.raises(ValueError, match="G has NaN or infinity"):
+        pynla.FisherInverse(single, 1.0, block_size=3)
+    rank_one_second_block = np.hstack([np.eye(3, 4), np.ones((3, 4)) * 1e10])
+    with pytest.raises(ValueError, match=r"block 1 \(coordinates 4 to 7\) is not positive definite"):
+        pynla.FisherInverse(rank_one_second_block, 1e-30, block_size=4)
+
+
+@pytest.mark.parametrize("shape", [(0, 5), (3, 0), (0, 0)], ids=str)
+@pytest.mark.parametrize("block", [None, 2])
+def test_no_gradients_or_no_coordinates(shape, block):
+    """No gradients: F = damping I; no coordinates: empty results."""
+    Finv = pynla.FisherInverse(np.zeros(shape), 2.0, block_size=block)
+    d = shape[1]
+    assert_array_equal(Finv @ np.ones(d), np.full(d, 0.5))
+    assert_array_equal(Finv @ np.ones((d, 2)), np.full((d, 2), 0.5))
+    assert_array_equal(Finv.diag(), np.full(d, 0.5))
+    assert_array_equal(Finv.fisher() @ np.ones(d), np.full(d, 2.0))
+    window = pynla.SlidingFisherInverse(4, 2, 2.0)
+    assert_array_equal(window @ np.ones(4), np.full(4, 0.5))

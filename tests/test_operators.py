@@ -57,6 +57,15 @@ def fisher_inverse(rng, dtype):
     return pynla.FisherInverse(G, 1.0), np.linalg.inv(np.eye(9) + G.astype(np.float64).T @ G / 4)
 
 
+def blocked_fisher_inverse(rng, dtype):
+    G = rng.standard_normal((4, 9)).astype(dtype)
+    F = np.zeros((9, 9))
+    for j0 in range(0, 9, 4):
+        part = G[:, j0:j0 + 4].astype(np.float64)
+        F[j0:j0 + part.shape[1], j0:j0 + part.shape[1]] = np.eye(part.shape[1]) + part.T @ part / 4
+    return pynla.FisherInverse(G, 1.0, block_size=4), np.linalg.inv(F)
+
+
 def sliding_fisher_inverse(rng, dtype):
     window = pynla.SlidingFisherInverse(9, 3, 1.0, dtype=dtype)
     for _ in range(5):
@@ -96,7 +105,8 @@ OPERATORS = {
         lambda rng, d=d: (lambda S: (S, S.matrix))(pynla.GaussianSketch(5, 11, rng=SEED, dtype=d))
         for d in (np.float64, np.float32)
     ],
-    pynla.FisherInverse: [lambda rng, d=d: fisher_inverse(rng, d) for d in (np.float64, np.float32)],
+    pynla.FisherInverse: [*(lambda rng, d=d: fisher_inverse(rng, d) for d in (np.float64, np.float32)),
+                          lambda rng: blocked_fisher_inverse(rng, np.float32)],
     pynla.SlidingFisherInverse: [lambda rng, d=d: sliding_fisher_inverse(rng, d) for d in (np.float64, np.float32)],
     pynla.EmpiricalFisher: [lambda rng, d=d: empirical_fisher(rng, d) for d in (np.float64, np.float32)],
     pynla.CURDecomposition: [

@@ -13,6 +13,10 @@ mfac F^-1 X(32)  32 vectors at once: two BLAS-3 products; same anchor.
 mfac update      SlidingFisherInverse.update on a full window of m gradients (the gradient
                  that leaves comes back in, so F stays the same and answers can be checked).
                  Anchor: setting FisherInverse up from scratch on the window.
+mfac blocked     the pruning setting: d = 10^6, m = 64, blocks of 128 coordinates
+                 (``block_size=128``): set-up and one product. Anchor: NumPy's batched form
+                 (one batched matmul for the blocks' Gram matrices, batched inverses, batched
+                 products); floor of the product: one read of G.
 """
 
 import numpy as np
@@ -167,6 +171,64 @@ def _update_case(d):
                 nbytes=_nbytes)
 
 
+def _numpy_blocked_setup(G, block):
+    """The blocked inverse in NumPy's batched form: the full blocks' Gram matrices by one
+    batched matmul and their Cholesky factors by one batched call; the last, shorter block
+    apart."""
+    m, d = G.shape
+    full = (d // block) * block
+    stacked = G[:, :full].reshape(m, -1, block).transpose(1, 0, 2)  # (blocks, m, block) view
+    K = stacked @ stacked.transpose(0, 2, 1)
+    K += DAMPING * m * np.eye(m, dtype=G.dtype)
+    inverses = np.linalg.inv(K)
+    tail = G[:, full:]
+    tail_inverse = np.linalg.inv(tail @ tail.T + DAMPING * m * np.eye(m, dtype=G.dtype)) if tail.shape[1] else None
+
+    def apply(x):
+        blocks = x[:full].reshape(-1, block, 1)
+        W = inverses @ (stacked @ blocks)
+        y = np.empty_like(x)
+        y[:full] = (blocks - stacked.transpose(0, 2, 1) @ W).reshape(-1) / DAMPING
+        if tail_inverse is not None:
+            y[full:] = (x[full:] - tail.T @ (tail_inverse @ (tail @ x[full:]))) / DAMPING
+        return y
+
+    return apply
+
+
+def _blocked_case(d, m, block):
+    def pynla_setup(G):
+        import pynla
+
+        operator = pynla.FisherInverse(G, DAMPING, block_size=block)
+        return lambda x: operator @ x
+
+    return Case(name=f"mfac blocked setup m={m} d={d:.0e} block={block}", setup=lambda: (gradients(d, m),),
+                anchor=Implementation("numpy batched", lambda G: _numpy_blocked_setup(G, block), threads=THREADS,
+                                      activate=blas_threads(THREADS)),
+                implementations=(_pynla(pynla_setup),), compare=_checked_by_probe(d), nbytes=_nbytes)
+
+
+def _blocked_product_case(d, m, block):
+    def prepare_anchor(G, x):
+        return _numpy_blocked_setup(G, block), x
+
+    def prepare_pynla(G, x):
+        import pynla
+
+        return pynla.FisherInverse(G, DAMPING, block_size=block), x
+
+    return Case(name=f"mfac blocked F^-1 x m={m} d={d:.0e} block={block}",
+                setup=lambda: (gradients(d, m), _probe(d)),
+                anchor=Implementation("numpy batched", lambda apply, x: apply(x), threads=THREADS,
+                                      prepare=prepare_anchor, activate=blas_threads(THREADS)),
+                implementations=(_pynla(lambda operator, x: operator @ x, prepare=prepare_pynla),
+                                 Implementation("one read of G", lambda G, x: G @ x, threads=THREADS,
+                                                activate=blas_threads(THREADS), floor=True)),
+                compare=_compare_arrays, nbytes=_nbytes)
+
+
 def cases(full=False):
     d = 1_000_000 if full else 100_000
-    return [_setup_case(d, full), _product_case(d, 1), _product_case(d, N_VECTORS), _update_case(d)]
+    return [_setup_case(d, full), _product_case(d, 1), _product_case(d, N_VECTORS), _update_case(d),
+            _blocked_case(1_000_000, 64, 128), _blocked_product_case(1_000_000, 64, 128)]
