@@ -179,7 +179,7 @@ class FisherInverse(_WoodburyFisher):
             raise ValueError(f"the Gram matrix of G's block {failed} (coordinates {first} to "
                              f"{min(d, first + self.block_size) - 1}) is not positive definite in {G.dtype} with "
                              f"damping {damping:g}: use a larger damping")
-        self._block_factors = factors.reshape(-(-d // self.block_size), m, m)
+        self._block_factors = factors.reshape(-(-d // self.block_size), m * (m + 1) // 2)  # lower, packed by rows
 
     @property
     def _gradients(self):
@@ -207,7 +207,9 @@ class FisherInverse(_WoodburyFisher):
         for t, i in enumerate(indices):  # F^-1 e_i lives in i's block
             j0 = i - i % b
             block = G[:, j0:j0 + b]
-            w = sl.cho_solve((self._block_factors[i // b], True), block[:, i - j0], check_finite=False)
+            factor = np.zeros((G.shape[0], G.shape[0]))
+            factor[np.tril_indices(G.shape[0])] = self._block_factors[i // b]
+            w = sl.cho_solve((factor, True), block[:, i - j0], check_finite=False)
             Y[j0:j0 + block.shape[1], t] = -(block.T @ w.astype(self.dtype))
             Y[i, t] += 1
         return Y * self.dtype.type(1.0 / self.damping)

@@ -27,6 +27,7 @@ PUBLIC = [
 #: Public classes whose docstrings carry Examples.
 PUBLIC_CLASSES = [
     pynla.CountSketch, pynla.SparseSignSketch, pynla.SRHT, pynla.GaussianSketch, pynla.CURNearestNeighbors,
+    pynla.FisherInverse, pynla.SlidingFisherInverse,
 ]
 
 

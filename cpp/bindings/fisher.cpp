@@ -20,7 +20,7 @@ py::object dispatch_real(const py::handle& g, Body&& body) {
 // The factors of blocked_factors for G's shape and block size, as numpy gave them back.
 const double* blocked_factor_data(const py::handle& factors, std::int64_t m, std::int64_t d, std::int64_t block) {
     if (block < 1) throw py::value_error("block: must be at least 1");
-    return vector_data<double>(factors, "factors", fisher::block_count(d, block) * m * m);
+    return vector_data<double>(factors, "factors", fisher::block_count(d, block) * fisher::packed_size(m));
 }
 
 // G as a view with contiguous rows (a C-ordered 2-D array, or rows at any row stride).
@@ -74,7 +74,8 @@ void bind_fisher(py::module_& m) {
             });
         },
         py::arg("g"), py::arg("block"), py::arg("shift"),
-        "(the lower Cholesky factors of shift I + G_b G_b^T for each block of coordinates, flat float64;\n"
+        "(the lower Cholesky factors of shift I + G_b G_b^T for each block of coordinates, packed by\n"
+        "rows, flat float64;\n"
         "the first block not positive definite in G's precision, or -1).");
 
     m.def(

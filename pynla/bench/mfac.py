@@ -103,12 +103,10 @@ def _nbytes(answer):
 
 
 def _pynla(call, **options):
-    def activate():
-        import pynla
-
-        pynla.set_num_threads(THREADS)
-
-    return Implementation("pynla", call, threads=THREADS, activate=activate, **options)
+    """pynla's implementation: its threads and the BLAS's (which its set-up and small solves
+    use) at THREADS, after the same pause as every other implementation of the case gets for
+    the BLAS threads of the previous call to settle."""
+    return Implementation("pynla", call, threads=THREADS, activate=blas_threads(THREADS), **options)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 //   K_b = shift I + G_b G_b^T (m x m),  G_b = the gradients' coordinates in block b,
 // and F_b^-1 x_b = s (x_b - G_b^T K_b^-1 G_b x_b), s = 1 / damping.
 // Set-up (blocked_factors): each block's Gram matrix (dot products of its rows, in T) and its
-// Cholesky factor (in double), blocks in parallel: one pass over G. A product
+// Cholesky factor (in double, the lower triangle packed: half of m x m), blocks in parallel:
+// one pass over G. A product
 // (blocked_inverse_product) takes each block's c = G_b X_b, two triangular solves and
 // s (X_b - G_b^T W) while G_b is in cache: one read of G for any number of columns. Each block
 // is one task's, its sums in a fixed order: the bits do not depend on the thread count.
@@ -26,22 +27,29 @@ namespace pynla::fisher {
 
 inline std::int64_t block_count(std::int64_t d, std::int64_t block) { return (d + block - 1) / block; }
 
+// The values of a block's factor: the lower triangle of m x m, packed by rows (row i, entries
+// 0..i, starts at i (i + 1) / 2).
+inline std::int64_t packed_size(std::int64_t m) { return m * (m + 1) / 2; }
+
 namespace detail {
 
-// In place: the lower Cholesky factor (row-major m x m) of the symmetric a, whose lower
-// triangle is read; the upper is zeroed. False if a pivot is not above `tolerance`.
+// Row i of a packed factor.
+template <class P>
+PYNLA_ALWAYS_INLINE P* packed_row(P* l, std::int64_t i) { return l + i * (i + 1) / 2; }
+
+// In place: the lower Cholesky factor of the symmetric matrix whose lower triangle a holds
+// (packed). False if a pivot is not above `tolerance`.
 inline bool cholesky_lower(double* a, std::int64_t m, double tolerance) {
     for (std::int64_t j = 0; j < m; ++j) {
-        double* const row_j = a + j * m;
+        double* const row_j = packed_row(a, j);
         const double pivot = row_j[j] - dot<false>(row_j, row_j, j);
         if (!(pivot > tolerance)) return false;
         const double diagonal = std::sqrt(pivot);
         row_j[j] = diagonal;
         for (std::int64_t i = j + 1; i < m; ++i) {
-            double* const row_i = a + i * m;
+            double* const row_i = packed_row(a, i);
             row_i[j] = (row_i[j] - dot<false>(row_i, row_j, j)) / diagonal;
         }
-        std::fill(row_j + j + 1, row_j + m, 0.0);
     }
     return true;
 }
@@ -50,11 +58,11 @@ inline bool cholesky_lower(double* a, std::int64_t m, double tolerance) {
 // solves read L by rows: forward by dot products, backward by updates of the remaining
 // entries, each in a fixed order.
 PYNLA_ALWAYS_INLINE void cholesky_solve(const double* l, std::int64_t m, const double* c, double* w, std::int64_t k, double* z) {
-    for (std::int64_t i = 0; i < m; ++i) z[i] = (c[i * k] - dot<false>(l + i * m, z, i)) / l[i * m + i];
+    for (std::int64_t i = 0; i < m; ++i) z[i] = (c[i * k] - dot<false>(packed_row(l, i), z, i)) / packed_row(l, i)[i];
     for (std::int64_t i = m - 1; i >= 0; --i) {
-        const double value = z[i] / l[i * m + i];
+        const double* __restrict const row = packed_row(l, i);
+        const double value = z[i] / row[i];
         w[i * k] = value;
-        const double* __restrict const row = l + i * m;
         for (std::int64_t t = 0; t < i; ++t) z[t] -= value * row[t];
     }
 }
@@ -130,7 +138,8 @@ PYNLA_ALWAYS_INLINE void blocks(const BlockedProduct<T>& p, std::int64_t first, 
         block_times(p.g, j0, n, p.x, p.k, p.ldx, scratch.c.data());
         std::copy(scratch.c.begin(), scratch.c.end(), scratch.c_wide.begin());
         for (std::int64_t col = 0; col < p.k; ++col) {
-            cholesky_solve(p.factors + b * m * m, m, &scratch.c_wide[col], &scratch.w[col], p.k, scratch.z.data());
+            cholesky_solve(p.factors + b * packed_size(m), m, &scratch.c_wide[col], &scratch.w[col], p.k,
+                           scratch.z.data());
         }
         std::transform(scratch.w.begin(), scratch.w.end(), scratch.weights.begin(),
                        [](double v) { return static_cast<T>(v); });
@@ -159,7 +168,7 @@ inline std::vector<std::int64_t> block_tasks(std::int64_t n_blocks, int n_thread
 
 template <class T>
 struct BlockedFactors {
-    Buffer<double> factors;          // n_blocks lower factors, m x m row-major each
+    Buffer<double> factors;          // n_blocks lower factors, packed (packed_size(m) values each)
     std::int64_t failed_block = -1;  // the first block whose K is not positive definite, or -1
 };
 
@@ -169,19 +178,20 @@ struct BlockedFactors {
 template <class T>
 BlockedFactors<T> blocked_factors(const MatrixView<T>& g, std::int64_t block, double shift) {
     const std::int64_t m = g.n_rows, d = g.n_cols, n_blocks = block_count(d, block);
-    BlockedFactors<T> result{Buffer<double>(n_blocks * m * m)};
+    BlockedFactors<T> result{Buffer<double>(n_blocks * packed_size(m))};
     std::vector<char> failed(static_cast<std::size_t>(n_blocks), 0);
     const int n_threads = threads_for(m * d * static_cast<std::int64_t>(sizeof(T)) * std::max<std::int64_t>(m, 1));
     const auto tasks = detail::block_tasks(n_blocks, n_threads);
     parallel_for(static_cast<std::int64_t>(tasks.size()) - 1, n_threads, [&](std::int64_t task, int) {
         for (std::int64_t b = tasks[task]; b < tasks[task + 1]; ++b) {
             const std::int64_t j0 = b * block, n = std::min(d, j0 + block) - j0;
-            double* const k = result.factors.data() + b * m * m;
+            double* const k = result.factors.data() + b * packed_size(m);
             double largest = shift;
             for (std::int64_t i = 0; i < m; ++i) {
-                for (std::int64_t j = 0; j <= i; ++j) k[i * m + j] = dot<false>(g.row(i) + j0, g.row(j) + j0, n);
-                k[i * m + i] += shift;
-                largest = std::max(largest, k[i * m + i]);
+                double* const row = detail::packed_row(k, i);
+                for (std::int64_t j = 0; j <= i; ++j) row[j] = dot<false>(g.row(i) + j0, g.row(j) + j0, n);
+                row[i] += shift;
+                largest = std::max(largest, row[i]);
             }
             failed[b] = !detail::cholesky_lower(k, m, std::numeric_limits<T>::epsilon() * largest);
         }
@@ -223,14 +233,15 @@ Buffer<T> blocked_inverse_diagonal(const MatrixView<T>& g, std::int64_t block, c
     parallel_for(static_cast<std::int64_t>(tasks.size()) - 1, n_threads, [&](std::int64_t task, int) {
         std::vector<double> z(static_cast<std::size_t>(m));
         for (std::int64_t b = tasks[task]; b < tasks[task + 1]; ++b) {
-            const double* const l = factors + b * m * m;
+            const double* const l = factors + b * packed_size(m);
             const std::int64_t j0 = b * block, n = std::min(d, j0 + block) - j0;
             for (std::int64_t t = 0; t < n; ++t) {
                 double norm = 0;
                 for (std::int64_t i = 0; i < m; ++i) {
                     double sum = g.row(i)[j0 + t];
-                    for (std::int64_t q = 0; q < i; ++q) sum -= l[i * m + q] * z[q];
-                    z[i] = sum / l[i * m + i];
+                    const double* const row = detail::packed_row(l, i);
+                    for (std::int64_t q = 0; q < i; ++q) sum -= row[q] * z[q];
+                    z[i] = sum / row[i];
                     norm += z[i] * z[i];
                 }
                 out[j0 + t] = static_cast<T>(s * (1 - norm));
