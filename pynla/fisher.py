@@ -24,8 +24,19 @@ __all__ = ["EmpiricalFisher", "FisherInverse", "SlidingFisherInverse"]
 #: The gradient dtypes; bool and integer G are taken as float64.
 _GRADIENT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
-#: Values of G a column chunk of diag() and fisher_block set-up reads at a time: 4 Mi, 32 MB.
+#: Values of G a column chunk of diag() reads at a time: 4 Mi, 32 MB.
 _CHUNK_VALUES = 1 << 22
+
+#: K = damping m I + G G^T is suspect when its condition number, estimated from the Cholesky
+#: pivots (largest diagonal entry over smallest squared pivot), passes this over eps of G's
+#: dtype: products are then checked on a probe before the operator is handed out. (Measured:
+#: products lose about 0.03 to 0.1 times cond(K) eps, so below this they keep 1e-6 of it.)
+_SUSPECT_CONDITION = 1e-5
+
+#: A probe's estimated forward error above this many sqrt(eps) means the products lose accuracy
+#: (the Woodbury form's solve amplifies rounding: more gradients than coordinates, or nearly
+#: dependent ones, with a damping too small): refused. (3.5e-3 in float32, 1.5e-7 in float64.)
+_FORWARD_ERROR_UNITS = 10
 
 
 class _WoodburyFisher(KernelLinearOperator):
@@ -73,6 +84,35 @@ class _WoodburyFisher(KernelLinearOperator):
             imaginary = self._kernel_product(np.ascontiguousarray(X.imag, dtype=self.dtype), adjoint)
             return (real + 1j * imaginary.astype(X.dtype)).astype(X.dtype)
         return self._kernel_product(X.astype(self.dtype), adjoint).astype(X.dtype)
+
+    def _check_products(self, largest_gram):
+        """ValueError if products lose accuracy in G's dtype: a probe z's y = F^-1 z, its
+        residual r = z - F y in float64, and iterative refinement's estimate of the forward
+        error, ||F^-1 r|| / ||y||, above _FORWARD_ERROR_UNITS sqrt(eps). ``largest_gram``: the
+        largest diagonal entry of G G^T, for the damping suggested."""
+        z = np.random.default_rng(0).standard_normal(self.shape[0]).astype(self.dtype)
+        y = self @ z
+        residual = z - self._fisher_product_float64(y)
+        error = float(np.linalg.norm(self @ residual.astype(self.dtype))) / max(float(np.linalg.norm(y)), 1e-300)
+        if not error <= _FORWARD_ERROR_UNITS * float(np.sqrt(np.finfo(self.dtype).eps)):
+            raise ValueError(f"products of F^-1 lose accuracy in {self.dtype} with damping {self.damping:g} (relative "
+                             f"error about {error:.1e}): use a damping above about "
+                             f"{_safe_damping(largest_gram, self._n_averaged, self.dtype):.3g}")
+
+    def _fisher_product_float64(self, y):
+        """F y in float64, G read a chunk of columns (or a block) at a time, made float64."""
+        G, m = self._gradients, self._n_averaged
+        out = self.damping * y.astype(np.float64)
+        step = getattr(self, "block_size", None) or max(1, _CHUNK_VALUES // max(G.shape[0], 1))
+        blocked = getattr(self, "block_size", None) is not None
+        Gy = np.zeros(G.shape[0])
+        if not blocked:
+            for j in range(0, G.shape[1], step):
+                Gy += G[:, j:j + step].astype(np.float64) @ y[j:j + step]
+        for j in range(0, G.shape[1], step):
+            part = G[:, j:j + step].astype(np.float64)
+            out[j:j + step] += part.T @ (part @ y[j:j + step] if blocked else Gy) / m
+        return out
 
     def diag(self):
         """The diagonal of F^-1, ``(1 - ||L^-1 g_(j)||^2) / damping`` for each coordinate j
@@ -136,9 +176,12 @@ class FisherInverse(_WoodburyFisher):
     Raises
     ------
     ValueError
-        If G is not 2-D, has NaN or infinity, or damping is not a positive number; or if K is
-        not positive definite in working precision (damping too small for G's scale: the
-        message says by how much to raise it).
+        If G is not 2-D, has NaN or infinity, or damping is not a positive number; if K is not
+        positive definite; or if products would lose accuracy in G's dtype (more gradients than
+        coordinates, or nearly dependent ones, with too small a damping). When K's Cholesky
+        pivots make it suspect (condition number past 1e-5 / eps), products are checked on a
+        probe (iterative refinement's error estimate, refused above 10 sqrt(eps)); the message
+        names a damping that is accepted.
 
     Notes
     -----
@@ -179,18 +222,36 @@ class FisherInverse(_WoodburyFisher):
         # One block as wide as G is the unblocked inverse, whose set-up is BLAS-3.
         self.block_size = block_size if block_size is not None and block_size < d else None
         if self.block_size is None:
-            self._factor = _cholesky(_gram(G), damping * m, damping, G.dtype)
-            return
-        factors, failed = _core.fisher_blocked_factors(G, self.block_size, damping * m)
-        first = failed * self.block_size
-        # NaN or infinity in G fails a block, or leaves a non-finite factor (an infinite pivot)
-        if not np.isfinite(factors).all() or (failed >= 0 and not np.isfinite(G[:, first:first + self.block_size]).all()):
-            raise ValueError("G has NaN or infinity")
-        if failed >= 0:
-            raise ValueError(f"the Gram matrix of G's block {failed} (coordinates {first} to "
-                             f"{min(d, first + self.block_size) - 1}) is not positive definite in {G.dtype} with "
-                             f"damping {damping:g}: use a larger damping")
-        self._block_factors = factors.reshape(-(-d // self.block_size), m * (m + 1) // 2)  # lower, packed by rows
+            gram = _gram(G)
+            largest = _largest_diagonal(gram, G)
+            self._factor = _cholesky(gram, damping * m, damping, largest, G.dtype)
+            pivots = np.diagonal(self._factor)
+        else:
+            factors, failed = _core.fisher_blocked_factors(G, self.block_size, damping * m)
+            first = failed * self.block_size
+            # NaN or infinity in G fails a block, or leaves a non-finite factor (an infinite pivot)
+            block_finite = failed < 0 or np.isfinite(G[:, first:first + self.block_size]).all()
+            if not np.isfinite(factors).all() or not block_finite:
+                raise ValueError("G has NaN or infinity")
+            if failed >= 0:
+                block = G[:, first:first + self.block_size]
+                largest = float(np.max(np.einsum("ij,ij->i", block, block), initial=0.0))
+                raise ValueError(f"the Gram matrix of G's block {failed} (coordinates {first} to "
+                                 f"{min(d, first + self.block_size) - 1}) is not positive definite in {G.dtype} with "
+                                 f"damping {damping:g}: use a damping above about {_safe_damping(largest, m, G.dtype):.3g}")
+            self._block_factors = factors.reshape(-(-d // self.block_size), m * (m + 1) // 2)  # lower, packed by rows
+            # Each block's K diagonal is its factor's squared row norms (no pass over G)
+            row_starts = np.arange(m) * np.arange(1, m + 1) // 2
+            if m == 0:  # no gradients: F = damping I, nothing to check
+                return
+            diagonals = np.add.reduceat(self._block_factors**2, row_starts, axis=1)
+            pivots = self._block_factors[:, row_starts + np.arange(m)]
+            condition = np.max(np.max(diagonals, axis=1) / np.min(pivots**2, axis=1), initial=0.0)
+            largest = float(np.max(diagonals, initial=0.0)) - damping * m
+        if self.block_size is None:
+            condition = (largest + damping * m) / float(np.min(np.abs(pivots), initial=np.inf)) ** 2
+        if condition > _SUSPECT_CONDITION / float(np.finfo(G.dtype).eps):
+            self._check_products(largest)
 
     @property
     def _gradients(self):
@@ -304,7 +365,10 @@ class SlidingFisherInverse(_WoodburyFisher):
         return view
 
     def update(self, g):
-        """Add gradient g (d values); the oldest leaves if the window is full."""
+        """Add gradient g (d values); the oldest leaves if the window is full. A gradient that is
+        refused (ValueError: NaN or infinity; K not positive definite, or products that would
+        lose accuracy, as for FisherInverse, checked when g is nearly in the window's span)
+        leaves the window as it was."""
         m, d = self._ring.shape
         g = np.asarray(g)
         if g.shape != (d,):
@@ -314,6 +378,20 @@ class SlidingFisherInverse(_WoodburyFisher):
         g = np.array(g, dtype=self.dtype)  # a copy: g may be a view of the slot about to be freed
         if not np.isfinite(g).all():
             raise ValueError("g has NaN or infinity")
+        factor, order = self._factor.copy(order="F"), list(self._order)
+        oldest = self._ring[order[0]].copy() if order else None
+        try:
+            self._append(g)
+        except ValueError:
+            for slot in set(self._order) - set(order):  # the new gradient's slot
+                self._ring[slot] = 0
+            if oldest is not None:
+                self._ring[order[0]] = oldest
+            self._factor, self._order = factor, order
+            raise
+
+    def _append(self, g):
+        m = self._ring.shape[0]
         if len(self._order) == m:
             self._drop_oldest()
         n = len(self._order)
@@ -323,13 +401,19 @@ class SlidingFisherInverse(_WoodburyFisher):
         L = self._factor
         row = sl.solve_triangular(L[:n, :n], cross, lower=True, check_finite=False) if n else cross
         pivot = diagonal - float(row @ row)
-        if not pivot > np.finfo(self.dtype).eps * diagonal:
+
+        def largest():  # G G^T's largest diagonal entry over the window and g (a pass: error paths only)
+            return max(diagonal - self.damping * m, float(np.max(np.einsum("ij,ij->i", self._ring, self._ring))))
+
+        if not pivot > 0:
             raise ValueError(f"the window's Gram matrix is not positive definite in {self.dtype} with damping "
-                             f"{self.damping:g}: use a larger damping")
+                             f"{self.damping:g}: use a damping above about {_safe_damping(largest(), m, self.dtype):.3g}")
         L[n, :n] = row
         L[n, n] = np.sqrt(pivot)
         self._ring[slot] = g
         self._order.append(slot)
+        if diagonal > pivot * _SUSPECT_CONDITION / float(np.finfo(self.dtype).eps):  # g nearly in the window's span
+            self._check_products(largest())
 
     def _free_slot(self):
         used = set(self._order)
@@ -372,9 +456,12 @@ class SlidingFisherInverse(_WoodburyFisher):
 class EmpiricalFisher(KernelLinearOperator):
     """The damped empirical Fisher ``F = damping I + G^T G / m`` as a LinearOperator (d, d):
     ``F x = damping x + G^T (G x) / m``, two passes over G (with ``block_size``, the
-    block-diagonal part, in NumPy a block at a time). Made by ``FisherInverse.fisher()``."""
+    block-diagonal part, in NumPy a block at a time). Made by the inverses' ``fisher()``."""
 
     def __init__(self, G, damping, m, *, block_size=None):
+        G, damping, m = _gradient_matrix(G, "G"), _damping(damping), _positive_int(m, "m", 0)
+        if block_size is not None:
+            block_size = _positive_int(block_size, "block_size", 1)
         super().__init__(G.dtype, (G.shape[1], G.shape[1]), (G,))
         self.kernel_dtypes = (G.dtype,)
         # (With no gradients the average is empty: any m then gives F = damping I.)
@@ -444,22 +531,32 @@ def _gram(G):
     return syrk(1.0, G.T, trans=1, lower=0)
 
 
-def _cholesky(gram, shift, damping, dtype):
+def _largest_diagonal(gram, G):
+    """The largest diagonal entry of G G^T, as a Python float; ValueError if the Gram matrix is
+    not finite (NaN or infinity in G, or G G^T past G's dtype)."""
+    if not np.isfinite(gram).all():
+        if np.isfinite(G).all():
+            raise ValueError(f"G G^T overflows {G.dtype}: scale G down (and the damping by the square of the factor)")
+        raise ValueError("G has NaN or infinity")
+    return float(np.max(np.diagonal(gram), initial=0.0))
+
+
+def _safe_damping(largest, m, dtype):
+    """A damping that makes K's estimated condition number at most _SUSPECT_CONDITION / eps,
+    for G G^T's largest diagonal entry ``largest``: then K is positive definite in working
+    precision and no probe runs (the smallest pivot^2 of K is at least damping m)."""
+    limit = _SUSPECT_CONDITION / float(np.finfo(dtype).eps)
+    return 1.01 * largest / (max(m, 1) * (limit - 1))
+
+
+def _cholesky(gram, shift, damping, largest, dtype):
     """The upper Cholesky factor of gram + shift I, in float64 (the m x m algebra costs little
     next to the Gram matrix, and a float32 factor would lose what float32 G still has);
-    ValueError where the Gram matrix has NaN or infinity (G's fault), or where gram + shift I is
-    not positive definite in G's precision (damping's)."""
-    if not np.isfinite(gram).all():
-        raise ValueError("G has NaN or infinity")
-    largest = float(np.max(np.diagonal(gram), initial=0.0)) + shift
+    ValueError if it is not positive definite, naming a damping that is."""
     K = gram.astype(np.float64)
     K[np.diag_indices_from(K)] += shift
     try:
-        U = sl.cholesky(K, lower=False, overwrite_a=True, check_finite=False)
+        return sl.cholesky(K, lower=False, overwrite_a=True, check_finite=False)
     except np.linalg.LinAlgError:
-        U = None
-    eps = np.finfo(dtype).eps
-    if U is None or not float(np.min(np.abs(np.diagonal(U)), initial=np.inf)) ** 2 > eps * largest:
         raise ValueError(f"the Gram matrix of G is not positive definite in {dtype} with damping {damping:g}: "
-                         f"use a damping above about {eps * largest / shift * damping:.3g}")
-    return U
+                         f"use a damping above about {_safe_damping(largest, gram.shape[0], dtype):.3g}") from None

@@ -290,3 +290,56 @@ def test_no_gradients_or_no_coordinates(shape, block):
     assert_array_equal(Finv.fisher() @ np.ones(d), np.full(d, 2.0))
     window = pynla.SlidingFisherInverse(4, 2, 2.0)
     assert_array_equal(window @ np.ones(4), np.full(4, 0.5))
+
+
+@pytest.mark.parametrize("dtype, damping", [(np.float32, 1e-6), (np.float64, 1e-13)])
+@pytest.mark.parametrize("kind", ["static", "blocked", "sliding"])
+def test_lost_accuracy_is_refused_and_the_suggested_damping_works(dtype, damping, kind):
+    """More gradients than coordinates with a damping so small that K = damping m I + G G^T is
+    singular in working precision: the Woodbury products would be percent-level wrong, so they
+    are refused, naming a damping that is accepted and accurate."""
+    rng = np.random.default_rng(SEED)
+    G = rng.standard_normal((10, 6)).astype(dtype)
+
+    def build(value):
+        if kind == "static":
+            return pynla.FisherInverse(G, value)
+        if kind == "blocked":
+            return pynla.FisherInverse(np.hstack([G, G]), value, block_size=6)
+        window = pynla.SlidingFisherInverse(6, 10, value, dtype=dtype)
+        for g in G:
+            window.update(g)
+        return window
+
+    with pytest.raises(ValueError, match="use a damping above about") as refused:
+        build(damping)
+    suggested = float(str(refused.value).rsplit("about ", 1)[1])
+    accepted = build(suggested)
+    held = G if kind != "blocked" else np.hstack([G, G])
+    dense = dense_fisher(held, suggested) if kind != "blocked" else dense_blocked_fisher(held, suggested, 6)
+    x = rng.standard_normal(held.shape[1])
+    assert relative(accepted @ x.astype(dtype), np.linalg.solve(dense, x)) <= (1e-4 if dtype == np.float32 else 1e-5)
+
+
+def test_a_refused_update_leaves_the_window_as_it_was():
+    """More gradients than coordinates with almost no damping: some update is refused (K
+    singular in working precision); the window is then as it was before that update."""
+    rng = np.random.default_rng(SEED)
+    window = pynla.SlidingFisherInverse(3, 8, 1e-13, dtype=np.float64)
+    x = rng.standard_normal(3)
+    with pytest.raises(ValueError, match="damping"):
+        for _ in range(8):
+            before, product = window.gradients(), window @ x
+            window.update(rng.standard_normal(3))
+    assert_array_equal(window.gradients(), before)
+    assert_array_equal(window @ x, product)
+
+
+def test_thresholds_do_not_overflow_in_float32():
+    ones = np.ones((2, 3), np.float32)
+    assert_allclose(pynla.FisherInverse(ones, 1e39) @ np.ones(3, np.float32), np.full(3, 1e-39), rtol=1e-6)
+    window = pynla.SlidingFisherInverse(3, 2, 1.0)
+    window.update(np.full(3, 2e18))
+    assert window.n_gradients == 1
+    with pytest.raises(ValueError, match="overflows float32: scale G down"):
+        pynla.FisherInverse(np.full((2, 3), 1e20, np.float32), 1.0)
