@@ -44,6 +44,8 @@ class _WoodburyFisher(KernelLinearOperator):
     gradient rows ``self._gradients`` (m x d, C order) and ``self._solve(C)`` = K^-1 C for C
     with one row per gradient row."""
 
+    block_size = None  # the static inverse's blocked variant sets it
+
     def __init__(self, gradients, damping):
         dtype = gradients.dtype
         super().__init__(dtype, (gradients.shape[1], gradients.shape[1]), (gradients,))
@@ -103,8 +105,8 @@ class _WoodburyFisher(KernelLinearOperator):
         """F y in float64, G read a chunk of columns (or a block) at a time, made float64."""
         G, m = self._gradients, self._n_averaged
         out = self.damping * y.astype(np.float64)
-        step = getattr(self, "block_size", None) or max(1, _CHUNK_VALUES // max(G.shape[0], 1))
-        blocked = getattr(self, "block_size", None) is not None
+        blocked = self.block_size is not None
+        step = self.block_size if blocked else max(1, _CHUNK_VALUES // max(G.shape[0], 1))
         Gy = np.zeros(G.shape[0])
         if not blocked:
             for j in range(0, G.shape[1], step):

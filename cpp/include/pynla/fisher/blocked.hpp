@@ -166,7 +166,6 @@ inline std::vector<std::int64_t> block_tasks(std::int64_t n_blocks, int n_thread
 
 }  // namespace detail
 
-template <class T>
 struct BlockedFactors {
     Buffer<double> factors;          // n_blocks lower factors, packed (packed_size(m) values each)
     std::int64_t failed_block = -1;  // the first block whose K is not positive definite, or -1
@@ -176,9 +175,9 @@ struct BlockedFactors {
 // pivot is not above eps(T) times its largest diagonal entry (K is then not positive definite
 // in the precision of G).
 template <class T>
-BlockedFactors<T> blocked_factors(const MatrixView<T>& g, std::int64_t block, double shift) {
+BlockedFactors blocked_factors(const MatrixView<T>& g, std::int64_t block, double shift) {
     const std::int64_t m = g.n_rows, d = g.n_cols, n_blocks = block_count(d, block);
-    BlockedFactors<T> result{Buffer<double>(n_blocks * packed_size(m))};
+    BlockedFactors result{Buffer<double>(n_blocks * packed_size(m))};
     std::vector<char> failed(static_cast<std::size_t>(n_blocks), 0);
     const int n_threads = threads_for(m * d * static_cast<std::int64_t>(sizeof(T)) * std::max<std::int64_t>(m, 1));
     const auto tasks = detail::block_tasks(n_blocks, n_threads);
