@@ -18,6 +18,7 @@ from scipy.linalg import blas
 from pynla import _core
 from pynla._operator import KernelLinearOperator
 from pynla._threads import one_blas_thread
+from pynla._validation import check_integer
 
 __all__ = ["EmpiricalFisher", "FisherInverse", "SlidingFisherInverse"]
 
@@ -220,7 +221,7 @@ class FisherInverse(_WoodburyFisher):
         self._G = G
         self.n_gradients = self._n_averaged = m
         if block_size is not None:
-            block_size = _positive_int(block_size, "block_size", 1)
+            block_size = check_integer(block_size, "block_size", 1)
         # One block as wide as G is the unblocked inverse, whose set-up is BLAS-3.
         self.block_size = block_size if block_size is not None and block_size < d else None
         if self.block_size is None:
@@ -336,7 +337,7 @@ class SlidingFisherInverse(_WoodburyFisher):
     """
 
     def __init__(self, d, m, damping, *, dtype=np.float32):
-        d, m = _positive_int(d, "d", 1), _positive_int(m, "m", 1)
+        d, m = check_integer(d, "d", 1), check_integer(m, "m", 1)
         dtype = np.dtype(dtype)
         if dtype not in _GRADIENT_DTYPES:
             raise ValueError(f"dtype must be float32 or float64, got {dtype}")
@@ -461,9 +462,9 @@ class EmpiricalFisher(KernelLinearOperator):
     block-diagonal part, in NumPy a block at a time). Made by the inverses' ``fisher()``."""
 
     def __init__(self, G, damping, m, *, block_size=None):
-        G, damping, m = _gradient_matrix(G, "G"), _damping(damping), _positive_int(m, "m", 0)
+        G, damping, m = _gradient_matrix(G, "G"), _damping(damping), check_integer(m, "m", 0)
         if block_size is not None:
-            block_size = _positive_int(block_size, "block_size", 1)
+            block_size = check_integer(block_size, "block_size", 1)
         super().__init__(G.dtype, (G.shape[1], G.shape[1]), (G,))
         self.kernel_dtypes = (G.dtype,)
         # (With no gradients the average is empty: any m then gives F = damping I.)
@@ -517,12 +518,6 @@ def _damping(damping):
     if not (np.isfinite(value) and value > 0):
         raise ValueError(f"damping must be a positive number, got {damping!r}")
     return value
-
-
-def _positive_int(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _gram(G):
