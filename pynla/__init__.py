@@ -16,6 +16,7 @@ from pynla.lstsq import LstsqResult, sketched_lstsq
 from pynla.randomized import randomized_range_finder, randomized_svd
 from pynla.sketch import SRHT, CountSketch, GaussianSketch, SparseSignSketch
 from pynla.spgemm import spgemm
+from pynla.svd_update import IncrementalSVD, TruncatedSVDOperator
 
 __all__ = [
     "BsrLinearOperator",
@@ -24,12 +25,14 @@ __all__ = [
     "CountSketch",
     "EmpiricalFisher",
     "FisherInverse",
+    "IncrementalSVD",
     "GaussianSketch",
     "LstsqResult",
     "NeighborsResult",
     "SRHT",
     "SlidingFisherInverse",
     "SparseSignSketch",
+    "TruncatedSVDOperator",
     "aslinearoperator",
     "block_diagonal_inverse",
     "bsr_from_blocks",

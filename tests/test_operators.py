@@ -79,6 +79,14 @@ def empirical_fisher(rng, dtype):
     return pynla.FisherInverse(G, 0.5).fisher(), 0.5 * np.eye(9) + G.astype(np.float64).T @ G / 4
 
 
+def truncated_svd(rng, dtype):
+    U, _ = np.linalg.qr(rng.standard_normal((7, 3)))
+    V, _ = np.linalg.qr(rng.standard_normal((10, 3)))
+    svd = pynla.IncrementalSVD(U.astype(dtype), np.array([3.0, 2.0, 0.5], dtype=dtype), V.T.astype(dtype))
+    svd.add_rows(rng.standard_normal((2, 10)).astype(dtype))
+    return svd.aslinearoperator(), (svd.U.astype(np.float64) * svd.s) @ svd.Vt
+
+
 #: Operator class -> factories of (operator, the same matrix for SciPy: a BSR operator's sparse
 #: matrix, the others' dense equivalent, built without the operator's products).
 OPERATORS = {
@@ -109,6 +117,7 @@ OPERATORS = {
                           lambda rng: blocked_fisher_inverse(rng, np.float32)],
     pynla.SlidingFisherInverse: [lambda rng, d=d: sliding_fisher_inverse(rng, d) for d in (np.float64, np.float32)],
     pynla.EmpiricalFisher: [lambda rng, d=d: empirical_fisher(rng, d) for d in (np.float64, np.float32)],
+    pynla.TruncatedSVDOperator: [lambda rng, d=d: truncated_svd(rng, d) for d in (np.float64, np.float32)],
     pynla.CURDecomposition: [
         lambda rng: cur_of(rng, np.float64), lambda rng: cur_of(rng, np.float32), lambda rng: cur_of(rng, np.complex128),
         sparse_cur,
