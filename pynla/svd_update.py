@@ -21,6 +21,8 @@ the block touches, and each basis is kept as ``W K`` with a k x k K (Brand, Line
 Appl. 415, 2006), so an update rewrites K and only the touched rows of W.
 """
 
+import copy
+
 import numpy as np
 import scipy.linalg as sl
 import scipy.sparse as sp
@@ -215,14 +217,14 @@ class _Extension:
     """A block Y against an orthonormal basis V = W K: ``Y = V C + Q R`` (up to the directions
     the method leaves out), with Q orthonormal and orthogonal to V, held implicitly as
     ``Q = e(B) - V Ct`` (B on the block's rows, whose rows of W are ``W_rows``). ``B is None``
-    marks appended rows: Q is their unit vectors (C = 0, R = I)."""
+    marks appended rows: Q is their unit vectors (C = 0, R = I, Ct = 0: all None)."""
 
     def __init__(self, C, R, rows, B, Ct, W_rows=None, n_new=0):
         self.C, self.R, self.rows, self.B, self.Ct, self.W_rows, self.n_new = C, R, rows, B, Ct, W_rows, n_new
 
     @classmethod
-    def appended(cls, k, n, s):
-        return cls(np.zeros((k, s)), np.eye(s), slice(n, n + s), None, np.zeros((k, s)), n_new=s)
+    def appended(cls, n, s):
+        return cls(None, None, slice(n, n + s), None, None, n_new=s)
 
     def rows_of(self, G):
         """The rows of e(B) G at self.rows: B G (G itself for appended rows)."""
@@ -257,10 +259,11 @@ def _split_gram(G, floor):
     return vectors / roots, roots[:, None] * vectors.T
 
 
-def _orthonormalized(B, Ct, floor):
+def _orthonormalized(B, Ct, floor, passes):
     """The implicit Q = e(B) - V Ct (Ct = V^T e(B)) with orthonormal columns spanning the same
-    space, by two passes of Gram eigendecomposition (Q^T Q = B^T B - Ct^T Ct)."""
-    for _ in range(2):
+    space, by ``passes`` rounds of Gram eigendecomposition (Q^T Q = B^T B - Ct^T Ct); two make
+    the columns orthonormal to rounding, one is enough between power iterations."""
+    for _ in range(passes):
         T, _ = _split_gram(B.T @ B - Ct.T @ Ct, floor)
         B, Ct = B @ T, Ct @ T
         floor = 8 * max(B.shape[1], 1) * _EPS
@@ -306,16 +309,48 @@ def _power_iteration(block, C, l, t, floor, rng):
     start: an orthonormal basis of its dominant range, implicit (B, Ct)."""
     P = rng.standard_normal((block.s, l))
     for i in range(t):
-        B, Ct = _orthonormalized(block.times(P), C @ P, floor)
-        if i + 1 < t:
+        last = i + 1 == t
+        B, Ct = _orthonormalized(block.times(P), C @ P, floor, passes=2 if last else 1)
+        if not last:
             P = block.adjoint_times(B) - C.T @ Ct
     return B, Ct
 
 
 def _top_triplets(s, left, right, k):
-    """The top k singular triplets of F = [diag(s) 0; 0 0] + [C_x; R_x] [C_y; R_y]^T."""
+    """The top k singular triplets (U_F, s_F, V_F) of
+    F = [diag(s) 0; 0 0] + [C_x; R_x] [C_y; R_y]^T."""
+    if left.B is None:  # appended rows: F = [diag(s) 0; C_y^T R_y^T]
+        return _appended_triplets(s, np.vstack([right.C, right.R]).T, k)
+    if right.B is None:  # appended columns: F^T has the form above
+        V_F, s_F, U_F = _appended_triplets(s, np.vstack([left.C, left.R]).T, k)
+        return U_F, s_F, V_F
     F = np.vstack([left.C, left.R]) @ np.vstack([right.C, right.R]).T
     F[np.arange(k), np.arange(k)] += s
+    return _svd_top(F, k)
+
+
+def _appended_triplets(s, L, k):
+    """The top k triplets of F = [diag(s) 0; L] (L: p x (k + b), p new rows). With p > k + b,
+    F's singular values and right vectors are those of [diag(s) 0; T] for L = Q T (QR, Q never
+    formed), and the new rows' left vectors are L V_F / s_F: O(p (k + b)^2), not O(p^2 (k + b))."""
+    k_b = L.shape[1]
+    top = np.zeros((k, k_b))
+    top[np.arange(k), np.arange(k)] = s
+    if len(L) <= k_b:
+        return _svd_top(np.vstack([top, L]), k)
+    T = sl.qr(L, mode="r", overwrite_a=False, check_finite=False)[0][:k_b]
+    U_small, s_F, V_F = _svd_top(np.vstack([top, T]), k)
+    if not s_F[-1] > _SMALLEST_DIVISOR * s_F[0]:  # rank-deficient: L V_F / s_F is unreliable
+        return _svd_top(np.vstack([top, L]), k)
+    return np.vstack([U_small[:k], (L @ V_F) / s_F]), s_F, V_F
+
+
+#: The new rows' left vectors are L V_F / s_F only if the k-th singular value is at least this
+#: fraction of the largest (else F's own SVD, at O(p^2) more work).
+_SMALLEST_DIVISOR = 1e-6
+
+
+def _svd_top(F, k):
     if not np.isfinite(F).all():
         raise ValueError("the update overflowed: its values are too large for float64")
     U, sv, Vt = sl.svd(F, full_matrices=False, lapack_driver="gesdd", check_finite=False)
@@ -423,6 +458,15 @@ class IncrementalSVD:
         U, s, Vt = randomized_svd(A, k, rng=rng)
         return cls(U, s, Vt, rng=rng)
 
+    def copy(self):
+        """An independent copy (the factors as they are now; its random draws continue from
+        a copy of this one's generator)."""
+        twin = copy.copy(self)
+        twin._left, twin._right = copy.deepcopy(self._left), copy.deepcopy(self._right)
+        twin._rng = copy.deepcopy(self._rng)
+        twin._cache = {}
+        return twin
+
     @property
     def shape(self):
         return (self._left.n, self._right.n)
@@ -482,7 +526,7 @@ class IncrementalSVD:
             return
         m, s = self.shape[0], _block_size(block)
         right = lambda method, l, t: _extension(self._right, self._block(self._right, block, "B"), method, l, t, self._rng)
-        self._apply(lambda *_: _Extension.appended(self.k, m, s), right, method, l, t, s)
+        self._apply(lambda *_: _Extension.appended(m, s), right, method, l, t, s)
 
     def add_columns(self, B, *, method="exact", l=None, t=None):
         """Append the columns B (m x p, dense or any SciPy sparse format): A becomes [A, B].
@@ -495,7 +539,7 @@ class IncrementalSVD:
             return
         n, s = self.shape[1], _block_size(block)
         left = lambda method, l, t: _extension(self._left, self._block(self._left, block, "B"), method, l, t, self._rng)
-        self._apply(left, lambda *_: _Extension.appended(self.k, n, s), method, l, t, s)
+        self._apply(left, lambda *_: _Extension.appended(n, s), method, l, t, s)
 
     def update(self, X, Y, *, method="exact", l=None, t=None):
         """Change A to ``A + X @ Y.T`` (X m x r, Y n x r, dense or sparse): a rank-r edit, such
@@ -534,11 +578,13 @@ class IncrementalSVD:
                 raise ValueError("t applies to the 'rpi' method only")
             t = _RPI_ITERATIONS if t is None else check_integer(t, "t", 1)
         k = self.k
-        # k x k work: threaded BLAS costs more than it gains. Overflow shows as a non-finite F.
+        # One BLAS thread: its threads spin between the many small calls and slow pynla's own
+        # (2000-row blocks, 2 cores: rpi 40 ms on one BLAS thread, 80-210 ms on two).
+        # Overflow shows as a non-finite F.
         with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
             x, y = left(method, l, t), right(method, l, t)
             Uf, s_new, Vf = _top_triplets(self._s, x, y, k)
-            changes = [basis.plan(G[:k] - ext.Ct @ G[k:], ext, G[k:])
+            changes = [basis.plan(G[:k] if ext.Ct is None else G[:k] - ext.Ct @ G[k:], ext, G[k:])
                        for basis, ext, G in ((self._left, x, Uf), (self._right, y, Vf))]
         self._left.commit(changes[0])
         self._right.commit(changes[1])

@@ -59,6 +59,7 @@ def parse_args(argv=None):
                              "doing other work)")
     args = parser.parse_args(argv)
     known = capability_names()
+    args.capability = [name.replace("-", "_") for name in args.capability]  # svd-update: svd_update
     for name in args.capability:
         if name not in known:
             parser.error(f"unknown capability {name!r}; known: {', '.join(known)}")
