@@ -544,10 +544,15 @@ def _small_eigh(G):
     """Eigenvalues (ascending) and eigenvectors of a small Hermitian Gram matrix G, by LAPACK's
     syevd/heevd called directly (numpy.linalg.eigh costs about 60 us a call around the work,
     most of a 16 x 16 problem's time); on one BLAS thread from _ONE_THREAD_ORDER up."""
+    with _small_lapack_threads(G.shape[0]):
+        return eigh_lapack(G)
+
+
+def eigh_lapack(G):
+    """_small_eigh on the BLAS threads in force (for callers already on one BLAS thread)."""
     name = "heevd" if G.dtype.kind == "c" else "syevd"
     driver = scipy.linalg.lapack.get_lapack_funcs(name, (G,))
-    with _small_lapack_threads(G.shape[0]):
-        values, vectors, info = driver(G, compute_v=1, lower=1, overwrite_a=1)
+    values, vectors, info = driver(G, compute_v=1, lower=1, overwrite_a=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"LAPACK {name} did not converge (info {info})")
     return values, vectors

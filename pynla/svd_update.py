@@ -31,7 +31,7 @@ from pynla import _core
 from pynla._operator import KernelLinearOperator
 from pynla._threads import one_blas_thread
 from pynla._validation import check_choice, check_integer, csr_parts
-from pynla.randomized import _small_eigh, randomized_svd
+from pynla.randomized import eigh_lapack, randomized_svd
 
 __all__ = ["IncrementalSVD", "TruncatedSVDOperator"]
 
@@ -47,10 +47,12 @@ _RPI_ITERATIONS = 2
 #: factors, at O(k^3) through the kept Gram matrices.
 _REORTHOGONALIZE_LOSS = 1e-12
 
-#: A basis W K whose K passes this condition number is rewritten as (W K) I
-#: at O(n k^2): W's rows and its Gram matrix lose about cond(K)^2 eps, and the loss measured
-#: through them must stay well below _REORTHOGONALIZE_LOSS.
-_MAX_K_CONDITION = 16.0
+#: A basis W K is rewritten as (W K) I, at O(n k^2), when ||K||_F ||K^-1||_F passes this
+#: times k (about k for an orthogonal K; one stretched direction passes it at a condition
+#: number of about 4 sqrt(k)): W's rows and its Gram matrix lose about cond(K)^2 eps, and the
+#: loss measured through them must stay well below _REORTHOGONALIZE_LOSS. (The norms cost
+#: microseconds; cond(K) itself, an SVD, cost a quarter of a 100-row update.)
+_MAX_K_SPREAD = 4.0
 
 _EPS = np.finfo(np.float64).eps
 
@@ -101,8 +103,10 @@ class _Basis:
         applies it and cannot fail. Costs O(k^3 + rows k a) for B of a columns."""
         n, k = self.n + ext.n_new, len(self.K)
         K = self.K @ M
-        values = np.linalg.svd(K, compute_uv=False)
-        if not values[-1] > values[0] / _MAX_K_CONDITION:
+        K_inv = _inverse(M)
+        if K_inv is not None:
+            K_inv = K_inv @ self.K_inv
+        if K_inv is None or np.linalg.norm(K) * np.linalg.norm(K_inv) > _MAX_K_SPREAD * k:
             W = np.zeros((_capacity(len(self._W), n), k))
             np.matmul(self.W, K, out=W[:self.n])
             W[ext.rows] += ext.rows_of(G)
@@ -111,15 +115,15 @@ class _Basis:
         if n > len(self._W):
             W = np.zeros((_capacity(len(self._W), n), k))
             W[:self.n] = self.W
-        K_inv = np.linalg.solve(M, self.K_inv)
         Z = G @ K_inv  # W's rows change by B Z
         if ext.B is None:  # appended rows, zero until now
             new, gram = Z, self.gram + Z.T @ Z
         else:
-            old = ext.W_rows
-            P = old.T @ ext.B @ Z
-            new = old + ext.B @ Z
-            gram = self.gram + P + P.T + Z.T @ (ext.B.T @ ext.B) @ Z
+            # W's rows gain B Z; their Gram matrix, from what made B and Ct: Ct = V's rows^T B =
+            # K^T (W's rows)^T B, and Q = e(B) - V Ct orthonormal: B^T B = I + Ct^T Ct.
+            P = np.linalg.solve(self.K.T, ext.Ct) @ Z
+            new = ext.W_rows + ext.B @ Z
+            gram = self.gram + P + P.T + Z.T @ (np.eye(len(Z)) + ext.Ct.T @ ext.Ct) @ Z
         return {"W": W, "n": n, "K": K, "K_inv": K_inv, "gram": gram, "rows": ext.rows, "new": new}
 
     def commit(self, change):
@@ -169,6 +173,7 @@ class _SparseBlock:
         self.s = parts.shape[0]
         self.squared_norm = float(parts.data @ parts.data)
         self._csr = (parts.data, local, parts.indptr)
+        self._z = (parts.indptr, local, parts.data, (self.s, len(rows)))
         self._bsr = (parts.indptr, local, parts.data, (self.s, len(rows)), (1, 1))
         self._columns = _core.bsr_block_columns(self._bsr) if len(rows) else None
 
@@ -184,6 +189,10 @@ class _SparseBlock:
         if not len(self.rows):
             return np.zeros((self.s, B.shape[1]))
         return _core.bsr_matmul(self._bsr, np.ascontiguousarray(B), transpose=False, check=False).reshape(self.s, -1)
+
+    def z_csr(self):
+        """Y^T over the touched rows as a CSR tuple (indptr, indices, data, shape)."""
+        return self._z
 
     def gram(self):
         """Y^T Y (s x s)."""
@@ -212,6 +221,11 @@ class _DenseBlock:
     def gram(self):
         return self._Y.T @ self._Y
 
+    def z_csr(self):
+        n, s = self._Y.shape
+        indptr = np.arange(0, (s + 1) * n, n, dtype=np.int64)
+        return (indptr, np.tile(np.arange(n, dtype=np.int64), s), np.ascontiguousarray(self._Y.T).reshape(-1), (s, n))
+
 
 class _Extension:
     """A block Y against an orthonormal basis V = W K: ``Y = V C + Q R`` (up to the directions
@@ -239,7 +253,7 @@ def _extension(basis, block, method, l, t, rng):
     C = (block.adjoint_times(W_rows) @ basis.K).T  # V^T Y = K^T (W's rows)^T Y, k x s
     floor = 8 * max(block.s, 1) * _EPS * block.squared_norm  # Gram entries below this are rounding
     if method == "exact":
-        T, R = _split_gram(block.gram() - C.T @ C, floor)
+        T, R, _ = _split_gram(block.gram() - C.T @ C, floor)
         return _Extension(C, R, block.rows, block.times(T), C @ T, W_rows)
     if method == "gkl":
         B, Ct = _bidiagonalization(block, C, min(l, block.s), floor, rng)
@@ -250,58 +264,44 @@ def _extension(basis, block, method, l, t, rng):
 
 
 def _split_gram(G, floor):
-    """(T, R) with T^T G T = I and G ~ R^T R, from the eigenvalues of G above ``floor``: for G
-    the Gram matrix of Z, Z T is an orthonormal basis of Z's range and Z = (Z T) R."""
-    values, vectors = _small_eigh(np.array(G, order="F"))
+    """(T, R, spread) with T^T G T = I and G ~ R^T R, from the eigenvalues of G above ``floor``:
+    for G the Gram matrix of Z, Z T is an orthonormal basis of Z's range and Z = (Z T) R.
+    spread: the largest eigenvalue kept over the smallest (1 for none)."""
+    values, vectors = eigh_lapack(np.array(G, order="F"))
     keep = values > floor
     values, vectors = values[keep][::-1], vectors[:, keep][:, ::-1]
     roots = np.sqrt(values)
-    return vectors / roots, roots[:, None] * vectors.T
+    spread = values[0] / values[-1] if len(values) else 1.0
+    return vectors / roots, roots[:, None] * vectors.T, spread
+
+
+#: A Gram pass whose kept eigenvalues spread less than this leaves columns orthonormal to
+#: about this many eps: no second pass is needed.
+_ONE_PASS_SPREAD = 4.0
 
 
 def _orthonormalized(B, Ct, floor, passes):
     """The implicit Q = e(B) - V Ct (Ct = V^T e(B)) with orthonormal columns spanning the same
-    space, by ``passes`` rounds of Gram eigendecomposition (Q^T Q = B^T B - Ct^T Ct); two make
-    the columns orthonormal to rounding, one is enough between power iterations."""
+    space, by up to ``passes`` rounds of Gram eigendecomposition (Q^T Q = B^T B - Ct^T Ct); a
+    round on nearly orthonormal columns is the last (one is enough between power iterations)."""
     for _ in range(passes):
-        T, _ = _split_gram(B.T @ B - Ct.T @ Ct, floor)
+        T, _, spread = _split_gram(B.T @ B - Ct.T @ Ct, floor)
         B, Ct = B @ T, Ct @ T
         floor = 8 * max(B.shape[1], 1) * _EPS
+        if spread < _ONE_PASS_SPREAD:
+            break
     return B, Ct
 
 
 def _bidiagonalization(block, C, l, floor, rng):
-    """l steps of Golub-Kahan-Lanczos bidiagonalization of the residual (I - V V^T) Y, with
-    both Lanczos bases fully reorthogonalized: its left vectors, implicit (B, Ct)."""
-    s, k = block.s, C.shape[0]
-    n_rows = block.times(np.zeros((s, 0))).shape[0]
-    B, Ct, P = np.zeros((n_rows, l)), np.zeros((k, l)), np.zeros((s, l + 1))
-    p = rng.standard_normal(s)
-    P[:, 0] = p / np.linalg.norm(p)
-    tiny = np.sqrt(floor)
-    steps = 0
-    for i in range(l):
-        b = block.times(P[:, i:i + 1])[:, 0]
-        c = C @ P[:, i]
-        for _ in range(2):  # against the left vectors so far (implicit inner products)
-            h = B[:, :i].T @ b - Ct[:, :i].T @ c
-            b -= B[:, :i] @ h
-            c -= Ct[:, :i] @ h
-        alpha = np.sqrt(max(b @ b - c @ c, 0.0))
-        if alpha <= tiny:
-            break
-        B[:, i], Ct[:, i] = b / alpha, c / alpha
-        steps = i + 1
-        if i + 1 == l:
-            break
-        p = block.adjoint_times(B[:, i:i + 1])[:, 0] - C.T @ Ct[:, i]
-        for _ in range(2):
-            p -= P[:, :i + 1] @ (P[:, :i + 1].T @ p)
-        beta = np.linalg.norm(p)
-        if beta <= tiny:
-            break
-        P[:, i + 1] = p / beta
-    return B[:, :steps], Ct[:, :steps]
+    """l steps of Golub-Kahan-Lanczos bidiagonalization of the residual (I - V V^T) Y (the C++
+    kernel, pynla/svd_update/bidiagonalization.hpp: only the short right vectors are
+    reorthogonalized, as in incsvd), then its left vectors made orthonormal by a Gram pass
+    (BLAS-3; it drops directions the recurrence repeated): implicit (B, Ct)."""
+    p = rng.standard_normal(block.s)
+    steps, b, c = _core.gkl_bidiagonalize(block.z_csr(), np.ascontiguousarray(C), p / np.linalg.norm(p), l,
+                                          np.sqrt(floor))
+    return _orthonormalized(b.reshape(steps, -1).T, c.reshape(steps, -1).T, floor, passes=2)
 
 
 def _power_iteration(block, C, l, t, floor, rng):
@@ -330,29 +330,37 @@ def _top_triplets(s, left, right, k):
 
 
 def _appended_triplets(s, L, k):
-    """The top k triplets of F = [diag(s) 0; L] (L: p x (k + b), p new rows). With p > k + b,
-    F's singular values and right vectors are those of [diag(s) 0; T] for L = Q T (QR, Q never
-    formed), and the new rows' left vectors are L V_F / s_F: O(p (k + b)^2), not O(p^2 (k + b))."""
-    k_b = L.shape[1]
-    top = np.zeros((k, k_b))
+    """The top k triplets of F = [diag(s) 0; L] (L: p x (k + b), p new rows)."""
+    top = np.zeros((k, L.shape[1]))
     top[np.arange(k), np.arange(k)] = s
-    if len(L) <= k_b:
-        return _svd_top(np.vstack([top, L]), k)
-    T = sl.qr(L, mode="r", overwrite_a=False, check_finite=False)[0][:k_b]
-    U_small, s_F, V_F = _svd_top(np.vstack([top, T]), k)
-    if not s_F[-1] > _SMALLEST_DIVISOR * s_F[0]:  # rank-deficient: L V_F / s_F is unreliable
-        return _svd_top(np.vstack([top, L]), k)
-    return np.vstack([U_small[:k], (L @ V_F) / s_F]), s_F, V_F
+    return _svd_top(np.vstack([top, L]), k)
 
 
-#: The new rows' left vectors are L V_F / s_F only if the k-th singular value is at least this
-#: fraction of the largest (else F's own SVD, at O(p^2) more work).
+#: Singular vectors are found as F v / s_F (new rows' left vectors, the Gram route's other side)
+#: only if the k-th singular value is at least this fraction of the largest (else gesdd on F).
 _SMALLEST_DIVISOR = 1e-6
 
 
+#: F of at least this order on both sides takes the Gram route in _svd_top: syevd of the smaller
+#: Gram matrix costs half of gesdd on F (164 x 128, one thread: 1.2 against 2.3 ms).
+_GRAM_ROUTE_ORDER = 96
+
+
 def _svd_top(F, k):
+    """The top k singular triplets of F: from the eigenvectors of its smaller Gram matrix when
+    F is large and its k-th singular value is not tiny (the other side's vectors are then
+    F v / sigma, accurate to eps (s_1 / s_k)^2), else LAPACK's gesdd."""
     if not np.isfinite(F).all():
         raise ValueError("the update overflowed: its values are too large for float64")
+    if min(F.shape) >= _GRAM_ROUTE_ORDER:
+        wide = F.shape[0] < F.shape[1]
+        G = F @ F.T if wide else F.T @ F
+        values, vectors = eigh_lapack(np.asfortranarray(G))
+        s_F = np.sqrt(np.maximum(values[::-1][:k], 0.0))
+        if s_F[-1] > _SMALLEST_DIVISOR * s_F[0]:
+            small = vectors[:, ::-1][:, :k]
+            other = (F.T @ small if wide else F @ small) / s_F
+            return (small, s_F, other) if wide else (other, s_F, small)
     U, sv, Vt = sl.svd(F, full_matrices=False, lapack_driver="gesdd", check_finite=False)
     return U[:, :k], sv[:k], Vt[:k].T
 

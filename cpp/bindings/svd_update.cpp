@@ -1,5 +1,6 @@
 // pynla._core kernels of truncated-SVD updating (pynla/svd_update/): the rows a sparse block
-// touches.
+// touches, and the Golub-Kahan-Lanczos bidiagonalization of its residual.
+#include "pynla/svd_update/bidiagonalization.hpp"
 #include "pynla/svd_update/touched_rows.hpp"
 
 #include "common.hpp"
@@ -24,6 +25,18 @@ py::object touched_rows_typed(const py::handle& indices, const py::handle& marks
     return py::make_tuple(to_numpy(std::move(rows.touched)), to_numpy(std::move(rows.local)));
 }
 
+template <class I>
+py::object bidiagonalize_typed(const py::tuple& z_in, const py::handle& c_in, const py::handle& p0_in, std::int64_t l,
+                               double tiny) {
+    const auto z = csr_view<I, double>(z_in, "z");
+    const auto [c, s] = matrix_rows<double>(c_in, "c", py::reinterpret_borrow<py::array>(c_in).shape(0));
+    if (s != z.n_rows) throw py::value_error("c: expected one column per row of z");
+    const std::int64_t k = py::reinterpret_borrow<py::array>(c_in).shape(0);
+    const double* p0 = vector_data<double>(p0_in, "p0", z.n_rows);
+    auto out = without_gil([&, c = c] { return svd_update::bidiagonalize(z, c, k, p0, l, tiny); });
+    return py::make_tuple(out.steps, to_numpy(std::move(out.b)), to_numpy(std::move(out.c)));
+}
+
 }  // namespace
 
 void bind_svd_update(py::module_& m) {
@@ -42,6 +55,18 @@ void bind_svd_update(py::module_& m) {
         "(touched, local): the distinct values of indices in the order first met, and each index's\n"
         "position among them. marks: an int64 workspace of n entries, all -1 (and -1 again on return);\n"
         "every index must lie in [0, n).");
+
+    m.def(
+        "gkl_bidiagonalize",
+        [](const py::tuple& z, const py::handle& c, const py::handle& p0, std::int64_t l, double tiny) -> py::object {
+            if (py::isinstance<py::array_t<std::int32_t>>(z[1])) return bidiagonalize_typed<std::int32_t>(z, c, p0, l, tiny);
+            if (py::isinstance<py::array_t<std::int64_t>>(z[1])) return bidiagonalize_typed<std::int64_t>(z, c, p0, l, tiny);
+            throw py::type_error("z: expected int32 or int64 indices");
+        },
+        py::arg("z"), py::arg("c"), py::arg("p0"), py::arg("l"), py::arg("tiny"),
+        "(steps, b, c): l steps of Golub-Kahan-Lanczos on the residual (I - V V^T) Y, for z = Y^T as a\n"
+        "CSR tuple (indptr, indices, data float64, (s, n_rows)) over the touched rows, c = V^T Y (k x s,\n"
+        "C order) and a unit start p0 (s). b: steps x n_rows, c: steps x k (row i: left vector i).");
 }
 
 }  // namespace pynla::bindings
