@@ -409,9 +409,9 @@ class IncrementalSVD:
     >>> import numpy as np
     >>> import scipy.sparse as sp
     >>> import pynla
-    >>> A = sp.random_array((300, 200), density=0.05, random_state=0, format="csr")
+    >>> A = sp.random_array((300, 200), density=0.05, rng=0, format="csr")
     >>> svd = pynla.IncrementalSVD.from_matrix(A, 10, rng=0)
-    >>> E = sp.random_array((20, 200), density=0.05, random_state=1, format="csr")
+    >>> E = sp.random_array((20, 200), density=0.05, rng=1, format="csr")
     >>> svd.add_rows(E)
     >>> svd.shape, svd.U.shape, svd.s.shape, svd.Vt.shape
     ((320, 200), (320, 10), (10,), (10, 200))

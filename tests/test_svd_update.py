@@ -91,7 +91,7 @@ def test_exact_rows_equal_dense_zha_simon(fmt):
     rng = np.random.default_rng(SEED)
     k = 6
     U, s, Vt = truncated(rng.standard_normal((40, 30)) * 0.8 ** np.arange(30), k)
-    E = sp.random_array((7, 30), density=0.3, random_state=1, format="csr")
+    E = sp.random_array((7, 30), density=0.3, rng=1, format="csr")
     svd = pynla.IncrementalSVD(U, s, Vt)
     svd.add_rows(as_format(E, fmt))
     U_w, s_w, Vt_w = zha_simon_rows(U, s, Vt, E.toarray(), k)
@@ -106,7 +106,7 @@ def test_exact_columns_equal_dense_zha_simon(fmt):
     rng = np.random.default_rng(SEED + 1)
     k = 5
     U, s, Vt = truncated(rng.standard_normal((30, 45)) * 0.8 ** np.arange(30)[:, None], k)
-    B = sp.random_array((30, 9), density=0.3, random_state=2, format="csr")
+    B = sp.random_array((30, 9), density=0.3, rng=2, format="csr")
     svd = pynla.IncrementalSVD(U, s, Vt)
     svd.add_columns(as_format(B, fmt))
     # [A, B] = ([A^T; B^T])^T: the row update of the transpose.
@@ -121,8 +121,8 @@ def test_exact_edit_equals_dense_zha_simon(sparse_x, sparse_y):
     rng = np.random.default_rng(SEED + 2)
     k = 6
     U, s, Vt = truncated(rng.standard_normal((35, 25)) * 0.7 ** np.arange(25), k)
-    X = sp.random_array((35, 3), density=0.3, random_state=3, format="csr")
-    Y = sp.random_array((25, 3), density=0.3, random_state=4, format="csc")
+    X = sp.random_array((35, 3), density=0.3, rng=3, format="csr")
+    Y = sp.random_array((25, 3), density=0.3, rng=4, format="csc")
     svd = pynla.IncrementalSVD(U, s, Vt)
     svd.update(X if sparse_x else X.toarray(), Y if sparse_y else Y.toarray())
     U_w, s_w, Vt_w = dense_zha_simon(U, s, Vt, X.toarray(), Y.toarray(), k)
@@ -206,7 +206,7 @@ def test_orthogonality_after_ten_thousand_small_updates():
     n, k = 40, 5
     svd = pynla.IncrementalSVD(*truncated(rng.standard_normal((k + 1, n)), k))
     for i in range(10_000):
-        row = sp.random_array((1, n), density=0.1, random_state=rng, format="csr")
+        row = sp.random_array((1, n), density=0.1, rng=rng, format="csr")
         if i % 2:
             svd.add_rows(row)
         else:
@@ -352,7 +352,7 @@ def test_exact_rows_against_dense_svd_hypothesis(m, n, p, density, k_fraction, s
     rng = np.random.default_rng(seed)
     A = rng.standard_normal((m, n))
     k = max(1, int(k_fraction * min(m, n)))
-    E = sp.random_array((p, n), density=density, random_state=rng, format="coo")
+    E = sp.random_array((p, n), density=density, rng=rng, format="coo")
     svd = pynla.IncrementalSVD(*truncated(A, k))
     svd.add_rows(E)
     want = truncated(np.vstack([A, E.toarray()]), k)
@@ -367,8 +367,8 @@ def test_exact_rows_against_dense_svd_hypothesis(m, n, p, density, k_fraction, s
 
 def test_transform_and_operator():
     rng = np.random.default_rng(SEED + 14)
-    svd = pynla.IncrementalSVD.from_matrix(sp.random_array((50, 30), density=0.2, random_state=5), 5, rng=0)
-    B = sp.random_array((4, 30), density=0.3, random_state=6, format="csr")
+    svd = pynla.IncrementalSVD.from_matrix(sp.random_array((50, 30), density=0.2, rng=5), 5, rng=0)
+    B = sp.random_array((4, 30), density=0.3, rng=6, format="csr")
     np.testing.assert_allclose(svd.transform(B), B.toarray() @ svd.Vt.T, atol=1e-14)
     np.testing.assert_allclose(svd.transform(B.toarray()), B.toarray() @ svd.Vt.T, atol=1e-14)
     op = svd.aslinearoperator()
@@ -397,8 +397,8 @@ def test_factors_are_sorted_and_read_outs_are_read_only():
 
 def test_results_do_not_depend_on_thread_count():
     rng = np.random.default_rng(SEED + 17)
-    A = sp.random_array((3000, 2000), density=0.01, random_state=7, format="csr")
-    blocks = [sp.random_array((300, 2000), density=0.01, random_state=8 + i, format="csr") for i in range(2)]
+    A = sp.random_array((3000, 2000), density=0.01, rng=7, format="csr")
+    blocks = [sp.random_array((300, 2000), density=0.01, rng=8 + i, format="csr") for i in range(2)]
     answers = []
     threads = pynla.get_num_threads()
     try:
