@@ -16,7 +16,8 @@ rows+p METHOD vs incsvd    N updates by blocks of p rows, from the same factors;
                            and t (2). The table notes the largest relative error of the 64
                            singular values against ``svds`` of the final matrix, for both.
 rows+p METHOD vs recompute N updates; anchor: ``svds`` of the matrix after each update (what a
-                           user without updating does). Same error note.
+                           user without updating does); peer: ``pynla.randomized_svd`` after
+                           each update. Same error note.
 graph growth               a power-law graph (R-MAT, 2^15 vertices, symmetrized) whose
                            adjacency grows by 100 vertices an update (their rows, then their
                            columns); anchor: incsvd ZhaSimon (add_row, then add_column).
@@ -163,16 +164,35 @@ def _incsvd_unavailable():
     return None
 
 
-def _recompute(A, blocks):
+def _grown(A, blocks):
+    """The matrix after each block."""
     matrices = []
     for block in blocks:
         A = sp.vstack([A, block]).tocsr()
         matrices.append(A)
+    return matrices
+
+
+def _recompute(A, blocks):
+    matrices = _grown(A, blocks)
 
     def run():
         for A in matrices:
             s = spla.svds(A, K, random_state=SEED, return_singular_vectors=False)
         return np.sort(s)[::-1]
+
+    return run
+
+
+def _recompute_randomized(A, blocks):
+    import pynla
+
+    matrices = _grown(A, blocks)
+
+    def run():
+        for A in matrices:
+            s = pynla.randomized_svd(A, K, rng=SEED)[1]
+        return s
 
     return run
 
@@ -221,14 +241,17 @@ def _rows_case(m, n, block_rows, n_blocks, method, anchor):
         anchor_impl = _implementation(f"incsvd {_INCSVD_METHODS[method]}",
                                       lambda A, blocks, factors: _incsvd_rows(factors, blocks, method),
                                       unavailable=_incsvd_unavailable)
+        peers = ()
     else:
         anchor_impl = _implementation("svds each", lambda A, blocks, factors: _recompute(A, blocks))
+        peers = (_implementation("pynla randomized_svd each",
+                                 lambda A, blocks, factors: _recompute_randomized(A, blocks)),)
     final = functools.cache(lambda: sp.vstack([*term_document(m, n, block_rows, n_blocks)[:1],
                                                *term_document(m, n, block_rows, n_blocks)[1]]).tocsr())
     return Case(name=f"svd-update rows+{block_rows} {method} x{n_blocks} {m}x{n} k={K} vs {anchor}",
                 setup=lambda: _rows_inputs(m, n, block_rows, n_blocks), anchor=anchor_impl,
                 implementations=(_implementation("pynla", lambda A, blocks, factors: _pynla_rows(factors, blocks,
-                                                                                                 method)),),
+                                                                                                 method)), *peers),
                 compare=_error_compare(final, against_exact=anchor == "recompute"), nbytes=lambda s: (m + n) * K * 8)
 
 
