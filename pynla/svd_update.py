@@ -32,6 +32,7 @@ from pynla._operator import KernelLinearOperator
 from pynla._threads import one_blas_thread
 from pynla._validation import check_choice, check_integer, csr_parts
 from pynla.randomized import eigh_lapack, randomized_svd
+from pynla.spgemm import spgemm
 
 __all__ = ["IncrementalSVD", "TruncatedSVDOperator"]
 
@@ -175,7 +176,6 @@ class _SparseBlock:
         self.s = parts.shape[0]
         self.scale, data = _unit_scaled(parts.data)
         self.squared_norm = float(data @ data)
-        self._csr = (data, local, parts.indptr)
         self._z = (parts.indptr, local, data, (self.s, len(rows)))
         self._bsr = (parts.indptr, local, data, (self.s, len(rows)), (1, 1))
         self._columns = _core.bsr_block_columns(self._bsr) if len(rows) else None
@@ -199,9 +199,8 @@ class _SparseBlock:
 
     def gram(self):
         """Y^T Y (s x s)."""
-        from pynla.spgemm import spgemm
-
-        Z = sp.csr_array(self._csr, shape=(self.s, max(len(self.rows), 1)))
+        indptr, local, data, _ = self._z
+        Z = sp.csr_array((data, local, indptr), shape=(self.s, max(len(self.rows), 1)))
         return spgemm(Z, Z.T.tocsr()).toarray()
 
 
@@ -566,9 +565,7 @@ class IncrementalSVD:
         block = _block_rows(B, "B", self.shape[1])
         if block is None:
             return
-        m, s = self.shape[0], _block_size(block)
-        right = lambda method, l, t: _extension(self._right, self._block(self._right, block, "B"), method, l, t, self._rng)
-        self._apply(lambda *_: _Extension.appended(m, s), right, method, l, t, s)
+        self._apply(_APPENDED, (block, "B"), method, l, t, _block_size(block))
 
     def add_columns(self, B, *, method="exact", l=None, t=None):
         """Append the columns B (m x p, dense or any SciPy sparse format): A becomes [A, B].
@@ -579,9 +576,7 @@ class IncrementalSVD:
         block = _block_rows(B.T if sp.issparse(B) else np.asarray(B).T, "B", self.shape[0], transposed=True)
         if block is None:
             return
-        n, s = self.shape[1], _block_size(block)
-        left = lambda method, l, t: _extension(self._left, self._block(self._left, block, "B"), method, l, t, self._rng)
-        self._apply(left, lambda *_: _Extension.appended(n, s), method, l, t, s)
+        self._apply((block, "B"), _APPENDED, method, l, t, _block_size(block))
 
     def update(self, X, Y, *, method="exact", l=None, t=None):
         """Change A to ``A + X @ Y.T`` (X m x r, Y n x r, dense or sparse): a rank-r edit, such
@@ -596,9 +591,7 @@ class IncrementalSVD:
             raise ValueError(f"X has {r_x} columns and Y {r_y}; expected the same number (X @ Y.T)")
         if x_block is None or y_block is None or not (_any_nonzero(x_block) and _any_nonzero(y_block)):
             return  # a zero edit
-        left = lambda method, l, t: _extension(self._left, self._block(self._left, x_block, "X"), method, l, t, self._rng)
-        right = lambda method, l, t: _extension(self._right, self._block(self._right, y_block, "Y"), method, l, t, self._rng)
-        self._apply(left, right, method, l, t, r_x)
+        self._apply((x_block, "X"), (y_block, "Y"), method, l, t, r_x)
 
     @staticmethod
     def _block(basis, block, name):
@@ -607,9 +600,16 @@ class IncrementalSVD:
             return _DenseBlock(block.T, name)
         return _SparseBlock(block, basis.marks(block.shape[1]), name)
 
+    def _extension(self, basis, side, method, l, t, s):
+        """The _Extension of one side: its s appended rows, or its (block rows, name)."""
+        if side is _APPENDED:
+            return _Extension.appended(basis.n, s)
+        return _extension(basis, self._block(basis, *side), method, l, t, self._rng)
+
     def _apply(self, left, right, method, l, t, s):
-        """One update: the extensions of both sides, F's top k triplets, both bases' changes
-        planned, then committed together (an exception before the commit changes nothing)."""
+        """One update by the sides ``left`` and ``right`` (each _APPENDED or (block rows, name)):
+        the extensions of both, F's top k triplets, both bases' changes planned, then
+        committed together (an exception before the commit changes nothing)."""
         method = check_choice(method, "method", METHODS)
         if method == "exact":
             if l is not None or t is not None:
@@ -624,7 +624,8 @@ class IncrementalSVD:
         # (2000-row blocks, 2 cores: rpi 40 ms on one BLAS thread, 80-210 ms on two).
         # Overflow shows as a non-finite F.
         with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
-            x, y = left(method, l, t), right(method, l, t)
+            x = self._extension(self._left, left, method, l, t, s)
+            y = self._extension(self._right, right, method, l, t, s)
             Uf, s_new, Vf = _top_triplets(self._s, x, y, k)
             changes = [basis.plan(G[:k] if ext.Ct is None else G[:k] - ext.Ct @ G[k:], ext, G[k:])
                        for basis, ext, G in ((self._left, x, Uf), (self._right, y, Vf))]
@@ -685,6 +686,10 @@ class IncrementalSVD:
 
 def _any_nonzero(block):
     return bool(np.any(block if isinstance(block, np.ndarray) else block.data))
+
+
+#: A side of an update that is s appended rows (or columns): its residual is their unit vectors.
+_APPENDED = object()
 
 
 def _block_size(block):
