@@ -121,10 +121,11 @@ class _Basis:
             new, gram = Z, self.gram + Z.T @ Z
         else:
             # W's rows gain B Z; their Gram matrix, from what made B and Ct: Ct = V's rows^T B =
-            # K^T (W's rows)^T B, and Q = e(B) - V Ct orthonormal: B^T B = I + Ct^T Ct.
+            # K^T (W's rows)^T B, and Q = e(B) - V Ct: B^T B = Q^T Q + Ct^T Ct.
             P = np.linalg.solve(self.K.T, ext.Ct) @ Z
             new = ext.W_rows + ext.B @ Z
-            gram = self.gram + P + P.T + Z.T @ (np.eye(len(Z)) + ext.Ct.T @ ext.Ct) @ Z
+            q_gram = np.eye(len(Z)) if ext.q_gram is None else ext.q_gram
+            gram = self.gram + P + P.T + Z.T @ (q_gram + ext.Ct.T @ ext.Ct) @ Z
         return {"W": W, "n": n, "K": K, "K_inv": K_inv, "gram": gram, "rows": ext.rows, "new": new}
 
     def commit(self, change):
@@ -243,8 +244,9 @@ class _Extension:
     ``Q = e(B) - V Ct`` (B on the block's rows, whose rows of W are ``W_rows``). ``B is None``
     marks appended rows: Q is their unit vectors (C = 0, R = I, Ct = 0: all None)."""
 
-    def __init__(self, C, R, rows, B, Ct, W_rows=None, n_new=0):
+    def __init__(self, C, R, rows, B, Ct, W_rows=None, n_new=0, q_gram=None):
         self.C, self.R, self.rows, self.B, self.Ct, self.W_rows, self.n_new = C, R, rows, B, Ct, W_rows, n_new
+        self.q_gram = q_gram  # Q^T Q as computed; None: I
 
     @classmethod
     def appended(cls, n, s):
@@ -263,15 +265,15 @@ def _extension(basis, block, method, l, t, rng):
     floor = 8 * max(block.s, 1) * _EPS * block.squared_norm  # Gram entries below this are rounding
     if method == "exact":
         T, _, spread = _split_gram(block.gram() - C.T @ C, floor)
-        B, Ct = block.times(T), C @ T
+        B, Ct, q_gram = block.times(T), C @ T, None
         if spread >= _ONE_PASS_SPREAD:  # the residual is nearly rank-deficient: a second pass
-            B, Ct = _orthonormalized(B, Ct, 8 * max(B.shape[1], 1) * _EPS, passes=1)
+            B, Ct, q_gram = _orthonormalized(B, Ct, 8 * max(B.shape[1], 1) * _EPS, passes=1)
     elif method == "gkl":
-        B, Ct = _bidiagonalization(block, C, min(l, block.s), floor, rng)
+        B, Ct, q_gram = _bidiagonalization(block, C, min(l, block.s), floor, rng)
     else:
-        B, Ct = _power_iteration(block, C, min(l, block.s), t, floor, rng)
+        B, Ct, q_gram = _power_iteration(block, C, min(l, block.s), t, floor, rng)
     R = (block.adjoint_times(B) - C.T @ Ct).T  # Q^T Y
-    return _Extension(block.scale * C, block.scale * R, block.rows, B, Ct, W_rows)
+    return _Extension(block.scale * C, block.scale * R, block.rows, B, Ct, W_rows, q_gram=q_gram)
 
 
 def _split_gram(G, floor):
@@ -290,18 +292,26 @@ def _split_gram(G, floor):
 #: kept (cond(Z)^2): below this spread, to about 1e-13, and no second pass is needed.
 _ONE_PASS_SPREAD = 1e-13 / _EPS
 
+#: Columns whose Gram matrix is within this of I (largest entry) are kept as they are.
+_ORTHONORMAL_ENOUGH = 1e-13
+
 
 def _orthonormalized(B, Ct, floor, passes):
     """The implicit Q = e(B) - V Ct (Ct = V^T e(B)) with orthonormal columns spanning the same
     space, by up to ``passes`` rounds of Gram eigendecomposition (Q^T Q = B^T B - Ct^T Ct); a
-    round on nearly orthonormal columns is the last (one is enough between power iterations)."""
+    round on nearly orthonormal columns is the last (one is enough between power iterations).
+    Returns (B, Ct, Q^T Q as computed, or None for I). Columns already orthonormal to
+    _ORTHONORMAL_ENOUGH (GKL's, as a rule) are returned as they are, with their Gram matrix."""
     for _ in range(passes):
-        T, _, spread = _split_gram(B.T @ B - Ct.T @ Ct, floor)
+        G = B.T @ B - Ct.T @ Ct
+        if np.abs(G - np.eye(len(G))).max(initial=0.0) <= _ORTHONORMAL_ENOUGH:
+            return B, Ct, G
+        T, _, spread = _split_gram(G, floor)
         B, Ct = B @ T, Ct @ T
         floor = 8 * max(B.shape[1], 1) * _EPS
         if spread < _ONE_PASS_SPREAD:
             break
-    return B, Ct
+    return B, Ct, None
 
 
 def _bidiagonalization(block, C, l, floor, rng):
@@ -322,10 +332,10 @@ def _power_iteration(block, C, l, t, floor, rng):
     P = rng.standard_normal((block.s, l))
     for i in range(t):
         last = i + 1 == t
-        B, Ct = _orthonormalized(block.times(P), C @ P, floor, passes=2 if last else 1)
+        B, Ct, q_gram = _orthonormalized(block.times(P), C @ P, floor, passes=2 if last else 1)
         if not last:
             P = block.adjoint_times(B) - C.T @ Ct
-    return B, Ct
+    return B, Ct, q_gram
 
 
 def _top_triplets(s, left, right, k):
