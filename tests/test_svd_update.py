@@ -361,6 +361,34 @@ def test_exact_rows_against_dense_svd_hypothesis(m, n, p, density, k_fraction, s
     assert orthogonality(svd) < 1e-10
 
 
+def test_blocks_that_replace_the_leading_directions():
+    """Each block ten times larger than the last: the new top directions replace the old, K
+    becomes ill conditioned and is folded into W (the rewrite path); the exact method still
+    equals the dense Zha-Simon update at every step."""
+    rng = np.random.default_rng(SEED + 22)
+    k = 5
+    reference = truncated(rng.standard_normal((30, 20)), k)
+    svd = pynla.IncrementalSVD(*reference)
+    for i in range(8):
+        E = 10.0 ** (i + 1) * rng.standard_normal((2, 20))
+        reference = zha_simon_rows(*reference, E, k)
+        svd.add_rows(sp.csr_array(E))
+        U_w, s_w, Vt_w = reference
+        np.testing.assert_allclose(svd.s, s_w, rtol=1e-12)
+        np.testing.assert_allclose(product(svd), (U_w * s_w) @ Vt_w, atol=1e-12 * s_w[0])
+        assert orthogonality(svd) < 1e-12
+
+
+@pytest.mark.parametrize("method", pynla.svd_update.METHODS)
+def test_k_equal_to_the_columns(method):
+    """k = n: V is square, every residual is zero."""
+    rng = np.random.default_rng(SEED + 23)
+    A, E = rng.standard_normal((10, 6)), rng.standard_normal((3, 6))
+    svd = pynla.IncrementalSVD(*truncated(A, 6), rng=0)
+    svd.add_rows(E, **({} if method == "exact" else {"method": method, "l": 3}))
+    np.testing.assert_allclose(svd.s, np.linalg.svd(np.vstack([A, E]), compute_uv=False), rtol=1e-12)
+
+
 @pytest.mark.parametrize("method", pynla.svd_update.METHODS)
 @pytest.mark.parametrize("offset", [0.0, 1e-3])
 def test_rows_in_or_near_the_row_space(method, offset):
