@@ -68,11 +68,7 @@ class _Basis:
     """
 
     def __init__(self, Q):
-        self.n, k = Q.shape
-        self._W = np.array(Q, dtype=np.float64, order="C")
-        self.K = np.eye(k)
-        self.K_inv = np.eye(k)
-        self.gram = self._W.T @ self._W
+        self.reset(Q)
         self._marks = np.full(self.n, -1, dtype=np.int64)
 
     @property
