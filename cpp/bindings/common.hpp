@@ -45,6 +45,16 @@ const T* vector_data(const py::handle& object, const char* what, std::int64_t le
     return static_cast<const T*>(array.data());
 }
 
+// The data pointer of a writeable 1-D contiguous array of exactly T holding `length` elements.
+template <class T>
+T* mutable_vector_data(const py::handle& object, const char* what, std::int64_t length) {
+    const T* data = vector_data<T>(object, what, length);
+    if (!py::reinterpret_borrow<py::array>(object).writeable()) {
+        throw py::value_error(std::string(what) + ": expected a writeable array");
+    }
+    return const_cast<T*>(data);
+}
+
 // A CSR view of the Python tuple (indptr, indices, data, (n_rows, n_cols)[, ...]): fields past the
 // shape (pynla's CsrInput has rows_sorted) are not the view's. The view borrows the arrays: the
 // tuple must outlive it.

@@ -1,0 +1,49 @@
+// The vector updates of (deflated) conjugate gradients, each one sweep over its vectors:
+//   advance:   x += alpha p, r -= alpha q (q = A p), returning ||r||^2;
+//   direction: p = z + beta p - W mu (W: the deflation basis, column-major; mu: its k weights).
+// The squared norm is summed per chunk in a fixed order and over chunks in chunk order
+// (chunks.hpp), so every result is the same bits for any number of threads.
+#pragma once
+
+#include <complex>
+#include <cstdint>
+#include <vector>
+
+#include "pynla/common/dot.hpp"
+#include "pynla/krylov/chunks.hpp"
+
+namespace pynla::krylov {
+
+template <class T>
+double cg_advance(T alpha, const T* p, const T* q, T* x, T* r, std::int64_t n) {
+    const Chunks chunks(n, 4, sizeof(T));
+    std::vector<double> squares(static_cast<std::size_t>(chunks.count()));
+    for_each_chunk(chunks, 5 * n * static_cast<std::int64_t>(sizeof(T)), [&](std::int64_t c) {
+        const std::int64_t begin = chunks.begin(c), end = begin + chunks.size(c);
+        for (std::int64_t i = begin; i < end; ++i) {
+            x[i] += alpha * p[i];
+            r[i] -= alpha * q[i];
+        }
+        squares[c] = std::real(dot<true>(r + begin, r + begin, end - begin));
+    });
+    double total = 0.0;
+    for (const double square : squares) total += square;
+    return total;
+}
+
+template <class T>
+void cg_direction(T beta, const T* z, const T* w, std::int64_t ldw, std::int64_t k, const T* mu, T* p,
+                  std::int64_t n) {
+    const Chunks chunks(n, k + 2, sizeof(T));
+    for_each_chunk(chunks, (k + 3) * n * static_cast<std::int64_t>(sizeof(T)), [&](std::int64_t c) {
+        const std::int64_t begin = chunks.begin(c), end = begin + chunks.size(c);
+        for (std::int64_t i = begin; i < end; ++i) p[i] = z[i] + beta * p[i];
+        for (std::int64_t j = 0; j < k; ++j) {
+            const T* __restrict column = w + j * ldw;
+            const T weight = mu[j];
+            for (std::int64_t i = begin; i < end; ++i) p[i] -= column[i] * weight;
+        }
+    });
+}
+
+}  // namespace pynla::krylov

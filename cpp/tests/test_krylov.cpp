@@ -1,0 +1,225 @@
+// The Krylov kernels (pynla/krylov/) under AddressSanitizer and UBSan: csr_matvec against a dense
+// product (empty rows, a dense row, repeated and unsorted indices, 1 and 3 columns, 0 rows),
+// orthogonalize and project against the definitions (w = w' + Q h, Q^H w' = 0 to rounding, the
+// returned norm), the CG updates against plain loops, for float64 and complex128 and int32 and
+// int64 indices; every kernel on 1 and 3 threads, bit for bit (every kernel then takes every
+// thread: bytes_per_thread is lowered to 1).
+#include <cmath>
+#include <complex>
+#include <cstdint>
+#include <cstdio>
+#include <random>
+#include <vector>
+
+#include "pynla/common/parallel.hpp"
+#include "pynla/krylov/cg_updates.hpp"
+#include "pynla/krylov/csr_matvec.hpp"
+#include "pynla/krylov/orthogonalize.hpp"
+
+namespace {
+
+using namespace pynla;
+
+int n_checks = 0, n_failures = 0;
+
+void expect(bool ok, const char* what, std::int64_t n, std::int64_t p) {
+    ++n_checks;
+    if (!ok) {
+        ++n_failures;
+        std::printf("FAIL %s (n=%lld p=%lld)\n", what, (long long)n, (long long)p);
+    }
+}
+
+template <class T>
+T draw(std::mt19937_64& rng) {
+    std::normal_distribution<double> normal;
+    if constexpr (std::is_same_v<T, double>) return normal(rng);
+    else return T(normal(rng), normal(rng));
+}
+
+template <class T>
+std::vector<T> draws(std::mt19937_64& rng, std::int64_t n) {
+    std::vector<T> v(static_cast<std::size_t>(n));
+    for (auto& value : v) value = draw<T>(rng);
+    return v;
+}
+
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
+}
+
+// Runs f() on 1 and on 3 threads and returns both results.
+template <class F>
+auto on_1_and_3_threads(F&& f) {
+    set_max_threads(1);
+    auto one = f();
+    set_max_threads(3);
+    auto three = f();
+    return std::make_pair(one, three);
+}
+
+template <class I, class T>
+void check_csr_matvec(std::mt19937_64& rng, std::int64_t n_rows, std::int64_t n_cols, std::int64_t k) {
+    std::uniform_int_distribution<std::int64_t> column(0, std::max<std::int64_t>(n_cols - 1, 0));
+    std::uniform_int_distribution<int> length(0, 6);
+    std::vector<I> indptr{0}, indices;
+    std::vector<T> data;
+    for (std::int64_t i = 0; i < n_rows; ++i) {
+        // Row 1 is dense (every column, twice: repeats add up), row 2 empty, the rest random.
+        const std::int64_t entries = n_cols == 0 || i == 2 ? 0 : i == 1 ? 2 * n_cols : length(rng);
+        for (std::int64_t t = 0; t < entries; ++t) {
+            indices.push_back(static_cast<I>(i == 1 ? t % n_cols : column(rng)));
+            data.push_back(draw<T>(rng));
+        }
+        indptr.push_back(static_cast<I>(indices.size()));
+    }
+    const CsrView<I, T> a{n_rows, n_cols, indptr.data(), indices.data(), data.data()};
+    const auto x = draws<T>(rng, n_cols * k);
+    const auto [one, three] = on_1_and_3_threads([&] {
+        std::vector<T> y(static_cast<std::size_t>(n_rows * k));
+        krylov::csr_matvec(a, x.data(), k, y.data());
+        return y;
+    });
+    expect(same_bits(one, three), "csr_matvec: 1 and 3 threads", n_rows, k);
+    bool close = true;
+    for (std::int64_t i = 0; i < n_rows; ++i) {
+        for (std::int64_t c = 0; c < k; ++c) {
+            std::complex<long double> want = 0, scale = 0;
+            for (I t = indptr[i]; t < indptr[i + 1]; ++t) {
+                const std::complex<long double> product = std::complex<long double>(data[t]) *
+                                                          std::complex<long double>(x[indices[t] * k + c]);
+                want += product;
+                scale += std::abs(product);
+            }
+            close = close && std::abs(std::complex<long double>(one[i * k + c]) - want) <= 1e-14L * (1 + std::abs(scale));
+        }
+    }
+    expect(close, "csr_matvec: against the dense product", n_rows, k);
+}
+
+template <class T>
+void check_orthogonalize(std::mt19937_64& rng, std::int64_t n, std::int64_t p) {
+    // An orthonormal Q from modified Gram-Schmidt on random columns (p <= n), leading dimension n + 3.
+    const std::int64_t ldq = n + 3;
+    auto q = draws<T>(rng, ldq * p);
+    for (std::int64_t j = 0; j < p; ++j) {
+        T* column = q.data() + j * ldq;
+        for (std::int64_t i = 0; i < j; ++i) {
+            const T* other = q.data() + i * ldq;
+            const T c = dot<true>(other, column, n);
+            for (std::int64_t r = 0; r < n; ++r) column[r] -= other[r] * c;
+        }
+        const double norm = std::sqrt(std::real(dot<true>(column, column, n)));
+        for (std::int64_t r = 0; r < n; ++r) column[r] /= norm;
+    }
+    // w: mostly in span(Q) (where one pass of classical Gram-Schmidt fails), plus a small new direction.
+    auto w = draws<T>(rng, n);
+    for (auto& value : w) value *= 1e-6;
+    for (std::int64_t j = 0; j < p; ++j) {
+        const T weight = draw<T>(rng);
+        for (std::int64_t r = 0; r < n; ++r) w[r] += q[j * ldq + r] * weight;
+    }
+    struct Out {
+        std::vector<T> w, h;
+        double norm;
+        bool operator==(const Out& o) const { return same_bits(w, o.w) && same_bits(h, o.h) && norm == o.norm; }
+    };
+    const auto [one, three] = on_1_and_3_threads([&] {
+        Out out{w, std::vector<T>(static_cast<std::size_t>(p)), 0.0};
+        out.norm = krylov::orthogonalize(q.data(), ldq, p, out.w.data(), n, out.h.data());
+        return out;
+    });
+    expect(one == three, "orthogonalize: 1 and 3 threads", n, p);
+    double reconstruction = 0, leftover = 0, norm_squared = 0, size = 0;
+    for (std::int64_t r = 0; r < n; ++r) {
+        T rebuilt = one.w[r];
+        for (std::int64_t j = 0; j < p; ++j) rebuilt += q[j * ldq + r] * one.h[j];
+        reconstruction = std::max(reconstruction, std::abs(rebuilt - w[r]));
+        norm_squared += std::norm(one.w[r]);
+        size = std::max(size, std::abs(w[r]));
+    }
+    for (std::int64_t j = 0; j < p; ++j) leftover = std::max(leftover, std::abs(dot<true>(q.data() + j * ldq, one.w.data(), n)));
+    expect(reconstruction <= 1e-13 * (1 + size), "orthogonalize: w = w' + Q h", n, p);
+    expect(leftover <= 1e-13 * (one.norm + 1e-6), "orthogonalize: Q^H w' = 0", n, p);
+    expect(std::abs(one.norm - std::sqrt(norm_squared)) <= 1e-13 * (1 + one.norm), "orthogonalize: the norm", n, p);
+
+    const auto [h_one, h_three] = on_1_and_3_threads([&] {
+        std::vector<T> h(static_cast<std::size_t>(p));
+        krylov::project(q.data(), ldq, p, w.data(), n, h.data());
+        return h;
+    });
+    expect(same_bits(h_one, h_three), "project: 1 and 3 threads", n, p);
+    bool close = true;
+    for (std::int64_t j = 0; j < p; ++j) {
+        std::complex<long double> want = 0;
+        for (std::int64_t r = 0; r < n; ++r) {
+            want += std::conj(std::complex<long double>(q[j * ldq + r])) * std::complex<long double>(w[r]);
+        }
+        close = close && std::abs(std::complex<long double>(h_one[j]) - want) <= 1e-13L * (1 + n);
+    }
+    expect(close, "project: Q^H w", n, p);
+}
+
+template <class T>
+void check_cg_updates(std::mt19937_64& rng, std::int64_t n, std::int64_t k) {
+    const auto p0 = draws<T>(rng, n), q = draws<T>(rng, n), x0 = draws<T>(rng, n), r0 = draws<T>(rng, n);
+    const auto z = draws<T>(rng, n), mu = draws<T>(rng, k), w = draws<T>(rng, n * k);
+    const T alpha = draw<T>(rng), beta = draw<T>(rng);
+    struct Out {
+        std::vector<T> x, r, p;
+        double squares;
+        bool operator==(const Out& o) const {
+            return same_bits(x, o.x) && same_bits(r, o.r) && same_bits(p, o.p) && squares == o.squares;
+        }
+    };
+    const auto [one, three] = on_1_and_3_threads([&] {
+        Out out{x0, r0, p0, 0.0};
+        out.squares = krylov::cg_advance(alpha, p0.data(), q.data(), out.x.data(), out.r.data(), n);
+        krylov::cg_direction(beta, z.data(), w.data(), n, k, mu.data(), out.p.data(), n);
+        return out;
+    });
+    expect(one == three, "cg updates: 1 and 3 threads", n, k);
+    bool exact = true;
+    double squares = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+        const T r = r0[i] - alpha * q[i];
+        T p = z[i] + beta * p0[i];
+        for (std::int64_t j = 0; j < k; ++j) p -= w[j * n + i] * mu[j];
+        exact = exact && one.x[i] == x0[i] + alpha * p0[i] && one.r[i] == r && one.p[i] == p;
+        squares += std::norm(r);
+    }
+    expect(exact, "cg updates: against plain loops", n, k);
+    expect(std::abs(one.squares - squares) <= 1e-13 * (1 + squares), "cg_advance: ||r||^2", n, k);
+}
+
+template <class T>
+void run_dense_kernels(std::mt19937_64& rng) {
+    for (const std::int64_t n : {0, 1, 5, 300, 20000}) {
+        for (const std::int64_t p : {0, 1, 7, 40}) {
+            if (p <= n) check_orthogonalize<T>(rng, n, p);
+        }
+        for (const std::int64_t k : {0, 1, 10}) check_cg_updates<T>(rng, n, k);
+    }
+}
+
+template <class I, class T>
+void run_csr(std::mt19937_64& rng) {
+    for (const auto& [rows, cols] : {std::pair<std::int64_t, std::int64_t>{0, 0}, {3, 0}, {1, 1}, {40, 7}, {5000, 3000}}) {
+        for (const std::int64_t k : {1, 3}) check_csr_matvec<I, T>(rng, rows, cols, k);
+    }
+}
+
+}  // namespace
+
+int main() {
+    bytes_per_thread().store(1);
+    std::mt19937_64 rng(18);
+    run_csr<std::int32_t, double>(rng);
+    run_csr<std::int64_t, double>(rng);
+    run_csr<std::int32_t, std::complex<double>>(rng);
+    run_dense_kernels<double>(rng);
+    run_dense_kernels<std::complex<double>>(rng);
+    std::printf("test_krylov_cpp: %d checks, %d failures\n", n_checks, n_failures);
+    return n_failures == 0 ? 0 : 1;
+}
