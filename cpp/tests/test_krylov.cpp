@@ -3,14 +3,18 @@
 // orthogonalize and project against the definitions (w = w' + Q h, Q^H w' = 0 to rounding, the
 // returned norm), the CG updates against plain loops, for float64 and complex128 and int32 and
 // int64 indices; every kernel on 1 and 3 threads, bit for bit (every kernel then takes every
-// thread: bytes_per_thread is lowered to 1).
+// thread: bytes_per_thread is lowered to 1). The BLAS table's gemv is filled with a plain
+// stand-in (SciPy's BLAS is not linked here).
+#include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <complex>
 #include <cstdint>
 #include <cstdio>
 #include <random>
 #include <vector>
 
+#include "pynla/common/dense.hpp"
 #include "pynla/common/parallel.hpp"
 #include "pynla/krylov/cg_updates.hpp"
 #include "pynla/krylov/csr_matvec.hpp"
@@ -21,6 +25,24 @@ namespace {
 using namespace pynla;
 
 int n_checks = 0, n_failures = 0;
+
+// y = alpha op(A) x + beta y with the Fortran BLAS signature (unit strides only).
+template <class T>
+void stand_in_gemv(const char* trans, const int* m, const int* n, const T* alpha, const T* a, const int* lda,
+                   const T* x, const int* incx, const T* beta, T* y, const int* incy) {
+    if (*incx != 1 || *incy != 1) std::abort();
+    const bool transposed = *trans != 'N';
+    const int outputs = transposed ? *n : *m, inputs = transposed ? *m : *n;
+    for (int o = 0; o < outputs; ++o) {
+        T sum{};
+        for (int i = 0; i < inputs; ++i) {
+            T element = transposed ? a[o * std::int64_t{*lda} + i] : a[i * std::int64_t{*lda} + o];
+            if (*trans == 'C') element = conjugate(element);
+            sum += element * x[i];
+        }
+        y[o] = *alpha * sum + *beta * y[o];
+    }
+}
 
 void expect(bool ok, const char* what, std::int64_t n, std::int64_t p) {
     ++n_checks;
@@ -214,6 +236,8 @@ void run_csr(std::mt19937_64& rng) {
 
 int main() {
     bytes_per_thread().store(1);
+    dense::table().dgemv = reinterpret_cast<void*>(&stand_in_gemv<double>);
+    dense::table().zgemv = reinterpret_cast<void*>(&stand_in_gemv<std::complex<double>>);
     std::mt19937_64 rng(18);
     run_csr<std::int32_t, double>(rng);
     run_csr<std::int64_t, double>(rng);

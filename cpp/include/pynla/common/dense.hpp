@@ -18,6 +18,7 @@ using fint = int;  // SciPy's BLAS/LAPACK take 32-bit Fortran integers (LP64)
 // Every routine the table holds, by its BLAS/LAPACK name.
 #define PYNLA_DENSE_ROUTINES(X) \
     X(sgemm) X(dgemm) X(cgemm) X(zgemm) \
+    X(sgemv) X(dgemv) X(cgemv) X(zgemv) \
     X(sgesv) X(dgesv) X(cgesv) X(zgesv) \
     X(spotrf) X(dpotrf)
 
@@ -62,6 +63,17 @@ void gemm(char trans_a, char trans_b, fint m, fint n, fint k, T alpha, const T* 
     auto& t = table();
     auto* f = detail::routine<Gemm>(detail::pick<T>(t.sgemm, t.dgemm, t.cgemm, t.zgemm), "gemm");
     f(&trans_a, &trans_b, &m, &n, &k, &alpha, a, &lda, b, &ldb, &beta, c, &ldc);
+}
+
+// y = alpha op(A) x + beta y (x and y with unit stride)
+template <class T>
+void gemv(char trans, fint m, fint n, T alpha, const T* a, fint lda, const T* x, T beta, T* y) {
+    using Gemv = void(const char*, const fint*, const fint*, const T*, const T*, const fint*, const T*, const fint*,
+                      const T*, T*, const fint*);
+    auto& t = table();
+    auto* f = detail::routine<Gemv>(detail::pick<T>(t.sgemv, t.dgemv, t.cgemv, t.zgemv), "gemv");
+    const fint one = 1;
+    f(&trans, &m, &n, &alpha, a, &lda, x, &one, &beta, y, &one);
 }
 
 // Solves A X = B in place (B becomes X, A its LU factors). Throws linalg_error if A is singular.

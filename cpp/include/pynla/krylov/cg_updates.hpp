@@ -16,7 +16,7 @@ namespace pynla::krylov {
 
 template <class T>
 double cg_advance(T alpha, const T* p, const T* q, T* x, T* r, std::int64_t n) {
-    const Chunks chunks(n, 4, sizeof(T));
+    const Chunks chunks(n);
     std::vector<double> squares(static_cast<std::size_t>(chunks.count()));
     for_each_chunk(chunks, 5 * n * static_cast<std::int64_t>(sizeof(T)), [&](std::int64_t c) {
         const std::int64_t begin = chunks.begin(c), end = begin + chunks.size(c);
@@ -34,7 +34,7 @@ double cg_advance(T alpha, const T* p, const T* q, T* x, T* r, std::int64_t n) {
 template <class T>
 void cg_direction(T beta, const T* z, const T* w, std::int64_t ldw, std::int64_t k, const T* mu, T* p,
                   std::int64_t n) {
-    const Chunks chunks(n, k + 2, sizeof(T));
+    const Chunks chunks(n);
     for_each_chunk(chunks, (k + 3) * n * static_cast<std::int64_t>(sizeof(T)), [&](std::int64_t c) {
         const std::int64_t begin = chunks.begin(c), end = begin + chunks.size(c);
         for (std::int64_t i = begin; i < end; ++i) p[i] = z[i] + beta * p[i];
