@@ -13,7 +13,11 @@ from pynla.cur import CURDecomposition, cur, cur_from_functions
 from pynla.cur_neighbors import CURNearestNeighbors, NeighborsResult
 from pynla.fisher import EmpiricalFisher, FisherInverse, SlidingFisherInverse
 from pynla.lstsq import LstsqResult, sketched_lstsq
+from pynla._krylov import SolveStats
 from pynla.randomized import randomized_range_finder, randomized_svd
+from pynla.recycling_cg import RecyclingCG
+from pynla.recycling_gmres import RecyclingGMRES
+from pynla.sequences import SequenceResult, solve_sequence, sort_systems
 from pynla.sketch import SRHT, CountSketch, GaussianSketch, SparseSignSketch
 from pynla.spgemm import spgemm
 from pynla.svd_update import IncrementalSVD, TruncatedSVDOperator
@@ -29,8 +33,12 @@ __all__ = [
     "GaussianSketch",
     "LstsqResult",
     "NeighborsResult",
+    "RecyclingCG",
+    "RecyclingGMRES",
     "SRHT",
+    "SequenceResult",
     "SlidingFisherInverse",
+    "SolveStats",
     "SparseSignSketch",
     "TruncatedSVDOperator",
     "aslinearoperator",
@@ -46,6 +54,8 @@ __all__ = [
     "release_cached_memory",
     "set_num_threads",
     "sketched_lstsq",
+    "solve_sequence",
+    "sort_systems",
     "spgemm",
     "to_bsr",
 ]

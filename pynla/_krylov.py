@@ -61,9 +61,12 @@ class _Product:
         self.count = 0
         self.operand = operand
         self._name = name
+        self._diagonal = None
         if sp.issparse(operand):
             self._sparse = self._sparse_parts(operand, dtype)
             self._dense = None
+            if not self._bsr:
+                self._diagonal = _diagonal_of(self._sparse, n)
         elif isinstance(operand, np.ndarray) and not isinstance(operand, spla.LinearOperator):
             self._sparse = None
             self._dense = np.asarray(operand, dtype=dtype)
@@ -89,16 +92,46 @@ class _Product:
     def __call__(self, x):
         """A x for x of shape (n,) or (n, k) in the working dtype; a new array of that dtype."""
         self.count += 1 if x.ndim == 1 else x.shape[1]
+        if self._diagonal is not None:
+            return self._diagonal * x if x.ndim == 1 else self._diagonal[:, None] * x
         if self._sparse is not None:
             x = np.ascontiguousarray(x)
             if self._bsr:
                 y = _core.bsr_matmul(self._sparse, x.reshape(x.shape[0], -1), transpose=False, check=False, columns=None)
-                return y.reshape(-1) if x.ndim == 1 else y
+                return y.reshape(x.shape)  # A is square: y has x's shape
             return _core.csr_matvec(self._sparse, x)
         if self._dense is not None:
             return self._dense @ x
         y = self.operand.matvec(x) if x.ndim == 1 else self.operand.matmat(x)
         return np.asarray(y, dtype=self._dtype).reshape(x.shape[0], -1).reshape(x.shape)
+
+
+def _diagonal_of(csr, n):
+    """The diagonal of a CSR tuple as a vector if the matrix is diagonal (at most one stored
+    entry a row, on the diagonal: a Jacobi preconditioner), else None."""
+    indptr, indices, data = csr[:3]
+    counts = np.diff(indptr)
+    if counts.size and counts.max() > 1:
+        return None
+    rows = np.flatnonzero(counts)
+    if not np.array_equal(indices, rows):
+        return None
+    diagonal = np.zeros(n, dtype=data.dtype)
+    diagonal[rows] = data
+    return diagonal
+
+
+class _OperandsKey:
+    """The identities of a system's A and M: equal only for the same objects (it holds them,
+    so that an id cannot be reused by another object while a solver keeps the key)."""
+
+    def __init__(self, A, M):
+        self.operands = (A, M)
+
+    def __eq__(self, other):
+        return isinstance(other, _OperandsKey) and all(a is b for a, b in zip(self.operands, other.operands))
+
+    __hash__ = None
 
 
 class _Identity:
@@ -182,7 +215,7 @@ class LinearSystem:
         self.result_dtype = given if given in (np.float32, np.complex64) else self.dtype
         self.A = _Product(A, "A", n, self.dtype)
         self.M = _Identity() if M is None else _Product(M, "M", n, self.dtype)
-        self.key = (id(A), None if M is None else id(M))
+        self.key = _OperandsKey(A, M)
         self.b = np.array(b, dtype=self.dtype)
         self.x = np.zeros(n, dtype=self.dtype) if x0 is None else np.array(x0, dtype=self.dtype)
         self.b_norm = float(np.linalg.norm(self.b))

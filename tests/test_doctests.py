@@ -22,12 +22,14 @@ PUBLIC = [
     pynla.randomized_svd,
     pynla.cur,
     pynla.cur_from_functions,
+    pynla.sort_systems,
+    pynla.solve_sequence,
 ]
 
 #: Public classes whose docstrings carry Examples.
 PUBLIC_CLASSES = [
     pynla.CountSketch, pynla.SparseSignSketch, pynla.SRHT, pynla.GaussianSketch, pynla.CURNearestNeighbors,
-    pynla.FisherInverse, pynla.SlidingFisherInverse,
+    pynla.FisherInverse, pynla.SlidingFisherInverse, pynla.RecyclingGMRES, pynla.RecyclingCG,
 ]
 
 

@@ -1,6 +1,7 @@
 // The vector updates of (deflated) conjugate gradients, each one sweep over its vectors:
 //   advance:   x += alpha p, r -= alpha q (q = A p), returning ||r||^2;
-//   direction: p = z + beta p - W mu (W: the deflation basis, column-major; mu: its k weights).
+//   direction: p = z + beta p - W mu (W: the deflation basis, column-major; mu: its k weights;
+//              W mu through the BLAS table's gemv, chunk by chunk, as in orthogonalize.hpp).
 // The squared norm is summed per chunk in a fixed order and over chunks in chunk order
 // (chunks.hpp), so every result is the same bits for any number of threads.
 #pragma once
@@ -11,6 +12,7 @@
 
 #include "pynla/common/dot.hpp"
 #include "pynla/krylov/chunks.hpp"
+#include "pynla/krylov/orthogonalize.hpp"
 
 namespace pynla::krylov {
 
@@ -35,14 +37,11 @@ template <class T>
 void cg_direction(T beta, const T* z, const T* w, std::int64_t ldw, std::int64_t k, const T* mu, T* p,
                   std::int64_t n) {
     const Chunks chunks(n);
-    for_each_chunk(chunks, (k + 3) * n * static_cast<std::int64_t>(sizeof(T)), [&](std::int64_t c) {
+    const detail::Basis<T> basis{w, detail::blas_size(ldw, "ldw"), detail::blas_size(k, "k"), chunks};
+    for_each_chunk(chunks, basis.sweep_bytes(), [&](std::int64_t c) {
         const std::int64_t begin = chunks.begin(c), end = begin + chunks.size(c);
         for (std::int64_t i = begin; i < end; ++i) p[i] = z[i] + beta * p[i];
-        for (std::int64_t j = 0; j < k; ++j) {
-            const T* __restrict column = w + j * ldw;
-            const T weight = mu[j];
-            for (std::int64_t i = begin; i < end; ++i) p[i] -= column[i] * weight;
-        }
+        if (k > 0) basis.subtract(c, mu, p);
     });
 }
 

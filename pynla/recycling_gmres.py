@@ -1,0 +1,364 @@
+"""GCRO-DR: restarted GMRES that keeps a subspace from one cycle to the next and from one linear
+system to the next (Parks, de Sturler, Mackey, Johnson and Maiti 2006).
+
+Right preconditioning: the method runs on the operator A M (``M`` approximates A's inverse, as
+in SciPy), with x = x0 + M y, so its residual is the true one. The recycled space is a pair
+(U, C) of k columns with ``A M U = C`` and C orthonormal. A cycle runs m - k Arnoldi steps of
+``(I - C C^H) A M`` from the current residual, giving ``A M V = C B + V+ Hbar`` (the kernel
+``_core.krylov_orthogonalize``: classical Gram-Schmidt twice against ``[C, V]``); the update
+minimizes the residual over ``span(U, V)``; then the k harmonic Ritz vectors of ``A M`` in
+that space with the smallest harmonic Ritz values (those that slow a restarted GMRES down)
+become the next U. Each new system keeps U, recomputes ``C = A M U`` (k products, one block)
+when A or M is another object, and starts from the residual's projection onto C.
+"""
+
+import numpy as np
+import scipy.linalg
+
+from pynla import _core
+from pynla._krylov import LinearSystem, SolveStats, check_positive_int
+from pynla._threads import one_blas_thread
+
+__all__ = ["RecyclingGMRES"]
+
+#: A new Arnoldi vector this small against A M v (relative) is rounding: the Krylov space is
+#: invariant and the cycle ends (a "lucky" breakdown).
+_BREAKDOWN = 1e-14
+#: Restarts from the true residual allowed when the recurrence says converged but A says not.
+_TRUE_RESIDUAL_RESTARTS = 3
+
+
+class RecyclingGMRES:
+    """GCRO-DR(m, k): restarted GMRES that recycles a k-dimensional subspace between cycles
+    and between systems.
+
+    Create one solver and call :meth:`solve` for each system of a sequence: the first solve is
+    an ordinary restarted solve that ends with a recycled subspace; each later solve starts
+    from it. Related systems (a parameter sweep, time steps, Newton steps) then need far fewer
+    products with A than GMRES. The recycled space is the span of the k harmonic Ritz vectors
+    of ``A M`` with the smallest harmonic Ritz values, updated at every cycle.
+
+    Parameters
+    ----------
+    m : int, optional
+        The subspace a cycle minimizes the residual over: k recycled columns plus m - k Arnoldi
+        vectors. Memory: m + 1 vectors of A's length, plus k for U.
+    k : int, optional
+        Columns of the recycled space; 0 gives plain restarted GMRES(m). ``0 <= k < m``.
+
+    Attributes
+    ----------
+    stats : SolveStats or None
+        The counts of the last solve: iterations (Arnoldi steps), matvecs, preconditioner
+        applications, the true residual norm reached, cycles.
+    recycled_space : tuple (U, C) or None
+        The recycled space after the last solve (copies): ``A M U = C``, C orthonormal.
+
+    Notes
+    -----
+    The work runs in float64 (complex128 for a complex A, b or M); x is returned in SciPy's
+    dtype for the call. Sparse A and M multiply through pynla's CSR and BSR kernels, dense ones
+    through NumPy, anything else through its ``LinearOperator``. A recycled space is kept for a
+    system whose A and M are the same objects as the last solve's; for other objects ``C`` is
+    recomputed from U. Results are the same bits for any number of pynla threads (BLAS runs on
+    one thread inside ``solve``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> import pynla
+    >>> n = 400
+    >>> base = sp.diags_array([-1.0, 2.2, -1.2], offsets=[-1, 0, 1], shape=(n, n), format="csr")
+    >>> solver = pynla.RecyclingGMRES(m=30, k=8)
+    >>> rng = np.random.default_rng(0)
+    >>> for shift in (0.0, 0.01, 0.02):
+    ...     A = base + shift * sp.eye_array(n, format="csr")
+    ...     b = rng.standard_normal(n)
+    ...     x, info = solver.solve(A, b, rtol=1e-8)
+    ...     ok = info == 0 and np.linalg.norm(b - A @ x) <= 1e-8 * np.linalg.norm(b)
+    ...     print(ok, solver.stats.recycled > 0)
+    True False
+    True True
+    True True
+    """
+
+    def __init__(self, m=40, k=10):
+        self.m = check_positive_int(m, "m", low=2)
+        self.k = check_positive_int(k, "k", low=0)
+        if self.k >= self.m:
+            raise ValueError(f"k must be less than m, got k={self.k} and m={self.m}")
+        self.stats = None
+        self._U = None  # recycled space, y-space (x = M y), Fortran (n, kk)
+        self._basis = None  # Fortran (n, m + 1): C in its first kk columns, then the Arnoldi vectors
+        self._recycled = 0  # kk: columns of U and C
+        self._key = None  # the (A, M) identities C = A M U was computed for
+
+    @property
+    def recycled_space(self):
+        if self._recycled == 0:
+            return None
+        return self._U.copy(), self._basis[:, : self._recycled].copy()
+
+    def reset(self):
+        """Forget the recycled space: the next solve starts as an ordinary restarted GMRES."""
+        self._U, self._basis, self._recycled, self._key = None, None, 0, None
+
+    def solve(self, A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None):
+        """Solve ``A x = b``, starting from the recycled space, and update it.
+
+        Parameters
+        ----------
+        A : sparse array or matrix, ndarray or LinearOperator, shape (n, n)
+        b : ndarray, shape (n,) or (n, 1)
+        x0 : ndarray, optional
+            Starting guess (default: zero).
+        rtol, atol : float, optional
+            Converged when ``||b - A x|| <= max(atol, rtol * ||b||)`` (SciPy's rule), checked
+            on the true residual before returning.
+        maxiter : int, optional
+            Maximum number of restart cycles (default: 1000).
+        M : sparse array or matrix, ndarray or LinearOperator, optional
+            Preconditioner: an approximation of A's inverse, applied on the right.
+        callback : callable, optional
+            Called as ``callback(xk)`` after each cycle.
+
+        Returns
+        -------
+        x : ndarray, shape (n,)
+        info : int
+            0: converged; > 0: ``maxiter`` cycles without convergence (x is the last iterate,
+            the best so far); < 0: breakdown or stagnation (the residual stopped decreasing;
+            x is the best iterate).
+
+        Raises
+        ------
+        ValueError
+            If A is not square, b, x0 or M do not match it, A, M, b or x0 has non-finite
+            entries, or a tolerance is negative.
+        """
+        system = LinearSystem(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter, M=M)
+        with one_blas_thread():
+            run = _Solve(self, system, callback)
+            info = run.run(1000 if system.maxiter is None else system.maxiter)
+        self.stats = SolveStats(info, run.iterations, system.A.count, system.M.count, run.true_norm, run.cycles,
+                                run.recycled_at_start)
+        return system.result(run.x), info
+
+
+class _Solve:
+    """One call of RecyclingGMRES.solve: its state and steps."""
+
+    def __init__(self, solver, system, callback):
+        self.solver, self.system, self.callback = solver, system, callback
+        self.iterations = self.cycles = 0
+        self.x = system.x
+        self.true_norm = np.inf
+        n, m = system.n, solver.m
+        if solver._basis is None or solver._basis.shape[0] != n or solver._basis.dtype != system.dtype:
+            solver.reset()
+            solver._basis = np.zeros((n, m + 1), dtype=system.dtype, order="F")
+        self.basis = solver._basis
+        self.recycled_at_start = solver._recycled
+
+    def run(self, maxiter):
+        system, solver = self.system, self.solver
+        if system.b_norm == 0.0:
+            self.x = np.zeros(system.n, dtype=system.dtype)
+            self.true_norm = 0.0
+            return 0
+        r = system.b.copy() if system.started_from_zero else system.residual(self.x)
+        if solver._recycled:
+            if solver._key != system.key:
+                self._reproject()
+            r = self._start_from_recycled(r)
+        norm = np.linalg.norm(r)
+        restarts = stalls = 0
+        while True:
+            if norm <= system.tolerance:
+                r = system.residual(self.x)
+                self.true_norm = norm = np.linalg.norm(r)
+                if norm <= system.tolerance:
+                    return 0
+                restarts += 1
+                if restarts > _TRUE_RESIDUAL_RESTARTS:
+                    return -1  # the recurrence and A disagree: rounding limits the accuracy
+            if self.cycles >= maxiter:
+                self.true_norm = np.linalg.norm(system.residual(self.x))
+                return maxiter
+            r, new_norm, broke_down = self._cycle(r, norm)
+            self.cycles += 1
+            if self.callback is not None:
+                self.callback(self.x)
+            if not np.isfinite(new_norm):
+                self.true_norm = np.linalg.norm(system.residual(self.x))
+                return -1
+            stalls = stalls + 1 if new_norm >= norm * (1 - 1e-12) else 0
+            norm = new_norm
+            if norm > system.tolerance and (stalls >= 2 or (broke_down and stalls)):
+                self.true_norm = np.linalg.norm(system.residual(self.x))
+                return -1
+
+    # -- the recycled space ------------------------------------------------------------------
+
+    def _reproject(self):
+        """C = A M U for this system's A and M, orthonormalized (U transformed alike)."""
+        solver, system = self.solver, self.system
+        AU = system.A(system.M(solver._U))
+        Q, R, kept = _orthonormal_columns(AU)
+        kk = Q.shape[1]
+        solver._U = np.asfortranarray(scipy.linalg.solve_triangular(R, solver._U[:, kept].T, trans="T").T)
+        self.basis[:, :kk] = Q
+        solver._recycled = kk
+        solver._key = system.key
+
+    def _start_from_recycled(self, r):
+        """x += M U C^H r, r -= C C^H r: the best start within the recycled space."""
+        kk = self.solver._recycled
+        C = self.basis[:, :kk]
+        coefficients = _adjoint(C) @ r
+        self.x = self.x + self.system.M(self.solver._U @ coefficients)
+        return r - C @ coefficients
+
+    # -- a cycle ----------------------------------------------------------------------------
+
+    def _cycle(self, r, norm):
+        """One cycle from residual r: Arnoldi, the minimal-residual update, the new recycled
+        space. Returns (r, ||r||, whether the Krylov space became invariant)."""
+        solver, system, basis = self.solver, self.system, self.basis
+        kk, m = solver._recycled, solver.m
+        steps = m - kk
+        H = np.zeros((steps + 1, steps), dtype=system.dtype)
+        B = np.zeros((kk, steps), dtype=system.dtype)
+        basis[:, kk] = r / norm
+        # The residual norm of the least-squares problem min ||norm e1 - H y|| after j steps is
+        # norm / ||u||, u the null vector of H^H with u_0 = 1: one short dot product a step.
+        u = np.zeros(steps + 1, dtype=system.dtype)
+        u[0] = 1.0
+        u_squares = 1.0
+        tolerance = system.tolerance
+        done = 0
+        broke_down = False
+        for j in range(steps):
+            w = system.A(system.M(basis[:, kk + j]))
+            h, h_next = _core.krylov_orthogonalize(basis, kk + j + 1, w)
+            done = j + 1
+            B[:, j] = h[:kk]
+            H[: j + 1, j] = h[kk:]
+            self.iterations += 1
+            scale = np.sqrt(np.vdot(h, h).real + h_next * h_next)
+            if not np.isfinite(scale):
+                return r, np.inf, True
+            if h_next <= _BREAKDOWN * scale:
+                basis[:, kk + j + 1] = 0.0  # the space is invariant: no next vector
+                broke_down = True
+                break
+            H[j + 1, j] = h_next
+            basis[:, kk + j + 1] = w * (1.0 / h_next)
+            u[j + 1] = -np.vdot(H[: j + 1, j], u[: j + 1]) / h_next
+            u_squares += abs(u[j + 1]) ** 2
+            if norm / np.sqrt(u_squares) <= tolerance:
+                break
+        Hj = H[: done + 1, :done]
+        rhs = np.zeros(done + 1, dtype=system.dtype)
+        rhs[0] = norm
+        y = scipy.linalg.lstsq(Hj, rhs, lapack_driver="gelsy")[0]
+        V = basis[:, kk : kk + done + 1]
+        step = V[:, :done] @ y
+        if kk:
+            step -= solver._U @ (B[:, :done] @ y)
+        self.x = self.x + system.M(step)
+        small_residual = rhs - Hj @ y
+        r = V @ small_residual
+        if solver.k:
+            self._update_recycled(Hj, B[:, :done], done)
+        return r, np.linalg.norm(small_residual), broke_down
+
+    def _update_recycled(self, H, B, steps):
+        """The k harmonic Ritz vectors of A M in span(U, V) with the smallest harmonic Ritz
+        values: Ghat^H Ghat z = theta Ghat^H What^H Vhat z, What = [C, V+], Vhat = [U D, V],
+        Ghat = [[D, B], [0, H]] (D scales U's columns to unit length). The new C = What Q and
+        U = Vhat P R^-1 (Ghat P = Q R) are each one product of the n-row basis with a small
+        matrix."""
+        solver, basis = self.solver, self.basis
+        kk = solver._recycled
+        size = kk + steps
+        dtype = basis.dtype
+        W_hat = basis[:, : size + 1]
+        U = solver._U
+        D = 1.0 / np.linalg.norm(U, axis=0) if kk else np.zeros(0)
+        G = np.zeros((size + 1, size), dtype=dtype)
+        G[:kk, :kk] = np.diag(D)
+        G[:kk, kk:] = B
+        G[kk:, kk:] = H
+        WV = np.zeros((size + 1, size), dtype=dtype)  # What^H Vhat: [C^H U D, 0; V+^H U D, I]
+        if kk:
+            WV[:, :kk] = (_adjoint(W_hat) @ U) * D
+        WV[kk : kk + steps, kk:] = np.eye(steps)
+        P = _smallest_harmonic_ritz(G, WV, min(solver.k, size), solver.m - 1)
+        if P is None:
+            return
+        Q, R, kept = _orthonormal_columns(G @ P)
+        if Q.shape[1] == 0:
+            return
+        # U_new = [U D, V] P R^-1: the small factor first.
+        weights = scipy.linalg.solve_triangular(R, P[:, kept].T, trans="T").T
+        U_new = basis[:, kk:size] @ weights[kk:]
+        if kk:
+            U_new += U @ (D[:, None] * weights[:kk])
+        k_new = Q.shape[1]
+        basis[:, :k_new] = W_hat @ Q
+        solver._U = np.asfortranarray(U_new)
+        solver._recycled = k_new
+        solver._key = self.system.key
+
+
+def _adjoint(X):
+    """X^H, a view for real X (conj() would copy)."""
+    return X.T.conj() if X.dtype.kind == "c" else X.T
+
+
+def _orthonormal_columns(X):
+    """(Q, R, kept): X[:, kept] = Q R, Q orthonormal, dropping columns that add less than
+    1e-12 of X's size (QR with column pivoting; R upper triangular)."""
+    if X.shape[1] == 0:
+        return X, np.zeros((0, 0), dtype=X.dtype), np.zeros(0, dtype=int)
+    Q, R, pivots = scipy.linalg.qr(X, mode="economic", pivoting=True)
+    diagonal = np.abs(np.diag(R))
+    rank = int(np.count_nonzero(diagonal > 1e-12 * diagonal[0])) if diagonal[0] > 0 else 0
+    kept = np.sort(pivots[:rank])
+    Q, R = scipy.linalg.qr(X[:, kept], mode="economic")
+    return Q, R, kept
+
+
+def _smallest_harmonic_ritz(G, WV, k, limit):
+    """The k eigenvectors of (G^H G) z = theta (G^H WV) z with the smallest |theta|, as the
+    columns of a matrix of G's dtype (for real G, a complex pair enters as its real and
+    imaginary parts: k grows by one rather than split a pair, up to ``limit`` columns, and a
+    pair that would pass it is left out). None if there are none."""
+    values, vectors = scipy.linalg.eig(G.conj().T @ G, G.conj().T @ WV)
+    finite = np.flatnonzero(np.isfinite(values))
+    if finite.size == 0:
+        return None
+    order = finite[np.argsort(np.abs(values[finite]), kind="stable")]
+    if G.dtype.kind == "c":
+        return vectors[:, order[:k]]
+    columns = []
+    taken = set()
+    for index in order:
+        if len(columns) >= k:
+            break
+        if index in taken:
+            continue
+        value = values[index]
+        if abs(value.imag) <= 1e-12 * abs(value):
+            columns.append(vectors[:, index].real)
+            taken.add(index)
+            continue
+        partner = next((j for j in order if j not in taken and j != index and np.isclose(values[j], np.conj(value))), None)
+        taken.update({index} if partner is None else {index, partner})
+        if len(columns) + 2 > limit:
+            continue
+        columns.append(vectors[:, index].real)
+        columns.append(vectors[:, index].imag)
+    return np.stack(columns, axis=1) if columns else None
