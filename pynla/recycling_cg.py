@@ -3,15 +3,21 @@ definite systems (Saad, Yeung, Erhel and Guyomarc'h 2000; Parks et al. 2006, RCG
 
 The deflation space W (k columns) is kept from one solve to the next. A solve starts from the
 Galerkin solution in W (``W^H r0 = 0``) and keeps every search direction A-conjugate to W:
-``p = z + beta p - W mu``, ``mu = (W^H A W)^-1 (A W)^H z``. The first m search directions of
+``p = z + beta p - W mu``, ``mu = (W^H A W)^-1 (A W)^H z``. The first m search directions P of
 a solve are kept, and at its end W becomes the k Ritz vectors of M A with the smallest Ritz
-values in ``span(W, P)``: the pencil ``(S^H A M A S, S^H A S)``, S = [W, P], whose products
-need no extra work: ``A P`` are the CG products, and ``M A p_i = (z_i - z_i+1) / alpha_i``
-from the preconditioned residuals. Per iteration the kernels do one product with A, one with
-M, one sweep ``x += alpha p, r -= alpha A p`` (``_core.cg_advance``), the k + 1 inner
-products ``[A W, r]^H z`` in one block (``_core.krylov_project``) and the direction update
-(``_core.cg_direction``).
+values in ``span(W, P)``: the pencil ``(S^H A M A S, S^H A S)`` for S = [W, P]. Its blocks
+cost no pass over the vectors: P is A-conjugate (``S^H A S`` is block diagonal: ``W^H A W``
+and the curvatures ``p^H A p``), ``(A W)^H M A p_i = (A W)^H (z_i - z_i+1) / alpha_i`` from
+the inner products every iteration computes anyway, and ``(A P)^H M A P`` is the Lanczos
+tridiagonal of the CG coefficients (the preconditioned residuals are M-orthogonal). The new W
+and A W are then one product each of the kept vectors with a small matrix.
+
+Per iteration the kernels do one product with A, one with M, one sweep ``x += alpha p,
+r -= alpha A p`` (``_core.cg_advance``), the k + 1 inner products ``[A W, r]^H z`` in one
+block (``_core.krylov_project``) and the direction update (``_core.cg_direction``).
 """
+
+import math
 
 import numpy as np
 import scipy.linalg
@@ -85,8 +91,9 @@ class RecyclingCG:
         """Forget the deflation space: the next solve is an ordinary preconditioned CG."""
         self._W = None  # Fortran (n, kk)
         self._AW = None
-        self._MAW = None
-        self._key = None  # the (A, M) identities AW and MAW hold for
+        self._stiffness = None  # W^H A W
+        self._energy = None  # (A W)^H M A W
+        self._key = None  # the (A, M) identities the three above hold for
 
     @property
     def deflation_space(self):
@@ -147,23 +154,28 @@ class _Solve:
         if solver._W is not None and (solver._W.shape[0] != n or solver._W.dtype != system.dtype):
             solver.reset()
         if solver._W is not None and solver._key != system.key:
-            solver._AW = np.asfortranarray(system.A(solver._W))
-            solver._MAW = None
+            AW = system.A(solver._W)
+            solver._AW = np.asfortranarray(AW)
+            solver._stiffness = _hermitian(_adjoint(solver._W) @ AW)
+            solver._energy = _hermitian(_adjoint(AW) @ system.M(AW))
             solver._key = system.key
-        self.deflated = 0 if solver._W is None else solver._W.shape[1]
-        kk = self.deflated
+        self.deflated = kk = 0 if solver._W is None else solver._W.shape[1]
         # [A W, r]: r is the last column, so that one projection gives (A W)^H z and r^H z.
         self.AWr = np.zeros((n, kk + 1), dtype=system.dtype, order="F")
         if kk:
             self.AWr[:, :kk] = solver._AW
-            self.inverse_gram = _pseudo_inverse(_adjoint(solver._W) @ solver._AW)
+            self.inverse_gram = _pseudo_inverse(solver._stiffness)
         self.r = self.AWr[:, kk]
+        # The first m iterations' directions, products and coefficients, for the new W.
         stored = min(m, n) if solver.k else 0
         self.P = np.zeros((n, stored), dtype=system.dtype, order="F")
         self.AP = np.zeros((n, stored), dtype=system.dtype, order="F")
-        self.Z = np.zeros((n, stored + 1), dtype=system.dtype, order="F")
-        self.alphas = np.zeros(stored, dtype=system.dtype)
+        self.alphas = np.zeros(stored)
+        self.curvatures = np.zeros(stored)
+        self.rhos = np.zeros(stored + 1)  # r_i^H z_i
+        self.projections = np.zeros((kk, stored + 1), dtype=system.dtype)  # (A W)^H z_i
         self.stored = 0
+        self.storing = stored > 0
 
     def _deflation_weights(self, g):
         """(W^H A W)^-1 g."""
@@ -188,8 +200,13 @@ class _Solve:
             if self.true_norm <= system.tolerance:
                 return 0
             self.r[:] = true_residual
-            self.P = self.P[:, : self.stored]  # M A p = (z - z') / alpha holds within one run only
+            self.storing = False  # the stored recurrences hold within one run only
         return -1
+
+    def _store(self, i, z_projection, rho):
+        """Keeps (A W)^H z_i and r_i^H z_i."""
+        self.projections[:, i] = z_projection
+        self.rhos[i] = rho
 
     def _iterate(self, maxiter):
         """Deflated CG from the residual in self.r until the recurrence's residual meets the
@@ -197,62 +214,79 @@ class _Solve:
         system, solver = self.system, self.solver
         kk = self.deflated
         x, r = self.x, self.r
+        W = solver._W if kk else self.AWr  # (with no columns used when kk = 0)
         if kk:  # the Galerkin start in W: W^H r = 0 afterwards
-            weights = self._deflation_weights(_core.krylov_project(solver._W, kk, r))
-            x += solver._W @ weights
+            weights = self._deflation_weights(_core.krylov_project(W, kk, r))
+            x += W @ weights
             r -= solver._AW @ weights
         z = system.M(r)
         g = _core.krylov_project(self.AWr, kk + 1, z)
         rho = g[kk].real
-        p = z - solver._W @ self._deflation_weights(g[:kk]) if kk else z.copy()
-        if self.stored < self.P.shape[1]:
-            self.Z[:, self.stored] = z
+        # Directions are made where they are kept: in P's columns while storing.
+        p = self.P[:, self.stored] if self.storing else np.empty_like(r)
+        _core.cg_direction(0.0, z, W, self._deflation_weights(g[:kk]), z, p)
+        if self.storing:
+            self._store(0, g[:kk], rho)
+        spare = None
         norm = np.linalg.norm(r)
         while norm > system.tolerance:
             if self.iterations >= maxiter:
                 return maxiter
             q = system.A(p)
             curvature = _core.krylov_project(p.reshape(-1, 1, order="F"), 1, q)[0].real
-            if not (np.isfinite(curvature) and curvature > 0 and np.isfinite(rho) and rho > 0):
+            if not (math.isfinite(curvature) and curvature > 0 and math.isfinite(rho) and rho > 0):
                 return -1
             alpha = rho / curvature
-            norm = np.sqrt(_core.cg_advance(alpha, p, q, x, r))
+            norm = math.sqrt(_core.cg_advance(alpha, p, q, x, r))
             self.iterations += 1
             z = system.M(r)
-            if self.stored < self.P.shape[1]:
+            g = _core.krylov_project(self.AWr, kk + 1, z)
+            rho_next = g[kk].real
+            new_p = p
+            if self.storing:
                 i = self.stored
-                self.P[:, i], self.AP[:, i], self.Z[:, i + 1], self.alphas[i] = p, q, z, alpha
+                self.AP[:, i], self.alphas[i], self.curvatures[i] = q, alpha, curvature
+                self._store(i + 1, g[:kk], rho_next)
                 self.stored += 1
+                self.storing = self.stored < self.P.shape[1]
+                spare = np.empty_like(r) if spare is None else spare
+                new_p = self.P[:, self.stored] if self.storing else spare
             if self.callback is not None:
                 self.callback(x)
-            g = _core.krylov_project(self.AWr, kk + 1, z)
-            rho, beta = g[kk].real, g[kk].real / rho
-            _core.cg_direction(beta, z, solver._W if kk else self.AWr, self._deflation_weights(g[:kk]), p)
+            _core.cg_direction(rho_next / rho, z, W, self._deflation_weights(g[:kk]), p, new_p)
+            p, rho = new_p, rho_next
         return 0
 
     def update_deflation(self):
-        """W = the k Ritz vectors of M A with the smallest Ritz values in span(W, P): the
-        pencil (S^H A M A S, S^H A S) for S = [W, P], assembled block by block."""
-        solver, system = self.solver, self.system
-        if solver.k == 0 or self.stored == 0:
+        """W = the k Ritz vectors of M A with the smallest Ritz values in span(W, P) (the
+        pencil of the module docstring, assembled from the stored coefficients)."""
+        solver = self.solver
+        s, kk = self.stored, self.deflated
+        if solver.k == 0 or s == 0:
             return
-        kk, s = self.deflated, self.stored
-        MAP = (self.Z[:, :s] - self.Z[:, 1 : s + 1]) / self.alphas[:s]
-        if kk and solver._MAW is None:
-            solver._MAW = np.asfortranarray(system.M(solver._AW))
-        S = [solver._W, self.P[:, :s]] if kk else [self.P[:, :s]]
-        AS = [solver._AW, self.AP[:, :s]] if kk else [self.AP[:, :s]]
-        MAS = [solver._MAW, MAP] if kk else [MAP]
-        stiffness = _hermitian(np.block([[_adjoint(a) @ b for b in AS] for a in S]))
-        energy = _hermitian(np.block([[_adjoint(a) @ b for b in MAS] for a in AS]))
-        Y = _smallest_ritz(energy, stiffness, solver.k)
-        rows = np.cumsum([0] + [block.shape[1] for block in S])
-
-        def combine(blocks):
-            return np.asfortranarray(sum(block @ Y[rows[i] : rows[i + 1]] for i, block in enumerate(blocks)))
-
-        solver._W, solver._AW, solver._MAW = combine(S), combine(AS), combine(MAS)
-        solver._key = system.key
+        alphas, rhos = self.alphas[:s], self.rhos[: s + 1]
+        size = kk + s
+        energy = np.zeros((size, size), dtype=self.P.dtype)
+        stiffness = np.zeros((size, size), dtype=self.P.dtype)
+        # (A P)^H M A P: the Lanczos tridiagonal.
+        tail = np.diag((rhos[:-1] + rhos[1:]) / alphas**2) - np.diag(rhos[1:-1] / (alphas[:-1] * alphas[1:]), 1)
+        energy[kk:, kk:] = tail + np.triu(tail, 1).T
+        stiffness[kk:, kk:] = np.diag(self.curvatures[:s])
+        if kk:
+            energy[:kk, :kk] = solver._energy
+            energy[:kk, kk:] = (self.projections[:, :s] - self.projections[:, 1 : s + 1]) / alphas
+            energy[kk:, :kk] = _adjoint(energy[:kk, kk:])
+            stiffness[:kk, :kk] = solver._stiffness
+        values, Y = _smallest_ritz(energy, stiffness, solver.k)
+        W = self.P[:, :s] @ Y[kk:]
+        AW = self.AP[:, :s] @ Y[kk:]
+        if kk:
+            W += solver._W @ Y[:kk]
+            AW += solver._AW @ Y[:kk]
+        solver._W, solver._AW = np.asfortranarray(W), np.asfortranarray(AW)
+        solver._stiffness = np.eye(Y.shape[1], dtype=W.dtype)
+        solver._energy = np.diag(values).astype(W.dtype)
+        solver._key = self.system.key
 
 
 def _adjoint(X):
@@ -272,11 +306,13 @@ def _pseudo_inverse(G):
 
 
 def _smallest_ritz(energy, stiffness, k):
-    """Y (columns) of the k smallest eigenpairs of energy y = lambda stiffness y, on the range
-    of the positive semidefinite stiffness (directions it does not see are left out)."""
+    """(values, Y): the k smallest eigenpairs of energy y = lambda stiffness y, Y^H stiffness Y
+    = I, on the range of the positive semidefinite stiffness (directions it does not see are
+    left out)."""
     values, vectors = scipy.linalg.eigh(stiffness)
     keep = values > _RANK_TOLERANCE * max(values[-1], 0.0)
     T = vectors[:, keep] / np.sqrt(values[keep])
     reduced = _hermitian(_adjoint(T) @ energy @ T)
-    _, ritz = scipy.linalg.eigh(reduced)
-    return T @ ritz[:, : min(k, ritz.shape[1])]
+    ritz_values, ritz = scipy.linalg.eigh(reduced)
+    count = min(k, ritz.shape[1])
+    return ritz_values[:count], T @ ritz[:, :count]

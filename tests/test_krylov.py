@@ -149,8 +149,11 @@ def test_cg_updates(rng, dtype, k):
     assert_allclose(x1, x + 0.3 * p, rtol=1e-15)
     assert_allclose(r1, r - 0.3 * q, rtol=1e-15)
     assert squares == pytest.approx(np.vdot(r1, r1).real, rel=1e-13)
-    _core.cg_direction(0.7, z, W, mu, p1)
-    assert_allclose(p1, z + 0.7 * p - W[:, :k] @ mu, atol=1e-13)
+    p2 = np.empty_like(p1)
+    _core.cg_direction(0.7, z, W, mu, p1, p2)
+    assert_allclose(p2, z + 0.7 * p - W[:, :k] @ mu, atol=1e-13)
+    _core.cg_direction(0.7, z, W, mu, p1, p1)
+    assert_array_equal(p1, p2)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -109,8 +109,8 @@ void bind_krylov(py::module_& m) {
 
     m.def(
         "cg_direction",
-        [](const py::object& beta, const py::handle& z, const py::handle& w, const py::handle& mu,
-           const py::handle& p) -> py::object {
+        [](const py::object& beta, const py::handle& z, const py::handle& w, const py::handle& mu, const py::handle& p,
+           const py::handle& p_next) -> py::object {
             return dispatch_solver_value(p, "p", [&](auto tag) -> py::object {
                 using T = typename decltype(tag)::type;
                 const std::int64_t n = py::reinterpret_borrow<py::array>(p).shape(0);
@@ -119,13 +119,16 @@ void bind_krylov(py::module_& m) {
                 const T* z_data = vector_data<T>(z, "z", n);
                 const T* mu_data = vector_data<T>(mu, "mu", k);
                 const auto [w_data, ldw] = basis_columns<T>(w, k, n, "w");
-                T* p_data = mutable_vector_data<T>(p, "p", n);
-                without_gil([&, w_data = w_data, ldw = ldw] { krylov::cg_direction(b, z_data, w_data, ldw, k, mu_data, p_data, n); });
+                const T* p_data = vector_data<T>(p, "p", n);
+                T* next = mutable_vector_data<T>(p_next, "p_next", n);
+                without_gil([&, w_data = w_data, ldw = ldw] {
+                    krylov::cg_direction(b, z_data, w_data, ldw, k, mu_data, p_data, next, n);
+                });
                 return py::none();
             });
         },
-        py::arg("beta"), py::arg("z"), py::arg("w"), py::arg("mu"), py::arg("p"),
-        "p = z + beta p - W mu in place, for the first len(mu) columns of the Fortran-ordered w.");
+        py::arg("beta"), py::arg("z"), py::arg("w"), py::arg("mu"), py::arg("p"), py::arg("p_next"),
+        "p_next = z + beta p - W mu, for the first len(mu) columns of the Fortran-ordered w (p_next may be p).");
 }
 
 }  // namespace pynla::bindings

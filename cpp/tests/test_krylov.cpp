@@ -198,7 +198,7 @@ void check_cg_updates(std::mt19937_64& rng, std::int64_t n, std::int64_t k) {
     const auto [one, three] = on_1_and_3_threads([&] {
         Out out{x0, r0, p0, 0.0};
         out.squares = krylov::cg_advance(alpha, p0.data(), q.data(), out.x.data(), out.r.data(), n);
-        krylov::cg_direction(beta, z.data(), w.data(), n, k, mu.data(), out.p.data(), n);
+        krylov::cg_direction(beta, z.data(), w.data(), n, k, mu.data(), out.p.data(), out.p.data(), n);
         return out;
     });
     expect(one == three, "cg updates: 1 and 3 threads", n, k);

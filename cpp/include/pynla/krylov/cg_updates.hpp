@@ -1,6 +1,7 @@
 // The vector updates of (deflated) conjugate gradients, each one sweep over its vectors:
 //   advance:   x += alpha p, r -= alpha q (q = A p), returning ||r||^2;
-//   direction: p = z + beta p - W mu (W: the deflation basis, column-major; mu: its k weights;
+//   direction: p' = z + beta p - W mu (W: the deflation basis, column-major; mu: its k weights;
+//              p' may be p;
 //              W mu through the BLAS table's gemv, chunk by chunk, as in orthogonalize.hpp).
 // The squared norm is summed per chunk in a fixed order and over chunks in chunk order
 // (chunks.hpp), so every result is the same bits for any number of threads.
@@ -34,14 +35,14 @@ double cg_advance(T alpha, const T* p, const T* q, T* x, T* r, std::int64_t n) {
 }
 
 template <class T>
-void cg_direction(T beta, const T* z, const T* w, std::int64_t ldw, std::int64_t k, const T* mu, T* p,
-                  std::int64_t n) {
+void cg_direction(T beta, const T* z, const T* w, std::int64_t ldw, std::int64_t k, const T* mu, const T* p,
+                  T* p_next, std::int64_t n) {
     const Chunks chunks(n);
     const detail::Basis<T> basis{w, detail::blas_size(ldw, "ldw"), detail::blas_size(k, "k"), chunks};
     for_each_chunk(chunks, basis.sweep_bytes(), [&](std::int64_t c) {
         const std::int64_t begin = chunks.begin(c), end = begin + chunks.size(c);
-        for (std::int64_t i = begin; i < end; ++i) p[i] = z[i] + beta * p[i];
-        if (k > 0) basis.subtract(c, mu, p);
+        for (std::int64_t i = begin; i < end; ++i) p_next[i] = z[i] + beta * p[i];
+        if (k > 0) basis.subtract(c, mu, p_next);
     });
 }
 
