@@ -152,7 +152,8 @@ def solve_sequence(matrices, rhs, *, method="gcrodr", sort=True, features=None, 
     sort : bool, optional
         Solve in the order of :func:`sort_systems` (default), else in the given order.
     features : optional
-        What to sort by (see :func:`sort_systems`); default: the matrices themselves.
+        What to sort by (see :func:`sort_systems`); default: the matrices themselves (which
+        must then be sparse matrices or arrays).
     M : matrix, LinearOperator or callable, optional
         One preconditioner for every system, or a callable ``M(A)`` that builds one for a
         matrix (called once per system, in the solve order).
@@ -192,6 +193,8 @@ def solve_sequence(matrices, rhs, *, method="gcrodr", sort=True, features=None, 
         rhs = np.broadcast_to(rhs, (N, rhs.shape[0]))
     if rhs.ndim != 2 or rhs.shape[0] != N:
         raise ValueError(f"rhs has shape {rhs.shape}, expected ({N}, {n}) or ({n},)")
+    if sort and features is None and not all(sp.issparse(A) or isinstance(A, np.ndarray) for A in matrices):
+        raise ValueError("sorting LinearOperators needs features= (one feature vector per system), or sort=False")
     solver = _SOLVERS[method](**solver_options)
     order = sort_systems(matrices if features is None else features) if sort else np.arange(N)
     solutions, infos, stats = [None] * N, np.zeros(N, dtype=int), [None] * N

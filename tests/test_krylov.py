@@ -573,3 +573,5 @@ def test_solve_sequence_bad_input(rng):
         pynla.solve_sequence(sequence, np.ones((3, 16)))
     with pytest.raises(ValueError, match="empty"):
         pynla.solve_sequence([], np.ones(16))
+    with pytest.raises(ValueError, match="features="):
+        pynla.solve_sequence([spla.aslinearoperator(A) for A in sequence], np.ones(16))
