@@ -12,12 +12,11 @@ the inner products every iteration computes anyway, and ``(A P)^H M A P`` is the
 tridiagonal of the CG coefficients (the preconditioned residuals are M-orthogonal). The new W
 and A W are then one product each of the kept vectors with a small matrix.
 
-Per iteration the kernels do one product with A, one with M, one sweep ``x += alpha p,
-r -= alpha A p`` (``_core.cg_advance``), the k + 1 inner products ``[A W, r]^H z`` in one
-block (``_core.krylov_project``) and the direction update (``_core.cg_direction``).
+The iteration loop runs in C++ (``_core.deflated_cg``): per iteration one product with A,
+one with M, one sweep ``x += alpha p, r -= alpha A p``, the k + 1 inner products
+``[A W, r]^H z`` in one block and the direction update. Sparse A (CSR) and a diagonal M
+(Jacobi) run in the core without returning to Python; other operators are called back.
 """
-
-import math
 
 import numpy as np
 import scipy.linalg
@@ -162,9 +161,10 @@ class _Solve:
         self.deflated = kk = 0 if solver._W is None else solver._W.shape[1]
         # [A W, r]: r is the last column, so that one projection gives (A W)^H z and r^H z.
         self.AWr = np.zeros((n, kk + 1), dtype=system.dtype, order="F")
+        self.inverse_gram = np.zeros((kk, kk), dtype=system.dtype, order="F")
         if kk:
             self.AWr[:, :kk] = solver._AW
-            self.inverse_gram = _pseudo_inverse(solver._stiffness)
+            self.inverse_gram[:] = _pseudo_inverse(solver._stiffness)
         self.r = self.AWr[:, kk]
         # The first m iterations' directions, products and coefficients, for the new W.
         stored = min(m, n) if solver.k else 0
@@ -173,13 +173,19 @@ class _Solve:
         self.alphas = np.zeros(stored)
         self.curvatures = np.zeros(stored)
         self.rhos = np.zeros(stored + 1)  # r_i^H z_i
-        self.projections = np.zeros((kk, stored + 1), dtype=system.dtype)  # (A W)^H z_i
+        self.projections = np.zeros((kk, stored + 1), dtype=system.dtype, order="F")  # (A W)^H z_i
         self.stored = 0
         self.storing = stored > 0
-
-    def _deflation_weights(self, g):
-        """(W^H A W)^-1 g."""
-        return self.inverse_gram @ g if self.deflated else g[:0]
+        W = solver._W if kk else np.zeros((n, 0), dtype=system.dtype, order="F")
+        work = [np.empty(n, dtype=system.dtype) for _ in range(3)]  # spare direction, A p, M r
+        self.workspace = (self.x, self.AWr, W, self.inverse_gram, self.P, self.AP, 0, self.alphas,
+                          self.curvatures, self.rhos, self.projections, *work)
+        # A and M for the loop: the core's CSR product and diagonal scaling where they apply
+        # (counted by the loop), else the counted products as Python callables.
+        self.native_A = system.A.csr is not None
+        self.native_M = system.M.diagonal is not None
+        self.operand_A = system.A.csr if self.native_A else system.A
+        self.operand_M = system.M.diagonal if self.native_M else (None if system.M.operand is None else system.M)
 
     def run(self, maxiter):
         """CG to the tolerance on the true residual, restarting from it when the recurrence's
@@ -203,59 +209,21 @@ class _Solve:
             self.storing = False  # the stored recurrences hold within one run only
         return -1
 
-    def _store(self, i, z_projection, rho):
-        """Keeps (A W)^H z_i and r_i^H z_i."""
-        self.projections[:, i] = z_projection
-        self.rhos[i] = rho
-
     def _iterate(self, maxiter):
-        """Deflated CG from the residual in self.r until the recurrence's residual meets the
-        tolerance (0), maxiter iterations pass (maxiter) or the curvature is not positive (-1)."""
-        system, solver = self.system, self.solver
-        kk = self.deflated
-        x, r = self.x, self.r
-        W = solver._W if kk else self.AWr  # (with no columns used when kk = 0)
-        if kk:  # the Galerkin start in W: W^H r = 0 afterwards
-            weights = self._deflation_weights(_core.krylov_project(W, kk, r))
-            x += W @ weights
-            r -= solver._AW @ weights
-        z = system.M(r)
-        g = _core.krylov_project(self.AWr, kk + 1, z)
-        rho = g[kk].real
-        # Directions are made where they are kept: in P's columns while storing.
-        p = self.P[:, self.stored] if self.storing else np.empty_like(r)
-        _core.cg_direction(0.0, z, W, self._deflation_weights(g[:kk]), z, p)
-        if self.storing:
-            self._store(0, g[:kk], rho)
-        spare = None
-        norm = np.linalg.norm(r)
-        while norm > system.tolerance:
-            if self.iterations >= maxiter:
-                return maxiter
-            q = system.A(p)
-            curvature = _core.krylov_project(p.reshape(-1, 1, order="F"), 1, q)[0].real
-            if not (math.isfinite(curvature) and curvature > 0 and math.isfinite(rho) and rho > 0):
-                return -1
-            alpha = rho / curvature
-            norm = math.sqrt(_core.cg_advance(alpha, p, q, x, r))
-            self.iterations += 1
-            z = system.M(r)
-            g = _core.krylov_project(self.AWr, kk + 1, z)
-            rho_next = g[kk].real
-            new_p = p
-            if self.storing:
-                i = self.stored
-                self.AP[:, i], self.alphas[i], self.curvatures[i] = q, alpha, curvature
-                self._store(i + 1, g[:kk], rho_next)
-                self.stored += 1
-                self.storing = self.stored < self.P.shape[1]
-                spare = np.empty_like(r) if spare is None else spare
-                new_p = self.P[:, self.stored] if self.storing else spare
-            if self.callback is not None:
-                self.callback(x)
-            _core.cg_direction(rho_next / rho, z, W, self._deflation_weights(g[:kk]), p, new_p)
-            p, rho = new_p, rho_next
-        return 0
+        """Deflated CG (``_core.deflated_cg``) from the residual in self.r until the
+        recurrence's residual meets the tolerance (0), maxiter iterations pass (maxiter) or the
+        curvature is not positive (-1)."""
+        system = self.system
+        workspace = self.workspace[:6] + (self.stored,) + self.workspace[7:]
+        status, iterations, products, preconditionings, self.stored, _ = _core.deflated_cg(
+            workspace, self.operand_A, self.operand_M, self.callback, system.tolerance, maxiter, self.iterations,
+            self.storing)
+        self.iterations += iterations
+        if self.native_A:
+            system.A.count += products
+        if self.native_M:
+            system.M.count += preconditionings
+        return {0: 0, 1: maxiter, -1: -1}[status]
 
     def update_deflation(self):
         """W = the k Ritz vectors of M A with the smallest Ritz values in span(W, P) (the

@@ -1,8 +1,13 @@
 // pynla._core kernels of the Krylov solvers (pynla/krylov/): CSR products with vectors and
-// blocks, the Arnoldi orthogonalization against a basis, and the vector updates of CG. The
-// solvers run in float64 or complex128.
-#include "pynla/krylov/cg_updates.hpp"
+// blocks, the Arnoldi orthogonalization against a basis, and the deflated CG loop (its A and
+// M either the core's CSR product and a diagonal scaling, or Python callables called with the
+// GIL). The solvers run in float64 or complex128.
+#include <cstring>
+#include <functional>
+#include <optional>
+
 #include "pynla/krylov/csr_matvec.hpp"
+#include "pynla/krylov/deflated_cg.hpp"
 #include "pynla/krylov/orthogonalize.hpp"
 
 #include "common.hpp"
@@ -44,6 +49,108 @@ py::object csr_matvec_typed(const CsrView<I, T>& a, const py::handle& x_in) {
     return to_numpy(std::move(y)).reshape({a.n_rows, k});
 }
 
+// A view of n values at `data` as a read-only numpy array (no copy; `owner` keeps it alive).
+template <class T>
+py::array_t<T> read_only_view(const T* data, std::int64_t n, const py::handle& owner) {
+    py::array_t<T> view({n}, {static_cast<py::ssize_t>(sizeof(T))}, data, owner);
+    py::detail::array_proxy(view.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+    return view;
+}
+
+// out = f(in) for a Python callable f of n values, with the GIL taken for the call.
+template <class T>
+void call_python(const py::object& f, const T* in, T* out, std::int64_t n, const py::handle& owner, const char* what) {
+    py::gil_scoped_acquire gil;
+    const py::object result = f(read_only_view(in, n, owner));
+    const auto values = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(result);
+    if (!values || values.ndim() != 1 || values.shape(0) != n) {
+        throw py::value_error(std::string(what) + ": expected a result of shape (" + std::to_string(n) + ",)");
+    }
+    std::memcpy(out, values.data(), static_cast<std::size_t>(n) * sizeof(T));
+}
+
+template <class T>
+T* column_data(const py::handle& array, const char* what, std::int64_t rows, std::int64_t columns) {
+    const auto matrix = fortran_matrix<T>(array, what);
+    if (matrix.shape(0) != rows || matrix.shape(1) != columns || !matrix.writeable()) {
+        throw py::value_error(std::string(what) + ": expected a writeable " + std::to_string(rows) + " x " +
+                              std::to_string(columns) + " Fortran-ordered array");
+    }
+    return const_cast<T*>(matrix.data());
+}
+
+template <class T>
+py::object deflated_cg_typed(const py::tuple& workspace, const py::object& a, const py::object& m,
+                             const py::object& callback, double tolerance, std::int64_t max_iterations,
+                             std::int64_t done, bool keep) {
+    if (workspace.size() != 14) throw py::value_error("workspace: expected 14 entries");
+    krylov::CgWorkspace<T> ws;
+    ws.n = py::reinterpret_borrow<py::array>(workspace[0]).shape(0);
+    const std::int64_t n = ws.n;
+    ws.x = mutable_vector_data<T>(workspace[0], "x", n);
+    const auto awr = py::reinterpret_borrow<py::array>(workspace[1]);
+    ws.k = awr.ndim() == 2 ? awr.shape(1) - 1 : -1;
+    if (ws.k < 0) throw py::value_error("awr: expected a 2-D array");
+    const std::int64_t k = ws.k;
+    T* awr_data = column_data<T>(workspace[1], "awr", n, k + 1);
+    ws.awr = awr_data;
+    ws.r = awr_data + k * n;
+    ws.w = k > 0 ? column_data<T>(workspace[2], "w", n, k) : nullptr;
+    ws.inverse_gram = column_data<T>(workspace[3], "inverse_gram", k, k);
+    ws.capacity = py::reinterpret_borrow<py::array>(workspace[4]).shape(1);
+    const std::int64_t capacity = ws.capacity;
+    ws.kept = column_data<T>(workspace[4], "kept", n, capacity);
+    ws.kept_products = column_data<T>(workspace[5], "kept_products", n, capacity);
+    ws.stored = workspace[6].cast<std::int64_t>();
+    if (ws.stored < 0 || ws.stored > capacity) throw py::value_error("stored: outside the kept columns");
+    ws.alphas = mutable_vector_data<double>(workspace[7], "alphas", capacity);
+    ws.curvatures = mutable_vector_data<double>(workspace[8], "curvatures", capacity);
+    ws.rhos = mutable_vector_data<double>(workspace[9], "rhos", capacity + 1);
+    ws.projections = column_data<T>(workspace[10], "projections", k, capacity + 1);
+    ws.spare = mutable_vector_data<T>(workspace[11], "spare", n);
+    ws.q = mutable_vector_data<T>(workspace[12], "q", n);
+    ws.z = mutable_vector_data<T>(workspace[13], "z", n);
+
+    std::function<void(const T*, T*)> apply_a;
+    std::optional<CsrView<std::int32_t, T>> csr32;
+    std::optional<CsrView<std::int64_t, T>> csr64;
+    if (py::isinstance<py::tuple>(a)) {
+        const auto csr = a.cast<py::tuple>();
+        if (py::isinstance<py::array_t<std::int32_t>>(csr[1])) {
+            csr32 = csr_view<std::int32_t, T>(csr, "a");
+            apply_a = [&](const T* p, T* q) { krylov::csr_matvec(*csr32, p, 1, q); };
+        } else {
+            csr64 = csr_view<std::int64_t, T>(csr, "a");
+            apply_a = [&](const T* p, T* q) { krylov::csr_matvec(*csr64, p, 1, q); };
+        }
+        const auto& shape = csr32 ? std::pair{csr32->n_rows, csr32->n_cols} : std::pair{csr64->n_rows, csr64->n_cols};
+        if (shape.first != n || shape.second != n) throw py::value_error("a: expected an n x n CSR matrix");
+    } else {
+        apply_a = [&](const T* p, T* q) { call_python<T>(a, p, q, n, workspace[0], "A"); };
+    }
+    const bool identity_m = m.is_none();
+    std::function<void(const T*, T*)> apply_m;
+    if (!identity_m && py::isinstance<py::array>(m)) {
+        const T* diagonal = vector_data<T>(m, "m", n);
+        apply_m = [diagonal, n](const T* r, T* z) {
+            for (std::int64_t i = 0; i < n; ++i) z[i] = diagonal[i] * r[i];
+        };
+    } else if (!identity_m) {
+        apply_m = [&](const T* r, T* z) { call_python<T>(m, r, z, n, workspace[0], "M"); };
+    }
+    const auto each_iteration = [&](const T* x) {
+        if (callback.is_none()) return;
+        py::gil_scoped_acquire gil;
+        callback(read_only_view(x, n, workspace[0]));
+    };
+    const auto outcome = without_gil([&] {
+        return krylov::deflated_cg(ws, apply_a, apply_m, identity_m, each_iteration, tolerance, max_iterations, done,
+                                   keep);
+    });
+    return py::make_tuple(outcome.status, outcome.iterations, outcome.products, outcome.preconditionings, ws.stored,
+                          outcome.residual_norm);
+}
+
 }  // namespace
 
 void bind_krylov(py::module_& m) {
@@ -75,60 +182,20 @@ void bind_krylov(py::module_& m) {
         "first p columns of the Fortran-ordered q, in place; h the coefficients, norm ||w|| after.");
 
     m.def(
-        "krylov_project",
-        [](const py::handle& q, std::int64_t p, const py::handle& w) -> py::object {
-            return dispatch_solver_value(w, "w", [&](auto tag) -> py::object {
+        "deflated_cg",
+        [](const py::tuple& workspace, const py::object& a, const py::object& m, const py::object& callback,
+           double tolerance, std::int64_t max_iterations, std::int64_t done, bool keep) -> py::object {
+            return dispatch_solver_value(workspace[0], "x", [&](auto tag) -> py::object {
                 using T = typename decltype(tag)::type;
-                const std::int64_t n = py::reinterpret_borrow<py::array>(w).shape(0);
-                const T* w_data = vector_data<T>(w, "w", n);
-                const auto [q_data, ldq] = basis_columns<T>(q, p, n, "q");
-                Buffer<T> h(p);
-                without_gil([&, q_data = q_data, ldq = ldq] { krylov::project(q_data, ldq, p, w_data, n, h.data()); });
-                return to_numpy(std::move(h));
+                return deflated_cg_typed<T>(workspace, a, m, callback, tolerance, max_iterations, done, keep);
             });
         },
-        py::arg("q"), py::arg("p"), py::arg("w"), "Q^H w for the first p columns of the Fortran-ordered q.");
-
-    m.def(
-        "cg_advance",
-        [](const py::object& alpha, const py::handle& p, const py::handle& q, const py::handle& x,
-           const py::handle& r) -> py::object {
-            return dispatch_solver_value(x, "x", [&](auto tag) -> py::object {
-                using T = typename decltype(tag)::type;
-                const std::int64_t n = py::reinterpret_borrow<py::array>(x).shape(0);
-                const T a = alpha.cast<T>();
-                const T* p_data = vector_data<T>(p, "p", n);
-                const T* q_data = vector_data<T>(q, "q", n);
-                T* x_data = mutable_vector_data<T>(x, "x", n);
-                T* r_data = mutable_vector_data<T>(r, "r", n);
-                return py::float_(without_gil([&] { return krylov::cg_advance(a, p_data, q_data, x_data, r_data, n); }));
-            });
-        },
-        py::arg("alpha"), py::arg("p"), py::arg("q"), py::arg("x"), py::arg("r"),
-        "x += alpha p and r -= alpha q in place; returns ||r||^2.");
-
-    m.def(
-        "cg_direction",
-        [](const py::object& beta, const py::handle& z, const py::handle& w, const py::handle& mu, const py::handle& p,
-           const py::handle& p_next) -> py::object {
-            return dispatch_solver_value(p, "p", [&](auto tag) -> py::object {
-                using T = typename decltype(tag)::type;
-                const std::int64_t n = py::reinterpret_borrow<py::array>(p).shape(0);
-                const std::int64_t k = py::reinterpret_borrow<py::array>(mu).shape(0);
-                const T b = beta.cast<T>();
-                const T* z_data = vector_data<T>(z, "z", n);
-                const T* mu_data = vector_data<T>(mu, "mu", k);
-                const auto [w_data, ldw] = basis_columns<T>(w, k, n, "w");
-                const T* p_data = vector_data<T>(p, "p", n);
-                T* next = mutable_vector_data<T>(p_next, "p_next", n);
-                without_gil([&, w_data = w_data, ldw = ldw] {
-                    krylov::cg_direction(b, z_data, w_data, ldw, k, mu_data, p_data, next, n);
-                });
-                return py::none();
-            });
-        },
-        py::arg("beta"), py::arg("z"), py::arg("w"), py::arg("mu"), py::arg("p"), py::arg("p_next"),
-        "p_next = z + beta p - W mu, for the first len(mu) columns of the Fortran-ordered w (p_next may be p).");
+        py::arg("workspace"), py::arg("a"), py::arg("m"), py::arg("callback"), py::arg("tolerance"),
+        py::arg("max_iterations"), py::arg("done"), py::arg("keep"),
+        "Deflated PCG from r (pynla/krylov/deflated_cg.hpp): workspace = (x, awr, w, inverse_gram, kept,\n"
+        "kept_products, stored, alphas, curvatures, rhos, projections, spare, q, z); a: a CSR tuple or a\n"
+        "callable p -> A p; m: None, a diagonal (1-D array) or a callable; callback: None or x -> None.\n"
+        "Returns (status, iterations, products, preconditionings, stored, residual_norm).");
 }
 
 }  // namespace pynla::bindings
