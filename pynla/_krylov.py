@@ -235,5 +235,18 @@ class LinearSystem:
         return x.astype(self.result_dtype, copy=False)
 
 
-def norm(v):
-    return float(np.linalg.norm(v))
+def inner(Q, X):
+    """Q^H X for n-row blocks, by the core's chunked kernel (the same bits for any number of
+    threads; NumPy's product on several BLAS threads is not)."""
+    dtype = np.result_type(Q.dtype, X.dtype)
+    return _core.krylov_inner(np.asfortranarray(Q, dtype=dtype), np.asfortranarray(X, dtype=dtype))
+
+
+def combine(Q, C, out=None, *, accumulate=False):
+    """Q C (``out += Q C`` if accumulate) for an n-row block Q and a small C, by the core's
+    chunked kernel on pynla's threads; ``out`` is Fortran-ordered."""
+    dtype = np.result_type(Q.dtype, C.dtype)
+    if out is None:
+        out = np.empty((Q.shape[0], C.shape[1]), dtype=dtype, order="F")
+    _core.krylov_combine(np.asfortranarray(Q, dtype=dtype), np.asfortranarray(C, dtype=dtype), out, accumulate)
+    return out

@@ -22,7 +22,7 @@ import numpy as np
 import scipy.linalg
 
 from pynla import _core
-from pynla._krylov import LinearSystem, SolveStats, check_positive_int
+from pynla._krylov import LinearSystem, SolveStats, check_positive_int, combine, inner
 from pynla._threads import one_blas_thread
 
 __all__ = ["RecyclingCG"]
@@ -131,8 +131,10 @@ class RecyclingCG:
         ValueError
             As :meth:`RecyclingGMRES.solve`.
         """
-        system = LinearSystem(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter, M=M)
+        # One BLAS thread from the start: a threaded BLAS call (even ||b||'s) would leave
+        # OpenBLAS's threads spinning for a tenth of a second against the loop's own.
         with one_blas_thread():
+            system = LinearSystem(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter, M=M)
             run = _Solve(self, system, callback)
             info = run.run(10 * system.n if system.maxiter is None else system.maxiter)
             run.update_deflation()
@@ -153,10 +155,10 @@ class _Solve:
         if solver._W is not None and (solver._W.shape[0] != n or solver._W.dtype != system.dtype):
             solver.reset()
         if solver._W is not None and solver._key != system.key:
-            AW = system.A(solver._W)
-            solver._AW = np.asfortranarray(AW)
-            solver._stiffness = _hermitian(_adjoint(solver._W) @ AW)
-            solver._energy = _hermitian(_adjoint(AW) @ system.M(AW))
+            AW = np.asfortranarray(system.A(solver._W))
+            solver._AW = AW
+            solver._stiffness = _hermitian(inner(solver._W, AW))
+            solver._energy = _hermitian(inner(AW, system.M(AW)))
             solver._key = system.key
         self.deflated = kk = 0 if solver._W is None else solver._W.shape[1]
         # [A W, r]: r is the last column, so that one projection gives (A W)^H z and r^H z.
@@ -246,12 +248,12 @@ class _Solve:
             energy[kk:, :kk] = _adjoint(energy[:kk, kk:])
             stiffness[:kk, :kk] = solver._stiffness
         values, Y = _smallest_ritz(energy, stiffness, solver.k)
-        W = self.P[:, :s] @ Y[kk:]
-        AW = self.AP[:, :s] @ Y[kk:]
+        W = combine(self.P[:, :s], Y[kk:])
+        AW = combine(self.AP[:, :s], Y[kk:])
         if kk:
-            W += solver._W @ Y[:kk]
-            AW += solver._AW @ Y[:kk]
-        solver._W, solver._AW = np.asfortranarray(W), np.asfortranarray(AW)
+            combine(solver._W, Y[:kk], W, accumulate=True)
+            combine(solver._AW, Y[:kk], AW, accumulate=True)
+        solver._W, solver._AW = W, AW
         solver._stiffness = np.eye(Y.shape[1], dtype=W.dtype)
         solver._energy = np.diag(values).astype(W.dtype)
         solver._key = self.system.key

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.linalg
 
 from pynla import _core
-from pynla._krylov import LinearSystem, SolveStats, check_positive_int
+from pynla._krylov import LinearSystem, SolveStats, check_positive_int, combine, inner
 from pynla._threads import one_blas_thread
 
 __all__ = ["RecyclingGMRES"]
@@ -137,8 +137,10 @@ class RecyclingGMRES:
             If A is not square, b, x0 or M do not match it, A, M, b or x0 has non-finite
             entries, or a tolerance is negative.
         """
-        system = LinearSystem(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter, M=M)
+        # One BLAS thread from the start: a threaded BLAS call (even ||b||'s) would leave
+        # OpenBLAS's threads spinning for a tenth of a second against the loop's own.
         with one_blas_thread():
+            system = LinearSystem(A, b, x0, rtol=rtol, atol=atol, maxiter=maxiter, M=M)
             run = _Solve(self, system, callback)
             info = run.run(1000 if system.maxiter is None else system.maxiter)
         self.stats = SolveStats(info, run.iterations, system.A.count, system.M.count, run.true_norm, run.cycles,
@@ -216,9 +218,9 @@ class _Solve:
         """x += M U C^H r, r -= C C^H r: the best start within the recycled space."""
         kk = self.solver._recycled
         C = self.basis[:, :kk]
-        coefficients = _adjoint(C) @ r
-        self.x = self.x + self.system.M(self.solver._U @ coefficients)
-        return r - C @ coefficients
+        coefficients = inner(C, r[:, None])
+        self.x = self.x + self.system.M(combine(self.solver._U, coefficients)[:, 0])
+        return r - combine(C, coefficients)[:, 0]
 
     # -- a cycle ----------------------------------------------------------------------------
 
@@ -264,12 +266,12 @@ class _Solve:
         rhs[0] = norm
         y = scipy.linalg.lstsq(Hj, rhs, lapack_driver="gelsy")[0]
         V = basis[:, kk : kk + done + 1]
-        step = V[:, :done] @ y
+        step = combine(V[:, :done], y[:, None])
         if kk:
-            step -= solver._U @ (B[:, :done] @ y)
-        self.x = self.x + system.M(step)
+            combine(solver._U, -(B[:, :done] @ y)[:, None], step, accumulate=True)
+        self.x = self.x + system.M(step[:, 0])
         small_residual = rhs - Hj @ y
-        r = V @ small_residual
+        r = combine(V, small_residual[:, None])[:, 0]
         if solver.k:
             self._update_recycled(Hj, B[:, :done], done)
         return r, np.linalg.norm(small_residual), broke_down
@@ -293,7 +295,7 @@ class _Solve:
         G[kk:, kk:] = H
         WV = np.zeros((size + 1, size), dtype=dtype)  # What^H Vhat: [C^H U D, 0; V+^H U D, I]
         if kk:
-            WV[:, :kk] = (_adjoint(W_hat) @ U) * D
+            WV[:, :kk] = inner(W_hat, U) * D
         WV[kk : kk + steps, kk:] = np.eye(steps)
         P = _smallest_harmonic_ritz(G, WV, min(solver.k, size), solver.m - 1)
         if P is None:
@@ -303,19 +305,14 @@ class _Solve:
             return
         # U_new = [U D, V] P R^-1: the small factor first.
         weights = scipy.linalg.solve_triangular(R, P[:, kept].T, trans="T").T
-        U_new = basis[:, kk:size] @ weights[kk:]
+        U_new = combine(basis[:, kk:size], weights[kk:])
         if kk:
-            U_new += U @ (D[:, None] * weights[:kk])
+            combine(U, D[:, None] * weights[:kk], U_new, accumulate=True)
         k_new = Q.shape[1]
-        basis[:, :k_new] = W_hat @ Q
-        solver._U = np.asfortranarray(U_new)
+        basis[:, :k_new] = combine(W_hat, Q)  # (C_new is made apart: W_hat holds the old C)
+        solver._U = U_new
         solver._recycled = k_new
         solver._key = self.system.key
-
-
-def _adjoint(X):
-    """X^H, a view for real X (conj() would copy)."""
-    return X.T.conj() if X.dtype.kind == "c" else X.T
 
 
 def _orthonormal_columns(X):

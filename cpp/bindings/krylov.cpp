@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 
+#include "pynla/krylov/block_products.hpp"
 #include "pynla/krylov/csr_matvec.hpp"
 #include "pynla/krylov/deflated_cg.hpp"
 #include "pynla/krylov/orthogonalize.hpp"
@@ -180,6 +181,42 @@ void bind_krylov(py::module_& m) {
         py::arg("q"), py::arg("p"), py::arg("w"),
         "(h, norm): w -= Q (Q^H w) twice (classical Gram-Schmidt with reorthogonalization) against the\n"
         "first p columns of the Fortran-ordered q, in place; h the coefficients, norm ||w|| after.");
+
+    m.def(
+        "krylov_inner",
+        [](const py::handle& q_in, const py::handle& x_in) -> py::object {
+            return dispatch_solver_value(x_in, "x", [&](auto tag) -> py::object {
+                using T = typename decltype(tag)::type;
+                const auto q = fortran_matrix<T>(q_in, "q");
+                const auto x = fortran_matrix<T>(x_in, "x");
+                if (q.shape(0) != x.shape(0)) throw py::value_error("x: expected as many rows as q");
+                const std::int64_t n = q.shape(0), p = q.shape(1), k = x.shape(1);
+                py::array_t<T, py::array::f_style> h({p, k});
+                T* h_data = h.mutable_data();
+                without_gil([&] { krylov::block_project(q.data(), std::max<std::int64_t>(n, 1), p, x.data(),
+                                                        std::max<std::int64_t>(n, 1), k, n, h_data); });
+                return std::move(h);
+            });
+        },
+        py::arg("q"), py::arg("x"), "Q^H X for Fortran-ordered Q (n x p) and X (n x k): the same bits for any thread count.");
+
+    m.def(
+        "krylov_combine",
+        [](const py::handle& q_in, const py::handle& c_in, const py::handle& y_in, bool accumulate) -> py::object {
+            return dispatch_solver_value(y_in, "y", [&](auto tag) -> py::object {
+                using T = typename decltype(tag)::type;
+                const auto q = fortran_matrix<T>(q_in, "q");
+                const auto c = fortran_matrix<T>(c_in, "c");
+                const std::int64_t n = q.shape(0), p = q.shape(1), k = c.shape(1);
+                if (c.shape(0) != p) throw py::value_error("c: expected one row per column of q");
+                T* y = column_data<T>(y_in, "y", n, k);
+                without_gil([&] { krylov::block_combine(q.data(), std::max<std::int64_t>(n, 1), p, c.data(), k,
+                                                        T(accumulate ? 1 : 0), y, std::max<std::int64_t>(n, 1), n); });
+                return py::none();
+            });
+        },
+        py::arg("q"), py::arg("c"), py::arg("y"), py::arg("accumulate"),
+        "Y = Q C (Y += Q C if accumulate) in place, for Fortran-ordered Q (n x p), C (p x k), Y (n x k).");
 
     m.def(
         "deflated_cg",

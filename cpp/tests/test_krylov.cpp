@@ -16,6 +16,7 @@
 
 #include "pynla/common/dense.hpp"
 #include "pynla/common/parallel.hpp"
+#include "pynla/krylov/block_products.hpp"
 #include "pynla/krylov/cg_updates.hpp"
 #include "pynla/krylov/csr_matvec.hpp"
 #include "pynla/krylov/orthogonalize.hpp"
@@ -49,6 +50,25 @@ void expect(bool ok, const char* what, std::int64_t n, std::int64_t p) {
     if (!ok) {
         ++n_failures;
         std::printf("FAIL %s (n=%lld p=%lld)\n", what, (long long)n, (long long)p);
+    }
+}
+
+// C = alpha op(A) op(B) + beta C with the Fortran BLAS signature.
+template <class T>
+void stand_in_gemm(const char* trans_a, const char* trans_b, const int* m, const int* n, const int* k, const T* alpha,
+                   const T* a, const int* lda, const T* b, const int* ldb, const T* beta, T* c, const int* ldc) {
+    for (int j = 0; j < *n; ++j) {
+        for (int i = 0; i < *m; ++i) {
+            T sum{};
+            for (int l = 0; l < *k; ++l) {
+                T left = *trans_a == 'N' ? a[l * std::int64_t{*lda} + i] : a[i * std::int64_t{*lda} + l];
+                if (*trans_a == 'C') left = conjugate(left);
+                const T right = *trans_b == 'N' ? b[j * std::int64_t{*ldb} + l] : b[l * std::int64_t{*ldb} + j];
+                sum += left * right;
+            }
+            T& out = c[j * std::int64_t{*ldc} + i];
+            out = *alpha * sum + (*beta == T(0) ? T(0) : *beta * out);
+        }
     }
 }
 
@@ -222,7 +242,51 @@ void check_cg_updates(std::mt19937_64& rng, std::int64_t n, std::int64_t k) {
 }
 
 template <class T>
+void check_block_products(std::mt19937_64& rng, std::int64_t n, std::int64_t p, std::int64_t k) {
+    const std::int64_t ld = n + 2;
+    const auto q = draws<T>(rng, ld * p), x = draws<T>(rng, ld * k), c = draws<T>(rng, p * k), y0 = draws<T>(rng, ld * k);
+    struct Out {
+        std::vector<T> h, y, y_sum;
+        bool operator==(const Out& o) const { return same_bits(h, o.h) && same_bits(y, o.y) && same_bits(y_sum, o.y_sum); }
+    };
+    const auto [one, three] = on_1_and_3_threads([&] {
+        Out out{std::vector<T>(static_cast<std::size_t>(p * k)), y0, y0};
+        krylov::block_project(q.data(), ld, p, x.data(), ld, k, n, out.h.data());
+        krylov::block_combine(q.data(), ld, p, c.data(), k, T(0), out.y.data(), ld, n);
+        krylov::block_combine(q.data(), ld, p, c.data(), k, T(1), out.y_sum.data(), ld, n);
+        return out;
+    });
+    expect(one == three, "block products: 1 and 3 threads", n, p);
+    bool close = true;
+    for (std::int64_t i = 0; i < p; ++i) {
+        for (std::int64_t j = 0; j < k; ++j) {
+            std::complex<long double> want = 0;
+            for (std::int64_t r = 0; r < n; ++r) {
+                want += std::conj(std::complex<long double>(q[i * ld + r])) * std::complex<long double>(x[j * ld + r]);
+            }
+            close = close && std::abs(std::complex<long double>(one.h[j * p + i]) - want) <= 1e-13L * (1 + n);
+        }
+    }
+    for (std::int64_t r = 0; r < n; ++r) {
+        for (std::int64_t j = 0; j < k; ++j) {
+            std::complex<long double> want = 0;
+            for (std::int64_t i = 0; i < p; ++i) want += std::complex<long double>(q[i * ld + r]) * std::complex<long double>(c[j * p + i]);
+            const std::complex<long double> got(one.y[j * ld + r]), got_sum(one.y_sum[j * ld + r]);
+            close = close && std::abs(got - want) <= 1e-13L * (1 + p) &&
+                    std::abs(got_sum - want - std::complex<long double>(y0[j * ld + r])) <= 1e-13L * (1 + p);
+        }
+        for (std::int64_t j = 0; j < k; ++j) close = close && one.y[j * ld + n] == y0[j * ld + n];  // padding untouched
+    }
+    expect(close, "block_project and block_combine: against the definitions", n, p);
+}
+
+template <class T>
 void run_dense_kernels(std::mt19937_64& rng) {
+    for (const std::int64_t n : {0, 1, 300, 5000}) {
+        for (const auto& [p, k] : {std::pair<std::int64_t, std::int64_t>{0, 3}, {3, 0}, {1, 1}, {12, 5}}) {
+            check_block_products<T>(rng, n, p, k);
+        }
+    }
     for (const std::int64_t n : {0, 1, 5, 300, 20000}) {
         for (const std::int64_t p : {0, 1, 7, 40}) {
             if (p <= n) check_orthogonalize<T>(rng, n, p);
@@ -244,6 +308,8 @@ int main() {
     bytes_per_thread().store(1);
     dense::table().dgemv = reinterpret_cast<void*>(&stand_in_gemv<double>);
     dense::table().zgemv = reinterpret_cast<void*>(&stand_in_gemv<std::complex<double>>);
+    dense::table().dgemm = reinterpret_cast<void*>(&stand_in_gemm<double>);
+    dense::table().zgemm = reinterpret_cast<void*>(&stand_in_gemm<std::complex<double>>);
     std::mt19937_64 rng(18);
     run_csr<std::int32_t, double>(rng);
     run_csr<std::int64_t, double>(rng);
