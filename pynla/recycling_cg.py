@@ -46,8 +46,8 @@ class RecyclingCG:
     k : int, optional
         Columns of the deflation space (0: plain preconditioned CG).
     m : int, optional
-        Search directions of each solve kept to update the deflation space (memory: 3 m + 3 k
-        vectors of A's length).
+        Search directions of each solve kept to update the deflation space (memory: 2 m + 2 k
+        vectors of A's length, and 4 more for the iteration).
 
     Attributes
     ----------
@@ -80,7 +80,7 @@ class RecyclingCG:
     0 True
     """
 
-    def __init__(self, k=10, m=40):
+    def __init__(self, k=10, m=80):
         self.k = check_positive_int(k, "k", low=0)
         self.m = check_positive_int(m, "m", low=1)
         self.stats = None

@@ -20,7 +20,8 @@ Cases
                 (sorted). The note gives each one's products with A, against the anchor's.
 ... cg          anchor: SciPy ``cg`` per system; peer: ``solve_sequence(method="cg")``.
 
-Every solution is checked on its true residual (``||b - A x|| <= 1e-8 ||b||``, times 1.01
+SciPy's solvers run on one BLAS thread, their fastest setting here (twice as fast as two on
+these vector lengths); pynla on 2 threads. Every solution is checked on its true residual (``||b - A x|| <= 1e-8 ||b||``, times 1.01
 for SciPy's own stopping test on preconditioned residuals where it uses one). Products with A
 are counted once per case by an untimed run of each implementation through a counting
 operator (pynla's own counts agree: see its tests).
@@ -191,6 +192,10 @@ class _Answer(list):
 
 
 def _implementation(name, solve):
+    # SciPy's solvers are fastest on one BLAS thread (their vector operations are too short to
+    # share: cg on the Darcy sequence takes 1.1 s on one, 2.5 s on two), so they get one;
+    # pynla gets 2 threads (and holds one BLAS thread itself inside a solve).
+    threads = THREADS if name.startswith("pynla") else 1
     counts = {}
 
     def call(matrices, rhs):
@@ -205,7 +210,7 @@ def _implementation(name, solve):
 
     # Every implementation runs BLAS (SciPy's vector operations, pynla's small dense steps):
     # each starts after the previous one's BLAS threads have settled.
-    return Implementation(name, call, threads=THREADS, prepare=prepare, activate=blas_threads(THREADS))
+    return Implementation(name, call, threads=threads, prepare=prepare, activate=blas_threads(threads))
 
 
 def _compare(sequence):
