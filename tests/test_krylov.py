@@ -250,6 +250,40 @@ def test_cg_without_deflation_is_scipys_cg(rng):
     assert_allclose(x, reference, rtol=1e-7, atol=1e-9)
 
 
+def test_cg_complex_hermitian_sequence(rng):
+    n = 150  # a complex Hermitian A: i (S - S^T) off the diagonal
+    S = sp.random_array((n, n), density=0.05, rng=rng)
+    skew = 1j * (S - S.T)
+    solver = pynla.RecyclingCG(k=6, m=30)
+    for shift in (1.0, 1.05, 1.1):
+        tridiagonal = sp.diags_array([-1.0, 4.0 * shift, -1.0], offsets=[-1, 0, 1], shape=(n, n))
+        A = (tridiagonal + 0.3 * skew).tocsr()  # Hermitian, positive definite
+        b = rng.standard_normal(n) + 1j * rng.standard_normal(n)
+        x, info = solver.solve(A, b, rtol=1e-10, M=sp.diags_array(1 / A.diagonal().real))
+        assert info == 0 and x.dtype == np.complex128
+        assert_solves(A, x, b, 1e-10)
+        assert_allclose(x, scipy.linalg.solve(A.toarray(), b), rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("method", ["gcrodr", "cg"])
+def test_an_operator_that_raises_raises_through_the_solver(rng, method):
+    A = laplacian_2d(6)
+
+    def product(x):
+        if product.calls == 3:
+            raise RuntimeError("the operator failed")
+        product.calls += 1
+        return A @ x
+
+    product.calls = 0
+    operator = spla.LinearOperator(A.shape, matvec=product, dtype=float)
+    with pytest.raises(RuntimeError, match="the operator failed"):
+        SOLVERS[method]().solve(operator, rng.standard_normal(36), rtol=1e-10)
+    wrong_shape = spla.LinearOperator(A.shape, matvec=lambda x: np.ones(5), dtype=float)
+    with pytest.raises(ValueError):
+        SOLVERS[method]().solve(wrong_shape, rng.standard_normal(36), rtol=1e-10)
+
+
 @pytest.mark.parametrize("method", ["gcrodr", "cg"])
 def test_same_A_new_b_and_both_changing(rng, method):
     sequence = spd_sequence(rng, 3, N=14)
