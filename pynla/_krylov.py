@@ -143,7 +143,7 @@ class _Identity:
 
     count = 0
     operand = None
-    diagonal = None
+    diagonal = csr = None
 
     def __call__(self, x):
         return x
@@ -226,6 +226,25 @@ class LinearSystem:
         self.b_norm = float(np.linalg.norm(self.b))
         self.tolerance = max(atol, rtol * self.b_norm)
         self.started_from_zero = x0 is None or not self.x.any()
+
+    def loop_operands(self):
+        """(A, M) as the core's solver loops take them: a CSR tuple or a diagonal vector, which
+        the core applies itself (count them with count_loop), else the counted products as
+        Python callables; M is None without a preconditioner."""
+        def operand(product):
+            if product.operand is None:
+                return None
+            native = product.csr if product.csr is not None else product.diagonal
+            return product if native is None else native
+
+        return operand(self.A), operand(self.M)
+
+    def count_loop(self, products, preconditionings):
+        """Adds a core loop's products with A and M to the counts, for the operands the core
+        applied itself (Python callables count their own calls)."""
+        for product, count in ((self.A, products), (self.M, preconditionings)):
+            if product.operand is not None and (product.csr is not None or product.diagonal is not None):
+                product.count += count
 
     def residual(self, x):
         """b - A x, computed (one product with A)."""

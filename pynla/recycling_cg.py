@@ -182,12 +182,6 @@ class _Solve:
         work = [np.empty(n, dtype=system.dtype) for _ in range(3)]  # spare direction, A p, M r
         self.workspace = (self.x, self.AWr, W, self.inverse_gram, self.P, self.AP, 0, self.alphas,
                           self.curvatures, self.rhos, self.projections, *work)
-        # A and M for the loop: the core's CSR product and diagonal scaling where they apply
-        # (counted by the loop), else the counted products as Python callables.
-        self.native_A = system.A.csr is not None
-        self.native_M = system.M.diagonal is not None
-        self.operand_A = system.A.csr if self.native_A else system.A
-        self.operand_M = system.M.diagonal if self.native_M else (None if system.M.operand is None else system.M)
 
     def run(self, maxiter):
         """CG to the tolerance on the true residual, restarting from it when the recurrence's
@@ -218,13 +212,9 @@ class _Solve:
         system = self.system
         workspace = self.workspace[:6] + (self.stored,) + self.workspace[7:]
         status, iterations, products, preconditionings, self.stored, _ = _core.deflated_cg(
-            workspace, self.operand_A, self.operand_M, self.callback, system.tolerance, maxiter, self.iterations,
-            self.storing)
+            workspace, *system.loop_operands(), self.callback, system.tolerance, maxiter, self.iterations, self.storing)
         self.iterations += iterations
-        if self.native_A:
-            system.A.count += products
-        if self.native_M:
-            system.M.count += preconditionings
+        system.count_loop(products, preconditionings)
         return {0: 0, 1: maxiter, -1: -1}[status]
 
     def update_deflation(self):

@@ -4,8 +4,9 @@ system to the next (Parks, de Sturler, Mackey, Johnson and Maiti 2006).
 Right preconditioning: the method runs on the operator A M (``M`` approximates A's inverse, as
 in SciPy), with x = x0 + M y, so its residual is the true one. The recycled space is a pair
 (U, C) of k columns with ``A M U = C`` and C orthonormal. A cycle runs m - k Arnoldi steps of
-``(I - C C^H) A M`` from the current residual, giving ``A M V = C B + V+ Hbar`` (the kernel
-``_core.krylov_orthogonalize``: classical Gram-Schmidt twice against ``[C, V]``); the update
+``(I - C C^H) A M`` from the current residual, giving ``A M V = C B + V+ Hbar`` (the loop
+``_core.arnoldi``, in C++: classical Gram-Schmidt twice against ``[C, V]`` a step, sparse A and
+a diagonal M applied without returning to Python); the update
 minimizes the residual over ``span(U, V)``; then the k harmonic Ritz vectors of ``A M`` in
 that space with the smallest harmonic Ritz values (those that slow a restarted GMRES down)
 become the next U. Each new system keeps U, recomputes ``C = A M U`` (k products, one block)
@@ -230,37 +231,15 @@ class _Solve:
         solver, system, basis = self.solver, self.system, self.basis
         kk, m = solver._recycled, solver.m
         steps = m - kk
-        H = np.zeros((steps + 1, steps), dtype=system.dtype)
-        B = np.zeros((kk, steps), dtype=system.dtype)
+        H = np.zeros((steps + 1, steps), dtype=system.dtype, order="F")
+        B = np.zeros((kk, steps), dtype=system.dtype, order="F")
         basis[:, kk] = r / norm
-        # The residual norm of the least-squares problem min ||norm e1 - H y|| after j steps is
-        # norm / ||u||, u the null vector of H^H with u_0 = 1: one short dot product a step.
-        u = np.zeros(steps + 1, dtype=system.dtype)
-        u[0] = 1.0
-        u_squares = 1.0
-        tolerance = system.tolerance
-        done = 0
-        broke_down = False
-        for j in range(steps):
-            w = system.A(system.M(basis[:, kk + j]))
-            h, h_next = _core.krylov_orthogonalize(basis, kk + j + 1, w)
-            done = j + 1
-            B[:, j] = h[:kk]
-            H[: j + 1, j] = h[kk:]
-            self.iterations += 1
-            scale = np.sqrt(np.vdot(h, h).real + h_next * h_next)
-            if not np.isfinite(scale):
-                return r, np.inf, True
-            if h_next <= _BREAKDOWN * scale:
-                basis[:, kk + j + 1] = 0.0  # the space is invariant: no next vector
-                broke_down = True
-                break
-            H[j + 1, j] = h_next
-            basis[:, kk + j + 1] = w * (1.0 / h_next)
-            u[j + 1] = -np.vdot(H[: j + 1, j], u[: j + 1]) / h_next
-            u_squares += abs(u[j + 1]) ** 2
-            if norm / np.sqrt(u_squares) <= tolerance:
-                break
+        done, broke_down, non_finite = _core.arnoldi(basis, kk, steps, H, B, norm, system.tolerance, _BREAKDOWN,
+                                                     *system.loop_operands())
+        self.iterations += done + non_finite
+        system.count_loop(done + non_finite, (done + non_finite) if system.M.operand is not None else 0)
+        if non_finite:
+            return r, np.inf, True
         Hj = H[: done + 1, :done]
         rhs = np.zeros(done + 1, dtype=system.dtype)
         rhs[0] = norm

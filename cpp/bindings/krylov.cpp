@@ -1,11 +1,12 @@
 // pynla._core kernels of the Krylov solvers (pynla/krylov/): CSR products with vectors and
-// blocks, the Arnoldi orthogonalization against a basis, and the deflated CG loop (its A and
-// M either the core's CSR product and a diagonal scaling, or Python callables called with the
-// GIL). The solvers run in float64 or complex128.
+// blocks, the orthogonalization against a basis, block products, and the two solver loops
+// (the Arnoldi steps of a GCRO-DR cycle, deflated CG), their A and M either the core's CSR
+// product and a diagonal scaling or Python callables called with the GIL. The solvers run in
+// float64 or complex128.
 #include <cstring>
-#include <functional>
 #include <optional>
 
+#include "pynla/krylov/arnoldi.hpp"
 #include "pynla/krylov/block_products.hpp"
 #include "pynla/krylov/csr_matvec.hpp"
 #include "pynla/krylov/deflated_cg.hpp"
@@ -80,6 +81,71 @@ T* column_data(const py::handle& array, const char* what, std::int64_t rows, std
     return const_cast<T*>(matrix.data());
 }
 
+// A or M of a solver loop: the core's CSR product for a CSR tuple (indptr, indices, data,
+// shape), a diagonal scaling for a 1-D array, else a Python callable called with the GIL. It
+// borrows the Python objects: they must outlive it.
+template <class T>
+class LoopOperator {
+public:
+    LoopOperator(const py::object& operand, std::int64_t n, const py::handle& owner, const char* what)
+        : operand_(operand), n_(n), owner_(owner), what_(what) {
+        if (operand.is_none()) return;
+        if (py::isinstance<py::tuple>(operand)) {
+            const auto csr = operand.cast<py::tuple>();
+            if (py::isinstance<py::array_t<std::int32_t>>(csr[1])) {
+                csr32_ = csr_view<std::int32_t, T>(csr, what);
+            } else {
+                csr64_ = csr_view<std::int64_t, T>(csr, what);
+            }
+            const bool square = csr32_ ? csr32_->n_rows == n && csr32_->n_cols == n : csr64_->n_rows == n && csr64_->n_cols == n;
+            if (!square) throw py::value_error(std::string(what) + ": expected an n x n CSR matrix");
+        } else if (py::isinstance<py::array>(operand)) {
+            diagonal_ = vector_data<T>(operand, what, n);
+        }
+    }
+
+    void operator()(const T* in, T* out) const {
+        if (csr32_) {
+            krylov::csr_matvec(*csr32_, in, 1, out);
+        } else if (csr64_) {
+            krylov::csr_matvec(*csr64_, in, 1, out);
+        } else if (diagonal_ != nullptr) {
+            for (std::int64_t i = 0; i < n_; ++i) out[i] = diagonal_[i] * in[i];
+        } else {
+            call_python<T>(operand_, in, out, n_, owner_, what_);
+        }
+    }
+
+private:
+    const py::object& operand_;
+    std::int64_t n_;
+    py::handle owner_;
+    const char* what_;
+    std::optional<CsrView<std::int32_t, T>> csr32_;
+    std::optional<CsrView<std::int64_t, T>> csr64_;
+    const T* diagonal_ = nullptr;
+};
+
+template <class T>
+py::object arnoldi_typed(const py::handle& basis_in, std::int64_t kk, std::int64_t steps, const py::handle& h_in,
+                         const py::handle& b_in, double beta, double tolerance, double breakdown, const py::object& a,
+                         const py::object& m) {
+    const auto basis_array = fortran_matrix<T>(basis_in, "basis");
+    const std::int64_t n = basis_array.shape(0);
+    if (kk < 0 || steps < 1 || kk + steps + 1 > basis_array.shape(1)) {
+        throw py::value_error("basis: expected kk + steps + 1 columns");
+    }
+    T* basis = column_data<T>(basis_in, "basis", n, basis_array.shape(1));
+    T* h = column_data<T>(h_in, "h", steps + 1, steps);
+    T* b = column_data<T>(b_in, "b", kk, steps);
+    const LoopOperator<T> apply_a(a, n, basis_in, "A");
+    const LoopOperator<T> apply_m(m, n, basis_in, "M");
+    const auto outcome = without_gil([&] {
+        return krylov::arnoldi(basis, n, kk, steps, h, b, beta, tolerance, breakdown, apply_a, apply_m, m.is_none());
+    });
+    return py::make_tuple(outcome.steps, outcome.broke_down, outcome.non_finite);
+}
+
 template <class T>
 py::object deflated_cg_typed(const py::tuple& workspace, const py::object& a, const py::object& m,
                              const py::object& callback, double tolerance, std::int64_t max_iterations,
@@ -112,40 +178,15 @@ py::object deflated_cg_typed(const py::tuple& workspace, const py::object& a, co
     ws.q = mutable_vector_data<T>(workspace[12], "q", n);
     ws.z = mutable_vector_data<T>(workspace[13], "z", n);
 
-    std::function<void(const T*, T*)> apply_a;
-    std::optional<CsrView<std::int32_t, T>> csr32;
-    std::optional<CsrView<std::int64_t, T>> csr64;
-    if (py::isinstance<py::tuple>(a)) {
-        const auto csr = a.cast<py::tuple>();
-        if (py::isinstance<py::array_t<std::int32_t>>(csr[1])) {
-            csr32 = csr_view<std::int32_t, T>(csr, "a");
-            apply_a = [&](const T* p, T* q) { krylov::csr_matvec(*csr32, p, 1, q); };
-        } else {
-            csr64 = csr_view<std::int64_t, T>(csr, "a");
-            apply_a = [&](const T* p, T* q) { krylov::csr_matvec(*csr64, p, 1, q); };
-        }
-        const auto& shape = csr32 ? std::pair{csr32->n_rows, csr32->n_cols} : std::pair{csr64->n_rows, csr64->n_cols};
-        if (shape.first != n || shape.second != n) throw py::value_error("a: expected an n x n CSR matrix");
-    } else {
-        apply_a = [&](const T* p, T* q) { call_python<T>(a, p, q, n, workspace[0], "A"); };
-    }
-    const bool identity_m = m.is_none();
-    std::function<void(const T*, T*)> apply_m;
-    if (!identity_m && py::isinstance<py::array>(m)) {
-        const T* diagonal = vector_data<T>(m, "m", n);
-        apply_m = [diagonal, n](const T* r, T* z) {
-            for (std::int64_t i = 0; i < n; ++i) z[i] = diagonal[i] * r[i];
-        };
-    } else if (!identity_m) {
-        apply_m = [&](const T* r, T* z) { call_python<T>(m, r, z, n, workspace[0], "M"); };
-    }
+    const LoopOperator<T> apply_a(a, n, workspace[0], "A");
+    const LoopOperator<T> apply_m(m, n, workspace[0], "M");
     const auto each_iteration = [&](const T* x) {
         if (callback.is_none()) return;
         py::gil_scoped_acquire gil;
         callback(read_only_view(x, n, workspace[0]));
     };
     const auto outcome = without_gil([&] {
-        return krylov::deflated_cg(ws, apply_a, apply_m, identity_m, each_iteration, tolerance, max_iterations, done,
+        return krylov::deflated_cg(ws, apply_a, apply_m, m.is_none(), each_iteration, tolerance, max_iterations, done,
                                    keep);
     });
     return py::make_tuple(outcome.status, outcome.iterations, outcome.products, outcome.preconditionings, ws.stored,
@@ -217,6 +258,20 @@ void bind_krylov(py::module_& m) {
         },
         py::arg("q"), py::arg("c"), py::arg("y"), py::arg("accumulate"),
         "Y = Q C (Y += Q C if accumulate) in place, for Fortran-ordered Q (n x p), C (p x k), Y (n x k).");
+
+    m.def(
+        "arnoldi",
+        [](const py::handle& basis, std::int64_t kk, std::int64_t steps, const py::handle& h, const py::handle& b,
+           double beta, double tolerance, double breakdown, const py::object& a, const py::object& m) -> py::object {
+            return dispatch_solver_value(basis, "basis", [&](auto tag) -> py::object {
+                using T = typename decltype(tag)::type;
+                return arnoldi_typed<T>(basis, kk, steps, h, b, beta, tolerance, breakdown, a, m);
+            });
+        },
+        py::arg("basis"), py::arg("kk"), py::arg("steps"), py::arg("h"), py::arg("b"), py::arg("beta"),
+        py::arg("tolerance"), py::arg("breakdown"), py::arg("a"), py::arg("m"),
+        "Up to `steps` Arnoldi steps of (I - C C^H) A M from basis column kk (pynla/krylov/arnoldi.hpp);\n"
+        "a and m as for deflated_cg. Returns (steps taken, broke down, non-finite).");
 
     m.def(
         "deflated_cg",
