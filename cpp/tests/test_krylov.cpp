@@ -2,7 +2,8 @@
 // product (empty rows, a dense row, repeated and unsorted indices, 1 and 3 columns, 0 rows),
 // orthogonalize and project against the definitions (w = w' + Q h, Q^H w' = 0 to rounding, the
 // returned norm), the CG updates against plain loops, for float64 and complex128 and int32 and
-// int64 indices; every kernel on 1 and 3 threads, bit for bit (every kernel then takes every
+// int64 indices; the Arnoldi and deflated CG loops against their defining relations; every
+// kernel on 1 and 3 threads, bit for bit (every kernel then takes every
 // thread: bytes_per_thread is lowered to 1). The BLAS table's gemv is filled with a plain
 // stand-in (SciPy's BLAS is not linked here).
 #include <algorithm>
@@ -16,9 +17,11 @@
 
 #include "pynla/common/dense.hpp"
 #include "pynla/common/parallel.hpp"
+#include "pynla/krylov/arnoldi.hpp"
 #include "pynla/krylov/block_products.hpp"
 #include "pynla/krylov/cg_updates.hpp"
 #include "pynla/krylov/csr_matvec.hpp"
+#include "pynla/krylov/deflated_cg.hpp"
 #include "pynla/krylov/orthogonalize.hpp"
 
 namespace {
@@ -280,8 +283,161 @@ void check_block_products(std::mt19937_64& rng, std::int64_t n, std::int64_t p, 
     expect(close, "block_project and block_combine: against the definitions", n, p);
 }
 
+// A dense n x n operator (column-major) as the loops take it.
+template <class T>
+struct DenseOperator {
+    const std::vector<T>& a;
+    std::int64_t n;
+    void operator()(const T* x, T* y) const {
+        for (std::int64_t i = 0; i < n; ++i) {
+            T sum{};
+            for (std::int64_t j = 0; j < n; ++j) sum += a[j * n + i] * x[j];
+            y[i] = sum;
+        }
+    }
+};
+
+// Arnoldi from a random start with a recycled C of kk orthonormal columns (C = A U for a random
+// U, orthonormalized): A M V_j = C B_j + V_j+1 Hbar_j, [C, V] orthonormal, same bits on 1 and 3
+// threads; with A = I the space is invariant after one step (breakdown).
+template <class T>
+void check_arnoldi(std::mt19937_64& rng, std::int64_t n, std::int64_t kk, std::int64_t steps) {
+    auto a = draws<T>(rng, n * n);
+    for (std::int64_t i = 0; i < n; ++i) a[i * n + i] += T(double(n));
+    std::vector<T> diagonal(static_cast<std::size_t>(n));
+    for (auto& d : diagonal) d = T(1.0 + std::abs(draw<T>(rng)));
+    const DenseOperator<T> apply_a{a, n};
+    const auto apply_m = [&](const T* x, T* y) {
+        for (std::int64_t i = 0; i < n; ++i) y[i] = diagonal[i] * x[i];
+    };
+    auto start = draws<T>(rng, n * (kk + steps + 1));
+    for (std::int64_t j = 0; j <= kk; ++j) {  // C and v_0 orthonormal (Gram-Schmidt on random columns)
+        T* column = start.data() + j * n;
+        for (std::int64_t i = 0; i < j; ++i) {
+            const T c = dot<true>(start.data() + i * n, column, n);
+            for (std::int64_t r = 0; r < n; ++r) column[r] -= start[i * n + r] * c;
+        }
+        const double norm = std::sqrt(std::real(dot<true>(column, column, n)));
+        for (std::int64_t r = 0; r < n; ++r) column[r] /= norm;
+    }
+    struct Out {
+        std::vector<T> basis, h, b;
+        std::int64_t steps;
+        bool operator==(const Out& o) const {
+            return same_bits(basis, o.basis) && same_bits(h, o.h) && same_bits(b, o.b) && steps == o.steps;
+        }
+    };
+    const auto [one, three] = on_1_and_3_threads([&] {
+        Out out{start, std::vector<T>(static_cast<std::size_t>((steps + 1) * steps)),
+                std::vector<T>(static_cast<std::size_t>(kk * steps)), 0};
+        out.steps = krylov::arnoldi(out.basis.data(), n, kk, steps, out.h.data(), out.b.data(), 1.0, 0.0, 1e-14, apply_a,
+                                    apply_m, false).steps;
+        return out;
+    });
+    expect(one == three, "arnoldi: 1 and 3 threads", n, kk);
+    expect(one.steps == steps, "arnoldi: every step taken", n, kk);
+    double relation = 0, orthogonality = 0;
+    std::vector<T> z(static_cast<std::size_t>(n)), w(static_cast<std::size_t>(n));
+    for (std::int64_t j = 0; j < one.steps; ++j) {
+        apply_m(one.basis.data() + (kk + j) * n, z.data());
+        apply_a(z.data(), w.data());
+        for (std::int64_t r = 0; r < n; ++r) {
+            T rebuilt{};
+            for (std::int64_t i = 0; i < kk; ++i) rebuilt += one.basis[i * n + r] * one.b[j * kk + i];
+            for (std::int64_t i = 0; i <= j + 1; ++i) rebuilt += one.basis[(kk + i) * n + r] * one.h[j * (steps + 1) + i];
+            relation = std::max(relation, std::abs(rebuilt - w[r]));
+        }
+    }
+    for (std::int64_t i = 0; i <= kk + one.steps; ++i) {
+        for (std::int64_t j = 0; j <= kk + one.steps; ++j) {
+            const T g = dot<true>(one.basis.data() + i * n, one.basis.data() + j * n, n);
+            orthogonality = std::max(orthogonality, std::abs(g - T(i == j ? 1.0 : 0.0)));
+        }
+    }
+    expect(relation <= 1e-11 * n * n, "arnoldi: A M V = C B + V Hbar", n, kk);
+    expect(orthogonality <= 1e-12, "arnoldi: [C, V] orthonormal", n, kk);
+
+    std::vector<T> identity(static_cast<std::size_t>(n * n));
+    for (std::int64_t i = 0; i < n; ++i) identity[i * n + i] = T(1);
+    auto basis = start;
+    std::vector<T> h(static_cast<std::size_t>((steps + 1) * steps)), b(static_cast<std::size_t>(kk * steps));
+    const auto outcome = krylov::arnoldi(basis.data(), n, kk, steps, h.data(), b.data(), 1.0, 0.0, 1e-14,
+                                         DenseOperator<T>{identity, n}, apply_m, true);
+    expect(outcome.broke_down && outcome.steps == 1, "arnoldi: breakdown on an invariant space", n, kk);
+}
+
+// Deflated CG on an SPD tridiagonal matrix with a diagonal M: the solution (against a direct
+// solve), A-conjugacy of the kept directions to W, same bits on 1 and 3 threads.
+template <class T>
+void check_deflated_cg(std::mt19937_64& rng, std::int64_t n, std::int64_t k, std::int64_t capacity) {
+    std::vector<T> a(static_cast<std::size_t>(n * n));
+    for (std::int64_t i = 0; i < n; ++i) {
+        a[i * n + i] = T(2.0 + 0.01 * i);
+        if (i + 1 < n) a[i * n + i + 1] = a[(i + 1) * n + i] = T(-1.0);
+    }
+    const DenseOperator<T> apply_a{a, n};
+    const auto apply_m = [&](const T* x, T* y) {
+        for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] / (2.0 + 0.01 * i);
+    };
+    // W: k random columns; E = W^H A W and its inverse (k <= 2 here: by hand).
+    auto w = draws<T>(rng, n * k);
+    std::vector<T> awr(static_cast<std::size_t>(n * (k + 1)));
+    for (std::int64_t j = 0; j < k; ++j) apply_a(w.data() + j * n, awr.data() + j * n);
+    std::vector<T> gram(static_cast<std::size_t>(k * k)), inverse(static_cast<std::size_t>(k * k));
+    for (std::int64_t i = 0; i < k; ++i)
+        for (std::int64_t j = 0; j < k; ++j) gram[j * k + i] = dot<true>(w.data() + i * n, awr.data() + j * n, n);
+    if (k == 1) inverse[0] = T(1) / gram[0];
+    if (k == 2) {
+        const T det = gram[0] * gram[3] - gram[1] * gram[2];
+        inverse = {gram[3] / det, -gram[1] / det, -gram[2] / det, gram[0] / det};
+    }
+    const auto b = draws<T>(rng, n);
+    struct Out {
+        std::vector<T> x, kept;
+        std::int64_t iterations, stored;
+        bool operator==(const Out& o) const {
+            return same_bits(x, o.x) && same_bits(kept, o.kept) && iterations == o.iterations && stored == o.stored;
+        }
+    };
+    const auto [one, three] = on_1_and_3_threads([&] {
+        auto r_block = awr;
+        std::copy(b.begin(), b.end(), r_block.begin() + k * n);
+        std::vector<T> x(static_cast<std::size_t>(n)), kept(static_cast<std::size_t>(n * capacity)),
+            products(kept.size()), projections(static_cast<std::size_t>(k * (capacity + 1))), spare(x), q(x), z(x);
+        std::vector<double> alphas(static_cast<std::size_t>(capacity)), curvatures(alphas), rhos(capacity + 1);
+        krylov::CgWorkspace<T> ws{n, x.data(), r_block.data() + k * n, w.data(), r_block.data(), k, inverse.data(),
+                                  kept.data(), products.data(), capacity, 0, alphas.data(), curvatures.data(),
+                                  rhos.data(), projections.data(), spare.data(), q.data(), z.data()};
+        const auto outcome = krylov::deflated_cg(ws, apply_a, apply_m, false, [](const T*) {}, 1e-12, 10 * n, 0, true);
+        return Out{x, kept, outcome.iterations, ws.stored};
+    });
+    expect(one == three, "deflated_cg: 1 and 3 threads", n, k);
+    std::vector<T> ax(static_cast<std::size_t>(n));
+    apply_a(one.x.data(), ax.data());
+    double residual = 0, size = 0, conjugacy = 0;
+    for (std::int64_t i = 0; i < n; ++i) {
+        residual += std::norm(b[i] - ax[i]);
+        size += std::norm(b[i]);
+    }
+    for (std::int64_t j = 0; j < one.stored; ++j) {
+        std::vector<T> ap(static_cast<std::size_t>(n));
+        apply_a(one.kept.data() + j * n, ap.data());
+        for (std::int64_t i = 0; i < k; ++i) {
+            conjugacy = std::max(conjugacy, std::abs(dot<true>(w.data() + i * n, ap.data(), n)) /
+                                                std::sqrt(std::real(dot<true>(ap.data(), ap.data(), n))));
+        }
+    }
+    expect(std::sqrt(residual) <= 1e-12 * std::sqrt(size) * 1.0001, "deflated_cg: ||b - A x|| <= 1e-12 ||b||", n, k);
+    expect(one.stored == std::min(capacity, one.iterations), "deflated_cg: directions kept", n, k);
+    expect(conjugacy <= 1e-8, "deflated_cg: directions A-conjugate to W", n, k);
+}
+
 template <class T>
 void run_dense_kernels(std::mt19937_64& rng) {
+    for (const auto& [n, kk] : {std::pair<std::int64_t, std::int64_t>{12, 0}, {30, 3}, {2000, 4}}) check_arnoldi<T>(rng, n, kk, 6);
+    for (const auto& [n, k] : {std::pair<std::int64_t, std::int64_t>{1, 0}, {40, 0}, {40, 1}, {3000, 2}}) {
+        check_deflated_cg<T>(rng, n, k, 10);
+    }
     for (const std::int64_t n : {0, 1, 300, 5000}) {
         for (const auto& [p, k] : {std::pair<std::int64_t, std::int64_t>{0, 3}, {3, 0}, {1, 1}, {12, 5}}) {
             check_block_products<T>(rng, n, p, k);
