@@ -434,8 +434,8 @@ void check_deflated_cg(std::mt19937_64& rng, std::int64_t n, std::int64_t k, std
 
 template <class T>
 void run_dense_kernels(std::mt19937_64& rng) {
-    for (const auto& [n, kk] : {std::pair<std::int64_t, std::int64_t>{12, 0}, {30, 3}, {2000, 4}}) check_arnoldi<T>(rng, n, kk, 6);
-    for (const auto& [n, k] : {std::pair<std::int64_t, std::int64_t>{1, 0}, {40, 0}, {40, 1}, {3000, 2}}) {
+    for (const auto& [n, kk] : {std::pair<std::int64_t, std::int64_t>{12, 0}, {30, 3}, {1500, 4}}) check_arnoldi<T>(rng, n, kk, 6);
+    for (const auto& [n, k] : {std::pair<std::int64_t, std::int64_t>{1, 0}, {40, 0}, {40, 1}, {1500, 2}}) {
         check_deflated_cg<T>(rng, n, k, 10);
     }
     for (const std::int64_t n : {0, 1, 300, 5000}) {
