@@ -5,7 +5,7 @@ installed package, with its compiled core, is imported rather than the source tr
 
 Examples::
 
-    python -P -m pynla.bench                      # every capability, default sizes (4-5 min)
+    python -P -m pynla.bench                      # every capability, default sizes (7-8 min)
     python -P -m pynla.bench spgemm --full        # the full SpGEMM suite (larger matrices)
     python -P -m pynla.bench --json out.json --repeat 7 --case rmat
     python -P -m pynla.bench small --busy           # small inputs beside a busy process
