@@ -69,7 +69,7 @@ class _Product:
             if not self._bsr:
                 self.diagonal = _diagonal_of(self._sparse, n)
                 self.csr = self._sparse if self.diagonal is None else None
-        elif isinstance(operand, np.ndarray) and not isinstance(operand, spla.LinearOperator):
+        elif isinstance(operand, np.ndarray):
             self._sparse = None
             self._dense = np.asarray(operand, dtype=dtype)
             if not np.isfinite(self._dense).all():
@@ -107,7 +107,7 @@ class _Product:
         if self._dense is not None:
             return self._dense @ x
         y = self.operand.matvec(x) if x.ndim == 1 else self.operand.matmat(x)
-        return np.asarray(y, dtype=self._dtype).reshape(x.shape[0], -1).reshape(x.shape)
+        return np.asarray(y, dtype=self._dtype).reshape(x.shape)  # (n, 1) results of a vector too
 
 
 def _diagonal_of(csr, n):
