@@ -221,7 +221,8 @@ void bind_krylov(py::module_& m) {
         },
         py::arg("q"), py::arg("p"), py::arg("w"),
         "(h, norm): w -= Q (Q^H w) twice (classical Gram-Schmidt with reorthogonalization) against the\n"
-        "first p columns of the Fortran-ordered q, in place; h the coefficients, norm ||w|| after.");
+        "first p columns of the Fortran-ordered q, in place; h the coefficients, norm ||w|| after. (The\n"
+        "solvers reach it through the arnoldi loop; this entry tests it against SciPy's own BLAS.)");
 
     m.def(
         "krylov_inner",
