@@ -62,7 +62,8 @@ class RecyclingGMRES:
     through NumPy, anything else through its ``LinearOperator``. A recycled space is kept for a
     system whose A and M are the same objects as the last solve's; for other objects ``C`` is
     recomputed from U (an A changed in place between solves is not noticed: pass a new object
-    or call :meth:`reset`; the check of the true residual still keeps the answer right). Results are the same bits for any number of pynla threads (BLAS runs on
+    or call :meth:`reset`; the check of the true residual still keeps a wrong x from being
+    reported as converged). Results are the same bits for any number of pynla threads (BLAS runs on
     one thread inside ``solve``).
 
     Examples
