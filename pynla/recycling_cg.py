@@ -93,6 +93,7 @@ class RecyclingCG:
         self._stiffness = None  # W^H A W
         self._energy = None  # (A W)^H M A W
         self._key = None  # the (A, M) identities the three above hold for
+        self._kept = None  # (P, A P): the arrays a solve keeps its first m directions in
 
     @property
     def deflation_space(self):
@@ -170,8 +171,11 @@ class _Solve:
         self.r = self.AWr[:, kk]
         # The first m iterations' directions, products and coefficients, for the new W.
         stored = min(m, n) if solver.k else 0
-        self.P = np.zeros((n, stored), dtype=system.dtype, order="F")
-        self.AP = np.zeros((n, stored), dtype=system.dtype, order="F")
+        # Kept from solve to solve: fresh arrays of 2 m vectors cost their page faults every solve
+        # (80 MB at 65536 rows and m = 80). Only columns a solve has written are read.
+        if solver._kept is None or solver._kept[0].shape != (n, stored) or solver._kept[0].dtype != system.dtype:
+            solver._kept = tuple(np.empty((n, stored), dtype=system.dtype, order="F") for _ in range(2))
+        self.P, self.AP = solver._kept
         self.alphas = np.zeros(stored)
         self.curvatures = np.zeros(stored)
         self.rhos = np.zeros(stored + 1)  # r_i^H z_i
