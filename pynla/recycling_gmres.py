@@ -298,15 +298,14 @@ class _Solve:
 
 def _orthonormal_columns(X):
     """(Q, R, kept): X[:, kept] = Q R, Q orthonormal, dropping columns that add less than
-    1e-12 of X's size (QR with column pivoting; R upper triangular)."""
+    1e-12 of X's size (QR with column pivoting: the leading part of its factors; R upper
+    triangular, kept in pivot order)."""
     if X.shape[1] == 0:
         return X, np.zeros((0, 0), dtype=X.dtype), np.zeros(0, dtype=int)
     Q, R, pivots = scipy.linalg.qr(X, mode="economic", pivoting=True)
     diagonal = np.abs(np.diag(R))
     rank = int(np.count_nonzero(diagonal > 1e-12 * diagonal[0])) if diagonal[0] > 0 else 0
-    kept = np.sort(pivots[:rank])
-    Q, R = scipy.linalg.qr(X[:, kept], mode="economic")
-    return Q, R, kept
+    return Q[:, :rank], R[:rank, :rank], pivots[:rank]
 
 
 def _smallest_harmonic_ritz(G, WV, k, limit):
