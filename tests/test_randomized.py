@@ -91,6 +91,26 @@ class CountingOperator(LinearOperator):
         return self.A.conj().T @ X
 
 
+def force_randomized(monkeypatch):
+    """randomized_svd takes the randomized method even where the exact SVD costs less."""
+    monkeypatch.setattr(module, "_exact_costs_less", lambda *args: False)
+
+
+@pytest.fixture(params=["cost model", "randomized"])
+def path(request, monkeypatch):
+    """Runs a test twice: on the path the cost model picks (small test matrices often take the
+    exact SVD) and with the randomized method forced."""
+    if request.param == "randomized":
+        force_randomized(monkeypatch)
+    return request.param
+
+
+@pytest.fixture
+def randomized(monkeypatch):
+    """The randomized method forced: for tests of its products, bases and randomness."""
+    force_randomized(monkeypatch)
+
+
 # ---------------------------------------------------------------------------------------------
 # Accuracy against numpy.linalg.svd
 
@@ -98,7 +118,7 @@ class CountingOperator(LinearOperator):
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("k", [1, 5, 12])
-def test_fast_decay_matches_numpy(rng, method, shape, k):
+def test_fast_decay_matches_numpy(rng, method, shape, k, path):
     """sigma_i = 0.5**i: the top k singular values to 1e-10, vectors to 1e-8, optimal error."""
     sigma = fast_decay(shape)
     A = with_spectrum(rng, shape, sigma)
@@ -115,7 +135,7 @@ def test_fast_decay_matches_numpy(rng, method, shape, k):
 
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("k", [5, 20])
-def test_slow_decay_block_krylov_default_is_near_optimal(rng, shape, k):
+def test_slow_decay_block_krylov_default_is_near_optimal(rng, shape, k, path):
     """sigma_i = 1/i: block Krylov with its default q is within 1.01x of the optimal error."""
     sigma = slow_decay(shape)
     A = with_spectrum(rng, shape, sigma)
@@ -141,7 +161,7 @@ def test_slow_decay_power_default(rng, shape):
 
 
 @pytest.mark.parametrize("q", [0, 1, 2, 3])
-def test_block_krylov_at_least_as_accurate_as_power(rng, q):
+def test_block_krylov_at_least_as_accurate_as_power(rng, q, randomized):
     """At equal q and oversampling (same test matrix Omega) the Krylov space holds the power
     iteration's."""
     sigma = slow_decay((400, 300))
@@ -157,7 +177,7 @@ def test_block_krylov_at_least_as_accurate_as_power(rng, q):
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("shape", [(300, 200), (200, 300), (40, 40)])
 @pytest.mark.parametrize("rank", [1, 3, 8])
-def test_exact_low_rank(rng, method, shape, rank):
+def test_exact_low_rank(rng, method, shape, rank, path):
     """Rank r <= k: the residual is rounding, the r singular values exact, the rest zero."""
     sigma = 2.0 ** -np.arange(rank)
     A = with_spectrum(rng, shape, sigma)
@@ -172,7 +192,7 @@ def test_exact_low_rank(rng, method, shape, rank):
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_zero_matrix(method, dtype):
+def test_zero_matrix(method, dtype, path):
     """All-zero A: s = 0 and still orthonormal U and Vh (the basis is refilled at random)."""
     A = np.zeros((30, 20), dtype=dtype)
     U, s, Vh = randomized_svd(A, 5, rng=3, method=method, n_power_iterations=2)
@@ -183,7 +203,7 @@ def test_zero_matrix(method, dtype):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_structured_sparse_low_rank(method):
+def test_structured_sparse_low_rank(method, path):
     """A few nonzeros on the diagonal: blocks land exactly inside the basis, and are refilled."""
     A = sp.diags_array([3.0, 2.0, 1.0] + [0.0] * 47, shape=(50, 60)).tocsr()
     U, s, Vh = randomized_svd(A, 4, n_oversamples=2, n_power_iterations=3, method=method, rng=5)
@@ -199,7 +219,7 @@ def test_structured_sparse_low_rank(method):
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_dtypes(rng, method, dtype):
+def test_dtypes(rng, method, dtype, path):
     """float32/complex64 compute in single precision; result dtypes as numpy.linalg.svd's."""
     shape, k = (120, 80), 6
     sigma = fast_decay(shape)
@@ -227,7 +247,7 @@ def test_range_finder_dtypes(rng, method, dtype):
     "dtype, expected", [(np.int32, np.float64), (np.int64, np.float64), (np.uint8, np.float64), (np.bool_, np.float64),
                         (np.float16, np.float32)]
 )  # fmt: skip
-def test_other_dtypes_compute_in_float(rng, dtype, expected):
+def test_other_dtypes_compute_in_float(rng, dtype, expected, path):
     A = rng.integers(0, 2, size=(40, 30)).astype(dtype)
     U, s, Vh = randomized_svd(A, 30, rng=rng)
     assert U.dtype == expected and s.dtype == expected and Vh.dtype == expected
@@ -272,7 +292,7 @@ def input_kinds(A):
 @pytest.mark.filterwarnings("ignore:the matrix subclass:PendingDeprecationWarning")  # np.asmatrix
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
-def test_input_kinds_agree(rng, method, dtype):
+def test_input_kinds_agree(rng, method, dtype, path):
     shape = (90, 70)
     A = with_spectrum(rng, shape, slow_decay(shape), dtype)
     A[rng.random(shape) < 0.5] = 0  # sparse-ish, so the sparse formats hold real structure
@@ -317,7 +337,7 @@ def test_inputs_are_not_modified(rng):
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("dtype", [np.float32, np.complex128])
-def test_same_seed_same_bits(rng, method, dtype):
+def test_same_seed_same_bits(rng, method, dtype, path):
     A = with_spectrum(rng, (150, 100), slow_decay((150, 100)), dtype)
     first = randomized_svd(A, 10, method=method, rng=2024)
     second = randomized_svd(A, 10, method=method, rng=2024)
@@ -329,7 +349,7 @@ def test_same_seed_same_bits(rng, method, dtype):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_different_seeds_differ_and_both_are_accurate(rng, method):
+def test_different_seeds_differ_and_both_are_accurate(rng, method, randomized):
     sigma = slow_decay((200, 150))
     A = with_spectrum(rng, (200, 150), sigma)
     results = [randomized_svd(A, 10, method=method, rng=seed) for seed in (1, 2)]
@@ -347,7 +367,7 @@ def test_different_seeds_differ_and_both_are_accurate(rng, method):
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("q", [0, 1, 3])
-def test_products_counted(rng, method, q):
+def test_products_counted(rng, method, q, randomized):
     """randomized_svd takes q + 1 products with A and q + 1 with A^H, for both methods."""
     A = CountingOperator(with_spectrum(rng, (200, 150), slow_decay((200, 150))))
     randomized_svd(A, 10, n_power_iterations=q, method=method, rng=1)
@@ -364,7 +384,7 @@ def test_range_finder_products_counted(rng):
 
 
 @pytest.mark.parametrize(("k", "width"), [(1, 8), (5, 8), (6, 16), (50, 56), (53, 56), (54, 64)])
-def test_krylov_default_block_width_is_a_multiple_of_8(rng, k, width):
+def test_krylov_default_block_width_is_a_multiple_of_8(rng, k, width, randomized):
     """At least 3 oversamples, and as many more as round k + them up to a multiple of 8; the
     power method keeps scikit-learn's 10; the basis never passes min(m, n)."""
     A = CountingOperator(with_spectrum(rng, (300, 250), slow_decay((300, 250))))
@@ -379,7 +399,7 @@ def test_krylov_default_block_width_is_a_multiple_of_8(rng, k, width):
 
 
 @pytest.mark.parametrize("shape", [(40, 30), (30, 40)])
-def test_krylov_basis_capped_at_min_shape(rng, shape):
+def test_krylov_basis_capped_at_min_shape(rng, shape, randomized):
     """(q + 1) l > min(m, n): the basis stops at min(m, n) columns, which span A's range."""
     A = CountingOperator(with_spectrum(rng, shape, slow_decay(shape)))
     U, s, Vh = randomized_svd(A, 10, n_oversamples=2, n_power_iterations=5, rng=1)
@@ -389,7 +409,39 @@ def test_krylov_basis_capped_at_min_shape(rng, shape):
     assert residual(A.A, U, s, Vh) <= (1 + 1e-10) * optimal_error(s_np, 10)
 
 
-def test_range_finder_block_krylov_is_the_ritz_basis(rng):
+@pytest.mark.parametrize("shape", [(300, 60), (60, 300)])
+def test_exact_path_where_it_costs_less(rng, shape):
+    """A small A (k = 20 of 60): the exact SVD from one product with the identity on A's
+    shorter side, whatever the method, to rounding."""
+    A = CountingOperator(with_spectrum(rng, shape, slow_decay(shape)))
+    for method in METHODS:
+        U, s, Vh = randomized_svd(A, 20, method=method, rng=1)
+        U_np, s_np, Vh_np = np.linalg.svd(A.A, full_matrices=False)
+        assert_allclose(s, s_np[:20], rtol=1e-13)
+        assert_allclose(singular_vector_agreement(U, U_np[:, :20]), 1, atol=1e-10)
+        assert_allclose(singular_vector_agreement(Vh.T, Vh_np[:20].T), 1, atol=1e-10)
+        assert_orthonormal_columns(U, 1e-13)
+        assert_orthonormal_columns(Vh.conj().T, 1e-13)
+    shorter_is_rows = shape[0] < shape[1]
+    assert (A.products, A.adjoint_products) == ((0, 2) if shorter_is_rows else (2, 0))
+    assert A.widths == ([] if shorter_is_rows else [60, 60])
+
+
+@pytest.mark.parametrize(
+    "shape, k, exact",
+    [((1000, 200), 50, True), ((3000, 300), 50, True), ((100, 500), 20, True),
+     ((300, 300), 50, False), ((1000, 200), 10, False), ((2000, 1000), 50, False), ((20_000, 2000), 10, False)],
+)  # fmt: skip
+def test_cost_model_picks_the_faster_path(shape, k, exact):
+    """The choices the benchmark's grid measured faster on one BLAS thread (Notes of
+    _exact_costs_less): exact on tall or wide shapes at large k, randomized elsewhere."""
+    products = module._Products(np.zeros(shape))
+    l = k + module._krylov_oversamples(k)
+    q = module.KRYLOV_ITERATIONS_LARGE_RANK if k >= module.KRYLOV_LARGE_RANK * min(shape) else module.KRYLOV_ITERATIONS
+    assert module._exact_costs_less(products, l, q, "block_krylov") == exact
+
+
+def test_range_finder_block_krylov_is_the_ritz_basis(rng, randomized):
     """The block Krylov range finder returns randomized_svd's U (same seed, l = size)."""
     A = with_spectrum(rng, (120, 90), slow_decay((120, 90)))
     for q in (0, 2):
@@ -398,7 +450,7 @@ def test_range_finder_block_krylov_is_the_ritz_basis(rng):
         assert_array_equal(Q, U)
 
 
-def test_range_finder_power_spans_the_svd_basis(rng):
+def test_range_finder_power_spans_the_svd_basis(rng, randomized):
     A = with_spectrum(rng, (120, 90), slow_decay((120, 90)))
     Q = randomized_range_finder(A, 8, n_power_iterations=3, method="power", rng=5)
     U, _, _ = randomized_svd(A, 8, n_oversamples=0, n_power_iterations=3, method="power", rng=5)
@@ -422,7 +474,7 @@ def test_range_finder_captures_fast_decay(rng, method):
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
 @pytest.mark.parametrize("shape", [(1, 1), (1, 7), (7, 1), (2, 50), (50, 2), (25, 25), (60, 35)])
-def test_k_equal_min_shape_is_exact(rng, method, dtype, shape):
+def test_k_equal_min_shape_is_exact(rng, method, dtype, shape, path):
     A = with_spectrum(rng, shape, 1.0 + rng.random(min(shape)), dtype)
     k = min(shape)
     U, s, Vh = randomized_svd(A, k, method=method, rng=rng)
@@ -436,7 +488,7 @@ def test_k_equal_min_shape_is_exact(rng, method, dtype, shape):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_one_by_one(method):
+def test_one_by_one(method, path):
     U, s, Vh = randomized_svd(np.array([[-3.0]]), 1, method=method, rng=0)
     assert_allclose(s, [3.0])
     assert_allclose(U * s @ Vh, [[-3.0]])
@@ -448,7 +500,7 @@ def test_one_by_one(method):
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("shape", [(1, 30), (30, 1), (200, 150)])
-def test_k_one(rng, method, shape):
+def test_k_one(rng, method, shape, path):
     sigma = slow_decay(shape)
     A = with_spectrum(rng, shape, sigma)
     U, s, Vh = randomized_svd(A, 1, method=method, rng=rng)
@@ -467,16 +519,21 @@ def test_k_one(rng, method, shape):
     q=st.integers(0, 4),
     method=st.sampled_from(METHODS),
     complex_=st.booleans(),
+    exact_allowed=st.booleans(),
 )
-def test_small_matrices_property(m, n, rank_fraction, k_fraction, n_oversamples, q, method, complex_):
-    """Any small shape, rank, k, l and q: orthonormal factors, descending s below numpy's, and
-    the exact SVD when the basis reaches min(m, n) or k covers the rank."""
+def test_small_matrices_property(m, n, rank_fraction, k_fraction, n_oversamples, q, method, complex_, exact_allowed):
+    """Any small shape, rank, k, l and q, with the exact path allowed or not: orthonormal factors,
+    descending s below numpy's, and the exact SVD when the basis reaches min(m, n) or k covers
+    the rank."""
     rng = np.random.default_rng(m * 1000 + n)
     dtype = np.complex128 if complex_ else np.float64
     rank = round(rank_fraction * min(m, n))
     A = with_spectrum(rng, (m, n), 1.0 + rng.random(rank), dtype) if rank else np.zeros((m, n), dtype=dtype)
     k = max(1, round(k_fraction * min(m, n)))
-    U, s, Vh = randomized_svd(A, k, n_oversamples=n_oversamples, n_power_iterations=q, method=method, rng=1)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        if not exact_allowed:
+            force_randomized(monkeypatch)
+        U, s, Vh = randomized_svd(A, k, n_oversamples=n_oversamples, n_power_iterations=q, method=method, rng=1)
     assert_svd_shape((m, n), k, dtype, U, s, Vh)
     assert_orthonormal_columns(U, 1e-12)
     assert_orthonormal_columns(Vh.conj().T, 1e-12)
@@ -564,21 +621,21 @@ def non_finite_inputs():
 
 @pytest.mark.parametrize("function", [randomized_svd, randomized_range_finder])
 @pytest.mark.parametrize("label, A", list(non_finite_inputs()), ids=lambda x: x if isinstance(x, str) else "")
-def test_non_finite_A(function, label, A):
+def test_non_finite_A(function, label, A, path):
     for method in METHODS:
         with pytest.raises(ValueError, match="A must not contain NaN or infinity"):
             function(A, 2, method=method, rng=0)
 
 
-def test_non_finite_operator():
+def test_non_finite_operator(path):
     op = LinearOperator((6, 5), matvec=lambda x: np.full(6, np.nan), rmatvec=lambda x: np.ones(5), dtype=np.float64)
     with pytest.raises(ValueError, match="A must not contain NaN or infinity"):
         randomized_svd(op, 2, rng=0)
 
 
-def test_overflow_is_an_error_naming_A():
+def test_overflow_is_an_error_naming_A(path):
     A = np.full((30, 20), 1.7e308)
-    with pytest.raises(ValueError, match="A's entries are too large"):
+    with pytest.raises(ValueError, match="A's (entries|norm) (is|are) too large"):
         randomized_svd(A, 2, rng=0)
 
 
@@ -662,7 +719,7 @@ MAGNITUDES = {np.float64: [1e-300, 1e-170, 1e-100, 1e100, 1e154, 1e300],
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
 @pytest.mark.parametrize("layout", ["dense", "sparse", "operator"])
-def test_singular_values_at_any_magnitude(method, dtype, layout):
+def test_singular_values_at_any_magnitude(method, dtype, layout, path):
     """c A for c across the dtype's range: the singular values over c are those of A (1e-10 in
     double, 1e-4 in single, relative), and exact where A has rank at most k."""
     rng = np.random.default_rng(7)
@@ -698,7 +755,7 @@ def test_range_finder_at_any_magnitude(method):
         assert np.linalg.norm(A - Q @ (Q.T @ A)) <= 1e-12 * np.linalg.norm(A)
 
 
-def test_a_norm_beyond_the_dtype_is_refused():
+def test_a_norm_beyond_the_dtype_is_refused(path):
     """Finite entries whose norm is not representable (1e307 x 40 x 30 entries; float32: 3e37
     x 400): a clear error, not infinity."""
     with pytest.raises(ValueError, match="too large"):
@@ -727,7 +784,7 @@ def low_rank_matrix(n_samples, n_features, effective_rank, tail_strength, seed):
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("dtype", [np.int32, np.int64, np.float32, np.float64])
-def test_sklearn_low_rank_all_dtypes(method, dtype):
+def test_sklearn_low_rank_all_dtypes(method, dtype, path):
     X = low_rank_matrix(100, 500, 5, 0.0, 0).astype(dtype)
     U, s, Vt = np.linalg.svd(X.astype(np.float64), full_matrices=False)
     decimal = 5 if dtype == np.float32 else 7
@@ -742,7 +799,7 @@ def test_sklearn_low_rank_all_dtypes(method, dtype):
 
 @pytest.mark.parametrize("method", METHODS)
 @pytest.mark.parametrize("tail_strength, n_power_iterations", [(0.1, None), (1.0, 5)])
-def test_sklearn_noisy_and_infinite_rank(method, tail_strength, n_power_iterations):
+def test_sklearn_noisy_and_infinite_rank(method, tail_strength, n_power_iterations, path):
     X = low_rank_matrix(100, 500, 5, tail_strength, 0)
     s = np.linalg.svd(X, compute_uv=False)
     _, sa, _ = randomized_svd(X, 10, method=method, n_power_iterations=n_power_iterations, rng=0)
@@ -750,7 +807,7 @@ def test_sklearn_noisy_and_infinite_rank(method, tail_strength, n_power_iteratio
 
 
 @pytest.mark.parametrize("method, decimal", [("block_krylov", 3), ("power", 2)])
-def test_sklearn_transpose_consistency(method, decimal):
+def test_sklearn_transpose_consistency(method, decimal, path):
     """scikit-learn asserts 3 decimals for its subspace iteration here, but over 20 seeds its
     own median error is 2.1e-3 (up to 8.6e-3): its test passes by its seed. pynla's subspace
     iteration measured 1.3e-3 median (up to 7e-3), so it is held to 2 decimals, block Krylov
