@@ -1,5 +1,6 @@
 """The number of threads pynla's kernels use, and one BLAS thread for small dense work."""
 
+import contextlib
 import functools
 import operator
 
@@ -68,3 +69,31 @@ def one_blas_thread():
     threaded LAPACK on a few hundred rows is slower and erratic on a busy machine (the SVD of a
     220 x 220 factor on 2 cores: 7 ms on one thread, 8 to 115 ms on two)."""
     return _blas_controller().limit(limits=1, user_api="blas")
+
+
+#: A call whose largest product (with A, in a randomized SVD or a CUR) has fewer multiply-adds
+#: than this runs on one BLAS thread throughout: NumPy's and SciPy's OpenBLAS, and pynla's own
+#: threads, each spinning after their calls, take the cores from each other. Measured on 2
+#: cores (AMD EPYC), one BLAS thread against two: randomized SVD of 300 x 300, k = 20, 4.7
+#: against 75 ms; of 2000 x 1000, k = 50 (1.1e8), 89 against 149 ms; of 20000 x 2000, k = 10
+#: (6.4e8), 671 against 634 ms, and k = 20 (9.6e8) 884 against 669; CUR of 2000 x 2000, k = 50
+#: (4e8), 50 against 63 ms, and of 5000 x 5000 (2.5e9) 244 against 243.
+THREADED_MULTIPLY_ADDS = 1 << 29
+
+#: Small LAPACK calls (Gram eigendecompositions, SVDs of thin factors) on matrices of this order
+#: and up run on one BLAS thread (threaded LAPACK at a few hundred is erratic on 2 cores: a
+#: 220 x 220 SVD took 8-115 ms on two threads, 7 on one); below it the BLAS stays on one thread
+#: by itself, and the thread limit would cost more than the call.
+SMALL_LAPACK_ORDER = 64
+
+
+def blas_threads_for(multiply_adds):
+    """One BLAS thread for a call whose largest product is below THREADED_MULTIPLY_ADDS, else
+    the BLAS's own count."""
+    return one_blas_thread() if multiply_adds < THREADED_MULTIPLY_ADDS else contextlib.nullcontext()
+
+
+def small_lapack_threads(order):
+    """The BLAS thread setting for a small LAPACK call on matrices of this order (the smaller
+    side for a thin one): one thread from SMALL_LAPACK_ORDER up, the BLAS's own below."""
+    return one_blas_thread() if order >= SMALL_LAPACK_ORDER else contextlib.nullcontext()

@@ -36,6 +36,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
 from pynla._operator import KernelLinearOperator
+from pynla._threads import blas_threads_for, small_lapack_threads
 from pynla._validation import check_choice, check_integer, csr_parts
 from pynla.randomized import _compute_dtype, _Products, randomized_svd
 from pynla.sketch import SparseSignSketch
@@ -205,6 +206,14 @@ def cur(A, k, *, n_cols=None, n_rows=None, method="lupp", core="optimal", rtol=N
     if row_indices is not None:
         row_indices = _check_indices(row_indices, m, "row_indices")
         n_rows = len(row_indices)
+    # The largest product: A times n_rows columns (the optimal core).
+    with blas_threads_for(matrix.products.work * n_rows):
+        return _cur(matrix, k, n_cols, n_rows, method, core, rtol, col_indices, row_indices, rng)
+
+
+def _cur(matrix, k, n_cols, n_rows, method, core, rtol, col_indices, row_indices, rng):
+    """cur's work, its arguments checked."""
+    m, n = matrix.shape
     # The randomized SVD behind "deim" and "leverage" serves both sides.
     svd = None
     if method in ("deim", "leverage") and (col_indices is None or row_indices is None):
@@ -507,8 +516,10 @@ def _sample(scores, count, rng):
 
 
 def _truncated_svd(X, rtol):
-    """The thin SVD of X without the singular values below rtol times the largest."""
-    W, s, Zh = scipy.linalg.svd(X, full_matrices=False, lapack_driver="gesdd", check_finite=False)
+    """The thin SVD of X without the singular values below rtol times the largest (on one BLAS
+    thread where X is not tiny: see _threads.small_lapack_threads)."""
+    with small_lapack_threads(min(X.shape)):
+        W, s, Zh = scipy.linalg.svd(X, full_matrices=False, lapack_driver="gesdd", check_finite=False)
     rtol = max(X.shape) * np.finfo(s.dtype).eps if rtol is None else rtol
     keep = int(np.count_nonzero(s > rtol * s[0])) if s.size and s[0] > 0 else 0
     return W[:, :keep], s[:keep], Zh[:keep]

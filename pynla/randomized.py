@@ -11,7 +11,6 @@ SIAM Review 53(2), 2011 (subspace iteration); C. Musco, C. Musco, "Randomized bl
 methods for stronger and faster approximate singular value decomposition", NeurIPS 2015.
 """
 
-import contextlib
 import math
 
 import numpy as np
@@ -19,7 +18,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
-from pynla._threads import one_blas_thread
+from pynla._threads import blas_threads_for, small_lapack_threads
 from pynla._validation import check_choice, check_integer, csr_parts, float_kernel_dtype
 
 __all__ = ["randomized_range_finder", "randomized_svd"]
@@ -60,15 +59,6 @@ _LOST = 1e-2
 
 #: How many times a block may have directions redrawn before the basis is given up on.
 _MAX_REDRAWS = 4
-
-#: Small LAPACK calls (Gram eigendecompositions, the Ritz SVD) of this order and up run on one
-#: BLAS thread (threaded LAPACK at a few hundred is erratic on 2 cores: a 220 x 220 SVD took
-#: 8-115 ms on two threads, 7 on one); below it the BLAS stays on one thread by itself, and the
-#: thread limit would cost more than the call.
-_ONE_THREAD_ORDER = 64
-
-#: Products with A below this many multiply-adds (m n l) run the whole call on one BLAS thread.
-_THREADED_PRODUCT_FLOPS = 1 << 24
 
 #: A thin block is orthonormalized by Cholesky QR only where its rows pass this many times its
 #: columns (Householder QR below: measured crossing near 5 to 8 on one BLAS thread).
@@ -158,7 +148,7 @@ def randomized_range_finder(A, size, *, n_power_iterations=2, method="block_kryl
     q = check_integer(n_power_iterations, "n_power_iterations", 0)
     check_choice(method, "method", METHODS)
     products.check_finite()
-    with _blas_threads_for(products, size):
+    with blas_threads_for(products.work * size):
         Q, Z = _basis(products, size, q, method, np.random.default_rng(rng))
         if Z is None:
             return Q
@@ -313,22 +303,13 @@ def randomized_svd(A, k, *, n_oversamples=None, n_power_iterations=None, method=
         else:
             n_power_iterations = 7 if k < 0.1 * min(products.shape) else 4
     l = min(k + n_oversamples, min(products.shape))
-    with _blas_threads_for(products, l):
+    with blas_threads_for(products.work * l):
         if _exact_costs_less(products, l, n_power_iterations, method):
             return _exact_svd(products, k)
         Q, Z = _basis(products, l, n_power_iterations, method, np.random.default_rng(rng))
         if Z is None:  # subspace iteration: B^H = A^H Q is one more product
             return _ritz(Q, products.rmatmat(Q), k, right_vectors=True)
         return _ritz(Q, Z, k, right_vectors=True)
-
-
-def _blas_threads_for(products, l):
-    """One BLAS thread for the whole call where a product with A is small (m n l below
-    _THREADED_PRODUCT_FLOPS): BLAS threads gain nothing there, and NumPy's and SciPy's
-    BLAS, each with threads spinning after its calls, take the cores from each other (300 x
-    300, k = 20, two threads: 75 ms against 4.7 on one). Larger calls keep the BLAS's count."""
-    m, n = products.shape
-    return one_blas_thread() if m * n * l < _THREADED_PRODUCT_FLOPS else contextlib.nullcontext()
 
 
 def _exact_costs_less(products, l, q, method):
@@ -628,17 +609,11 @@ def _inner(X, Y):
     return X.T @ Y
 
 
-def _small_lapack_threads(order):
-    """The BLAS thread setting for a small LAPACK call on matrices of this order: one thread
-    from _ONE_THREAD_ORDER up, the BLAS's own below (it runs such sizes on one thread anyway)."""
-    return one_blas_thread() if order >= _ONE_THREAD_ORDER else contextlib.nullcontext()
-
-
 def _small_eigh(G):
     """Eigenvalues (ascending) and eigenvectors of a small Hermitian Gram matrix G, by LAPACK's
     syevd/heevd called directly (numpy.linalg.eigh costs about 60 us a call around the work,
-    most of a 16 x 16 problem's time); on one BLAS thread from _ONE_THREAD_ORDER up."""
-    with _small_lapack_threads(G.shape[0]):
+    most of a 16 x 16 problem's time); on one BLAS thread from SMALL_LAPACK_ORDER up."""
+    with small_lapack_threads(G.shape[0]):
         return eigh_lapack(G)
 
 
@@ -770,8 +745,8 @@ def _ritz_from_factor(Z, n_keep, eps):
 
 def _small_svd(M):
     """The SVD of a small square M, by gesdd (gesvd if it does not converge), on one BLAS thread
-    from _ONE_THREAD_ORDER up."""
-    with _small_lapack_threads(M.shape[0]):
+    from SMALL_LAPACK_ORDER up."""
+    with small_lapack_threads(M.shape[0]):
         try:
             return scipy.linalg.svd(M, check_finite=False)
         except np.linalg.LinAlgError:  # gesdd did not converge: the slower, sturdier gesvd

@@ -137,6 +137,27 @@ def test_small_products_same_bits_with_and_without_the_rule(rng, threads):
         _core.set_bytes_per_thread(default)
 
 
+def blas_thread_counts():
+    return [info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"]
+
+
+def test_dense_work_rules_limit_blas_below_their_thresholds():
+    """Small dense work runs on one BLAS thread, large work keeps the BLAS's own count."""
+    from pynla import _threads
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        assert set(blas_thread_counts()) == {2}
+        with _threads.blas_threads_for(_threads.THREADED_MULTIPLY_ADDS - 1):
+            assert set(blas_thread_counts()) == {1}
+        with _threads.blas_threads_for(_threads.THREADED_MULTIPLY_ADDS):
+            assert set(blas_thread_counts()) == {2}
+        with _threads.small_lapack_threads(_threads.SMALL_LAPACK_ORDER):
+            assert set(blas_thread_counts()) == {1}
+        with _threads.small_lapack_threads(_threads.SMALL_LAPACK_ORDER - 1):
+            assert set(blas_thread_counts()) == {2}
+        assert set(blas_thread_counts()) == {2}
+
+
 def test_threadpoolctl_sees_an_openmp_runtime():
     assert pynla._core.has_openmp
     assert any(info["user_api"] == "openmp" for info in threadpool_info())

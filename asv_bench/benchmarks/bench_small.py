@@ -1,7 +1,7 @@
 """Small inputs: the cases of ``python -m pynla.bench small`` (the square of 2-D Laplacians of
 25 to 10000 rows, a small BSR matrix times a vector and times 8 columns, CountSketch of a
-small dense and a small sparse matrix, and a loop that alternates a NumPy matmul with a
-sparse product), each against its SciPy anchor. Only pynla runs with 2 threads; there, the
+small dense and a small sparse matrix, CUR of a 300 x 300 matrix, and a loop that alternates
+a NumPy matmul with a sparse product), each against its SciPy anchor. Only pynla runs with 2 threads; there, the
 thread rule (threads from the work) decides how many it uses.
 """
 
@@ -10,7 +10,7 @@ import scipy.linalg as sl
 import scipy.sparse as sp
 
 import pynla
-from pynla.bench import small
+from pynla.bench import cur, small
 from pynla.bench.block import compare as compare_block
 from pynla.bench.sketch import compare_sketch
 from pynla.bench.spgemm import compare as compare_product
@@ -80,6 +80,22 @@ class SmallCountSketch(_timed.TimedCall):
         A, size = self.A, self.size
         return {"scipy": lambda: sl.clarkson_woodruff_transform(A, size, rng=small.SEED),
                 "pynla": lambda: pynla.CountSketch(size, A.shape[0], rng=small.SEED) @ A}
+
+
+class SmallCur(_timed.TimedCall):
+    """CUR of a 300 x 300 matrix (singular values 1/i) at k = 20, against SciPy's ID at rank 40."""
+
+    def setup(self, impl, threads):
+        self.A = cur.known_spectrum_matrix(*small.CUR_SHAPE)
+        super().setup(impl, threads)
+
+    def compare(self, expected, got):
+        return cur.compare_cur(self.A, small.CUR_RANK, 2 * small.CUR_RANK)(expected, got)
+
+    def calls(self):
+        A = self.A
+        return {"scipy": lambda: cur.interp_decomp(A, 2 * small.CUR_RANK),
+                "pynla": lambda: cur._pynla_cur(A, small.CUR_RANK)}
 
 
 class NumpyMatmulThenProduct(_timed.TimedCall):

@@ -86,34 +86,35 @@ def _pair_noise(query, item_ids):
 # CUR of a dense matrix
 
 
-def error_over_optimal(A, approximation):
-    optimal = np.sqrt(np.sum(spectrum(min(A.shape))[RANK:] ** 2))
+def error_over_optimal(A, approximation, rank=RANK):
+    optimal = np.sqrt(np.sum(spectrum(min(A.shape))[rank:] ** 2))
     return np.linalg.norm(A - approximation) / optimal
 
 
-def interp_decomp(A):
-    return sli.interp_decomp(A, ID_RANK, rand=True)
+def interp_decomp(A, id_rank=ID_RANK):
+    return sli.interp_decomp(A, id_rank, rand=True)
 
 
 def approximation(A, answer):
     """The dense approximation an answer stands for: an ID (indices, projection) or a CUR."""
     if isinstance(answer, tuple):
         indices, projection = answer
-        return sli.reconstruct_matrix_from_id(A[:, indices[:ID_RANK]], indices, projection)
+        return sli.reconstruct_matrix_from_id(A[:, indices[: projection.shape[0]]], indices, projection)
     return answer.approximation()
 
 
-def _pynla_cur(A):
+def _pynla_cur(A, rank=RANK):
     import pynla
 
-    return pynla.cur(A, RANK, rng=SEED)
+    return pynla.cur(A, rank, rng=SEED)
 
 
-def compare_cur(A):
+def compare_cur(A, rank=RANK, id_rank=ID_RANK):
+    """The check of a CUR of rank `rank` against an ID of rank `id_rank` (the anchor)."""
     def compare(expected, got, explicit_zeros=False):
-        ratio = error_over_optimal(A, approximation(A, got))
-        id_ratio = error_over_optimal(A, approximation(A, expected))
-        note = f"error / optimal rank-{RANK} {ratio:.4f} (ID at rank {ID_RANK}: {id_ratio:.4f})"
+        ratio = error_over_optimal(A, approximation(A, got), rank)
+        id_ratio = error_over_optimal(A, approximation(A, expected), rank)
+        note = f"error / optimal rank-{rank} {ratio:.4f} (ID at rank {id_rank}: {id_ratio:.4f})"
         return (note, None) if not ratio <= ERROR_BOUND else (None, note)
 
     return compare

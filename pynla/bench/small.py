@@ -13,6 +13,9 @@ countsketch        a dense 2000 x 40 matrix to 50 rows, and a sparse 20000 x 500
                    dense) to 200 rows. Anchor: SciPy's ``clarkson_woodruff_transform``.
 sparse sign        the same sparse input, by a ``SparseSignSketch`` drawn once (untimed). Anchor:
                    SciPy's sparse product ``S.tosparse() @ A`` with the same S.
+cur                CUR of a dense 300 x 300 matrix (singular values 1/i), k = 20. Anchor: SciPy's
+                   randomized interpolative decomposition at rank 40, as the CUR section
+                   measures it (an ID of twice the rank; the table notes both errors).
 numpy loop         a 200 x 200 NumPy matmul (OpenBLAS threads) then the square of the
                    900-row Laplacian, per iteration. Anchor: the same loop with SciPy's product.
 
@@ -30,6 +33,7 @@ import numpy as np
 import scipy.linalg as sl
 import scipy.sparse as sp
 
+from pynla.bench import cur
 from pynla.bench.block import compare as compare_block_product
 from pynla.bench.sketch import compare_sketch, nbytes
 from pynla.bench.spgemm import compare as compare_product
@@ -144,6 +148,26 @@ def _sparse_sign_case():
                 implementations=_pynla_implementation(lambda S, A: S @ A), compare=compare_product, nbytes=nbytes)
 
 
+#: The small CUR case: shape and rank (the anchor's ID takes twice the rank).
+CUR_SHAPE, CUR_RANK = (300, 300), 20
+
+
+def _cur_case(times=5):
+    matrix = {}
+
+    def setup():
+        matrix["A"] = cur.known_spectrum_matrix(*CUR_SHAPE)
+        return (matrix["A"],)
+
+    def compare(expected, got, explicit_zeros=False):
+        return cur.compare_cur(matrix["A"], CUR_RANK, 2 * CUR_RANK)(expected, got, explicit_zeros)
+
+    return Case(name=f"cur dense {CUR_SHAPE[0]}x{CUR_SHAPE[1]} k={CUR_RANK}, {times} calls", setup=setup,
+                anchor=_scipy(_repeated(lambda A: cur.interp_decomp(A, 2 * CUR_RANK), times)),
+                implementations=_pynla_implementation(_repeated(lambda A: cur._pynla_cur(A, CUR_RANK), times)),
+                compare=compare, nbytes=cur.cur_nbytes)
+
+
 def _loop_case():
     """LOOP_ITERATIONS of (a NumPy matmul, then the square of the 900-row Laplacian)."""
     def setup():
@@ -178,5 +202,6 @@ def cases(full=False):
                      lambda: sp.random_array((20_000, 500), density=0.005, format="csr", rng=np.random.default_rng(SEED)),
                      200, "CountSketch"),
         _sparse_sign_case(),
+        _cur_case(),
         _loop_case(),
     ]
