@@ -21,6 +21,7 @@ from pynla.sequences import SequenceResult, solve_sequence, sort_systems
 from pynla.sketch import SRHT, CountSketch, GaussianSketch, SparseSignSketch
 from pynla.spgemm import spgemm
 from pynla.svd_update import IncrementalSVD, TruncatedSVDOperator
+from pynla.tall import qr
 
 __all__ = [
     "BsrLinearOperator",
@@ -49,6 +50,7 @@ __all__ = [
     "cur",
     "cur_from_functions",
     "get_num_threads",
+    "qr",
     "randomized_range_finder",
     "randomized_svd",
     "release_cached_memory",

@@ -22,6 +22,7 @@ PUBLIC = [
     pynla.randomized_svd,
     pynla.cur,
     pynla.cur_from_functions,
+    pynla.qr,
     pynla.sort_systems,
     pynla.solve_sequence,
 ]

@@ -14,6 +14,7 @@ void bind_validation(py::module_& m);
 void bind_fisher(py::module_& m);
 void bind_svd_update(py::module_& m);
 void bind_krylov(py::module_& m);
+void bind_tall(py::module_& m);
 }  // namespace pynla::bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -29,6 +30,7 @@ PYBIND11_MODULE(_core, m) {
     pynla::bindings::bind_fisher(m);
     pynla::bindings::bind_svd_update(m);
     pynla::bindings::bind_krylov(m);
+    pynla::bindings::bind_tall(m);
 
     // Kept for the life of the process: the translator may run after module teardown starts.
     static py::handle linalg_error = py::object(py::module_::import("numpy.linalg").attr("LinAlgError")).release();

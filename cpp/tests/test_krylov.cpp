@@ -24,11 +24,15 @@
 #include "pynla/krylov/deflated_cg.hpp"
 #include "pynla/krylov/orthogonalize.hpp"
 
+#include "checks.hpp"
+
 namespace {
 
 using namespace pynla;
 
-int n_checks = 0, n_failures = 0;
+using checks::draw;
+using checks::expect;
+using checks::on_1_and_3_threads;
 
 // y = alpha op(A) x + beta y with the Fortran BLAS signature (unit strides only).
 template <class T>
@@ -45,14 +49,6 @@ void stand_in_gemv(const char* trans, const int* m, const int* n, const T* alpha
             sum += element * x[i];
         }
         y[o] = *alpha * sum + *beta * y[o];
-    }
-}
-
-void expect(bool ok, const char* what, std::int64_t n, std::int64_t p) {
-    ++n_checks;
-    if (!ok) {
-        ++n_failures;
-        std::printf("FAIL %s (n=%lld p=%lld)\n", what, (long long)n, (long long)p);
     }
 }
 
@@ -76,13 +72,6 @@ void stand_in_gemm(const char* trans_a, const char* trans_b, const int* m, const
 }
 
 template <class T>
-T draw(std::mt19937_64& rng) {
-    std::normal_distribution<double> normal;
-    if constexpr (std::is_same_v<T, double>) return normal(rng);
-    else return T(normal(rng), normal(rng));
-}
-
-template <class T>
 std::vector<T> draws(std::mt19937_64& rng, std::int64_t n) {
     std::vector<T> v(static_cast<std::size_t>(n));
     for (auto& value : v) value = draw<T>(rng);
@@ -92,16 +81,6 @@ std::vector<T> draws(std::mt19937_64& rng, std::int64_t n) {
 template <class T>
 bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin());
-}
-
-// Runs f() on 1 and on 3 threads and returns both results.
-template <class F>
-auto on_1_and_3_threads(F&& f) {
-    set_max_threads(1);
-    auto one = f();
-    set_max_threads(3);
-    auto three = f();
-    return std::make_pair(one, three);
 }
 
 template <class I, class T>
@@ -472,6 +451,5 @@ int main() {
     run_csr<std::int32_t, std::complex<double>>(rng);
     run_dense_kernels<double>(rng);
     run_dense_kernels<std::complex<double>>(rng);
-    std::printf("test_krylov_cpp: %d checks, %d failures\n", n_checks, n_failures);
-    return n_failures == 0 ? 0 : 1;
+    return checks::report("test_krylov_cpp");
 }

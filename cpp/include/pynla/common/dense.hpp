@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "pynla/common/error.hpp"
+#include "pynla/common/scalar.hpp"
 
 namespace pynla::dense {
 
@@ -20,6 +21,8 @@ using fint = int;  // SciPy's BLAS/LAPACK take 32-bit Fortran integers (LP64)
     X(sgemm) X(dgemm) X(cgemm) X(zgemm) \
     X(sgemv) X(dgemv) X(cgemv) X(zgemv) \
     X(sgesv) X(dgesv) X(cgesv) X(zgesv) \
+    X(ssyrk) X(dsyrk) X(cherk) X(zherk) \
+    X(strmm) X(dtrmm) X(ctrmm) X(ztrmm) \
     X(spotrf) X(dpotrf)
 
 struct Table {
@@ -74,6 +77,30 @@ void gemv(char trans, fint m, fint n, T alpha, const T* a, fint lda, const T* x,
     auto* f = detail::routine<Gemv>(detail::pick<T>(t.sgemv, t.dgemv, t.cgemv, t.zgemv), "gemv");
     const fint one = 1;
     f(&trans, &m, &n, &alpha, a, &lda, x, &one, &beta, y, &one);
+}
+
+// C = alpha A^H A + beta C (trans 'C') or alpha A A^H + beta C (trans 'N'), on C's `uplo`
+// triangle: syrk for real T (where ^H is ^T), herk for complex T (alpha and beta real).
+template <class T>
+void herk(char uplo, char trans, fint n, fint k, RealOf<T> alpha, const T* a, fint lda, RealOf<T> beta, T* c,
+          fint ldc) {
+    using Herk = void(const char*, const char*, const fint*, const fint*, const RealOf<T>*, const T*, const fint*,
+                      const RealOf<T>*, T*, const fint*);
+    auto& t = table();
+    auto* f = detail::routine<Herk>(detail::pick<T>(t.ssyrk, t.dsyrk, t.cherk, t.zherk), "herk");
+    const char blas_trans = (trans == 'C' && !is_complex_v<T>) ? 'T' : trans;
+    f(&uplo, &blas_trans, &n, &k, &alpha, a, &lda, &beta, c, &ldc);
+}
+
+// B = alpha B op(A) (side 'R') or alpha op(A) B (side 'L') for triangular A, in place.
+template <class T>
+void trmm(char side, char uplo, char trans_a, char diag, fint m, fint n, T alpha, const T* a, fint lda, T* b,
+          fint ldb) {
+    using Trmm = void(const char*, const char*, const char*, const char*, const fint*, const fint*, const T*,
+                      const T*, const fint*, T*, const fint*);
+    auto& t = table();
+    auto* f = detail::routine<Trmm>(detail::pick<T>(t.strmm, t.dtrmm, t.ctrmm, t.ztrmm), "trmm");
+    f(&side, &uplo, &trans_a, &diag, &m, &n, &alpha, a, &lda, b, &ldb);
 }
 
 // Solves A X = B in place (B becomes X, A its LU factors). Throws linalg_error if A is singular.

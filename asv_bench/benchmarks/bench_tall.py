@@ -1,0 +1,37 @@
+"""Tall-skinny QR: pynla.qr against scipy.linalg.qr (economic) on Gaussian matrices of 100000 x
+100 and 20000 x 20, and of 200000 x 200 graded to condition 1e6; smaller and fewer than
+``python -m pynla.bench tall --full``'s grid, checked as it checks them (orthogonality 1e-13,
+residual 1e-14).
+"""
+
+import functools
+
+from pynla.bench import tall
+
+from . import _timed
+
+
+@functools.lru_cache(maxsize=None)
+def _case(shape):
+    m, n, cond = shape
+    return tall._qr_case(m, n, cond)
+
+
+class TallQR(_timed.TimedCall):
+    params = [*_timed.TimedCall.params, [(100_000, 100, 1.0), (20_000, 20, 1.0), (200_000, 200, 1e6)]]
+    param_names = [*_timed.TimedCall.param_names, "shape"]
+
+    def setup(self, impl, threads, shape):
+        self.shape = shape
+        (self.A,) = _case(shape).setup()
+        super().setup(impl, threads)
+
+    def time_call(self, impl, threads, shape):
+        self.call()
+
+    def compare(self, expected, got):
+        return _case(self.shape).compare(expected, got)
+
+    def calls(self):
+        A = self.A
+        return {"scipy": lambda: tall._scipy_qr(A), "pynla": lambda: tall._pynla_qr(A)}

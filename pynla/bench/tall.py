@@ -1,0 +1,84 @@
+"""Tall-skinny QR: ``pynla.qr`` against ``scipy.linalg.qr`` (LAPACK geqrf and orgqr), economic
+mode, on tall Gaussian matrices.
+
+Cases
+-----
+qr                 100000 x 100 (the default run). ``--full``: the grid of m/n from 20 to 20000 and
+                   n from 20 to 500, 20000 x 20, 100000 x 50, 100000 x 150, 1000000 x 50, 200000 x
+                   200, 50000 x 500 and 10000 x 500, and 200000 x 200 with singular values graded
+                   to condition 1e6. Anchor: SciPy's ``qr(A, mode="economic")`` at 2 BLAS threads;
+                   pynla at 2 threads and at 1. The table notes each answer's orthogonality
+                   ``||Q^T Q - I||_2`` and residual ``||A - Q R|| / ||A||`` (issue bounds: 1e-13
+                   and 1e-14).
+"""
+
+import numpy as np
+import scipy.linalg as sl
+
+from pynla.bench.timing import Case, Implementation, blas_threads
+
+THREADS = 2
+SEED = 20_261_206
+#: The bounds an answer must meet: orthogonality and relative residual.
+ORTHOGONALITY, RESIDUAL = 1e-13, 1e-14
+
+QR_GRID = [(20_000, 20, 1.0), (100_000, 50, 1.0), (100_000, 150, 1.0), (1_000_000, 50, 1.0), (200_000, 200, 1.0),
+           (200_000, 200, 1e6), (50_000, 500, 1.0), (10_000, 500, 1.0)]
+DEFAULT_QR_GRID = [(100_000, 100, 1.0)]
+
+
+def tall_matrix(m, n, cond):
+    """Gaussian m x n (cond 1), or with singular values graded from 1 to 1/cond."""
+    rng = np.random.default_rng(SEED)
+    A = rng.standard_normal((m, n))
+    if cond == 1.0:
+        return A
+    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    Q, _ = np.linalg.qr(A)
+    return (Q * np.geomspace(1, 1 / cond, n)) @ V.T
+
+
+def _scipy_qr(A):
+    return sl.qr(A, mode="economic", check_finite=False)
+
+
+def _pynla_qr(A):
+    import pynla
+
+    return pynla.qr(A, mode="economic", check_finite=False)
+
+
+def _quality(A, answer):
+    Q, R = answer
+    orthogonality = float(np.linalg.norm(Q.T @ Q - np.eye(Q.shape[1]), 2))
+    residual = float(np.linalg.norm(A - Q @ R) / np.linalg.norm(A))
+    return orthogonality, residual
+
+
+def _qr_case(m, n, cond):
+    inputs = {}
+
+    def setup():
+        inputs["A"] = tall_matrix(m, n, cond)
+        return (inputs["A"],)
+
+    def compare(expected, got, explicit_zeros=False):
+        orthogonality, residual = _quality(inputs["A"], got)
+        anchor = _quality(inputs["A"], expected)
+        note = (f"||Q^T Q - I|| {orthogonality:.1e}, residual {residual:.1e} "
+                f"(LAPACK: {anchor[0]:.1e}, {anchor[1]:.1e})")
+        return (note, None) if not (orthogonality <= ORTHOGONALITY and residual <= RESIDUAL) else (None, note)
+
+    def nbytes(answer):
+        return sum(x.nbytes for x in answer)
+
+    name = f"qr {m}x{n}" + (f" cond {cond:.0e}" if cond != 1.0 else "")
+    return Case(name=name, setup=setup,
+                anchor=Implementation("scipy", _scipy_qr, threads=THREADS, activate=blas_threads(THREADS)),
+                implementations=(Implementation("pynla", _pynla_qr, threads=THREADS, activate=blas_threads(THREADS)),
+                                 Implementation("pynla", _pynla_qr, threads=1, activate=blas_threads(1))),
+                compare=compare, nbytes=nbytes)
+
+
+def cases(full=False):
+    return [_qr_case(m, n, cond) for m, n, cond in (QR_GRID if full else DEFAULT_QR_GRID)]
