@@ -71,14 +71,14 @@ def one_blas_thread():
     return _blas_controller().limit(limits=1, user_api="blas")
 
 
-#: A call whose largest product (with A, in a randomized SVD or a CUR) has fewer multiply-adds
-#: than this runs on one BLAS thread throughout: NumPy's and SciPy's OpenBLAS, and pynla's own
-#: threads, each spinning after their calls, take the cores from each other. Measured on 2
-#: cores (AMD EPYC), one BLAS thread against two: randomized SVD of 300 x 300, k = 20, 4.7
-#: against 75 ms; of 2000 x 1000, k = 50 (1.1e8), 89 against 149 ms; of 20000 x 2000, k = 10
-#: (6.4e8), 671 against 634 ms, and k = 20 (9.6e8) 884 against 669; CUR of 2000 x 2000, k = 50
-#: (4e8), 50 against 63 ms, and of 5000 x 5000 (2.5e9) 244 against 243.
-THREADED_MULTIPLY_ADDS = 1 << 29
+#: A call whose dense work (its largest product with A, or its basis's orthonormalization, in
+#: multiply-adds) is below this runs on one BLAS thread throughout: NumPy's and SciPy's
+#: OpenBLAS, and pynla's own threads, each spinning after their calls, take the cores from each
+#: other. Measured on 2 cores (AMD EPYC), one BLAS thread against two: randomized SVD of 2000 x
+#: 1000, k = 50 (1.1e8), 85 against 144 ms; of a sparse 20200 x 10000 (basis work 4.2e8), 559
+#: against 463; of 20000 x 2000, k = 10 (6.4e8), 722 against 461; CUR of 2000 x 2000, k = 50
+#: (4e8), 60 against 51.
+THREADED_MULTIPLY_ADDS = 1 << 28
 
 #: Small LAPACK calls (Gram eigendecompositions, SVDs of thin factors) on matrices of this order
 #: and up run on one BLAS thread (threaded LAPACK at a few hundred is erratic on 2 cores: a
@@ -88,8 +88,8 @@ SMALL_LAPACK_ORDER = 64
 
 
 def blas_threads_for(multiply_adds):
-    """One BLAS thread for a call whose largest product is below THREADED_MULTIPLY_ADDS, else
-    the BLAS's own count."""
+    """One BLAS thread for a call whose dense work is below THREADED_MULTIPLY_ADDS
+    multiply-adds, else the BLAS's own count."""
     return one_blas_thread() if multiply_adds < THREADED_MULTIPLY_ADDS else contextlib.nullcontext()
 
 
