@@ -25,8 +25,13 @@ __all__ = ["qr"]
 MODES = ("full", "r", "economic", "raw")
 
 #: Cholesky QR is used where A has at least this many rows per column (below, Householder QR
-#: is about as fast, and the full Q of mode="full" is square anyway).
+#: is about as fast, and the full Q of mode="full" is square anyway) ...
 MIN_ROWS_PER_COLUMN = 4
+
+#: ... and at least this many entries: below, its fixed cost (about 60 us of calls) is more
+#: than LAPACK's whole QR (one BLAS thread or two, 2 cores: 400 x 20, 103 against 79 us;
+#: 1000 x 20, 161 against 310 us).
+MIN_ENTRIES = 1 << 14
 
 #: A Q whose Gram matrix is within this many units of rounding of the identity (largest entry
 #: of ``Q^H Q - I``) is orthonormal to rounding: Householder QR's Q measures 1-3 units here.
@@ -46,9 +51,9 @@ def qr(a, overwrite_a=False, lwork=None, mode="full", pivoting=False, check_fini
     """QR decomposition of a matrix: ``a = Q @ R``, by Cholesky QR where a is tall.
 
     ``scipy.linalg.qr``'s signature and results. For ``mode="economic"`` and ``mode="r"``
-    without pivoting, on a matrix with at least 4 rows per column, the factors come from
-    Cholesky QR (Gram matrices and triangular products at matrix-matrix speed, see Notes);
-    every other call is ``scipy.linalg.qr``'s.
+    without pivoting, on a matrix with at least 4 rows per column and 16384 entries, the
+    factors come from Cholesky QR (Gram matrices and triangular products at matrix-matrix
+    speed, see Notes); every other call is ``scipy.linalg.qr``'s.
 
     Parameters
     ----------
@@ -122,7 +127,7 @@ def qr(a, overwrite_a=False, lwork=None, mode="full", pivoting=False, check_fini
     if array.ndim != 2:
         raise ValueError("expected a 2-D array")
     m, n = array.shape
-    if mode not in ("economic", "r") or pivoting or n == 0 or m < MIN_ROWS_PER_COLUMN * n:
+    if mode not in ("economic", "r") or pivoting or n == 0 or m < MIN_ROWS_PER_COLUMN * n or m * n < MIN_ENTRIES:
         return scipy.linalg.qr(array, overwrite_a=overwrite_a, lwork=lwork, mode=mode, pivoting=pivoting,
                                check_finite=False)
     dtype = scipy.linalg.lapack.get_lapack_funcs("geqrf", (array,)).dtype

@@ -36,7 +36,7 @@ def assert_qr(A, Q, R, dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.complex128, np.complex64])
-@pytest.mark.parametrize("shape", [(40, 10), (200, 1), (1000, 50), (20_000, 20), (9000, 300)])
+@pytest.mark.parametrize("shape", [(4000, 10), (20_000, 1), (1000, 50), (20_000, 20), (9000, 300)])
 @pytest.mark.parametrize("order", ["C", "F"])
 def test_gaussian_within_the_bounds(rng, dtype, shape, order):
     A = np.asarray(graded(rng, *shape, 10.0, dtype), order=order)
@@ -111,6 +111,8 @@ def test_same_bits_for_any_number_of_threads(rng, shape):
 @pytest.mark.parametrize(
     "shape, kwargs",
     [((100, 40), {"mode": "economic"}),  # fewer than 4 rows a column
+     ((400, 20), {"mode": "economic"}),  # fewer than MIN_ENTRIES entries
+     ((200, 1), {"mode": "r"}),
      ((30, 60), {"mode": "economic"}),
      ((400, 20), {"mode": "full"}),
      ((400, 20), {"mode": "raw"}),
@@ -133,7 +135,7 @@ def test_other_calls_are_scipys(rng, shape, kwargs):
 @pytest.mark.parametrize("dtype, expected", [(np.int64, np.float64), (np.int32, np.float64), (np.float16, np.float32),
                                              (np.bool_, np.float32)])
 def test_other_dtypes_compute_as_scipy(rng, dtype, expected):
-    A = rng.integers(0, 3, size=(400, 10)).astype(dtype)
+    A = rng.integers(0, 3, size=(4000, 10)).astype(dtype)
     A[np.arange(10), np.arange(10)] = 5  # full rank
     Q, R = pynla.qr(A, mode="economic")
     assert Q.dtype == R.dtype == scipy.linalg.qr(A, mode="economic")[0].dtype == expected
@@ -141,7 +143,7 @@ def test_other_dtypes_compute_as_scipy(rng, dtype, expected):
 
 
 def test_input_is_not_modified(rng):
-    A = rng.standard_normal((800, 20))
+    A = np.asfortranarray(rng.standard_normal((2000, 20)))  # where LAPACK could write into it
     copy = A.copy()
     pynla.qr(A, mode="economic", overwrite_a=True)
     assert_array_equal(A, copy)
