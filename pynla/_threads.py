@@ -76,8 +76,7 @@ def one_blas_thread():
 #: OpenBLAS, and pynla's own threads, each spinning after their calls, take the cores from each
 #: other. Measured on 2 cores (AMD EPYC), one BLAS thread against two: randomized SVD of 2000 x
 #: 1000, k = 50 (1.1e8), 85 against 144 ms; of a sparse 20200 x 10000 (basis work 4.2e8), 559
-#: against 463; of 20000 x 2000, k = 10 (6.4e8), 722 against 461; CUR of 2000 x 2000, k = 50
-#: (4e8), 60 against 51.
+#: against 463; of 20000 x 2000, k = 10 (6.4e8), 722 against 461.
 THREADED_MULTIPLY_ADDS = 1 << 28
 
 #: Small LAPACK calls (Gram eigendecompositions, SVDs of thin factors) on matrices of this order
@@ -87,10 +86,10 @@ THREADED_MULTIPLY_ADDS = 1 << 28
 SMALL_LAPACK_ORDER = 64
 
 
-def blas_threads_for(multiply_adds):
-    """One BLAS thread for a call whose dense work is below THREADED_MULTIPLY_ADDS
-    multiply-adds, else the BLAS's own count."""
-    return one_blas_thread() if multiply_adds < THREADED_MULTIPLY_ADDS else contextlib.nullcontext()
+def blas_threads_for(multiply_adds, threshold=THREADED_MULTIPLY_ADDS):
+    """One BLAS thread for a call whose dense work is below ``threshold`` multiply-adds
+    (THREADED_MULTIPLY_ADDS unless the caller measured its own), else the BLAS's own count."""
+    return one_blas_thread() if multiply_adds < threshold else contextlib.nullcontext()
 
 
 def small_lapack_threads(order):

@@ -43,6 +43,13 @@ from pynla.sketch import SparseSignSketch
 
 __all__ = ["CURDecomposition", "cur", "cur_from_functions"]
 
+#: CUR runs on one BLAS thread where its product with A has fewer multiply-adds than this
+#: (_threads.blas_threads_for): its sketch (pynla's threads), LAPACK calls (SciPy's OpenBLAS)
+#: and products (NumPy's) alternate, and two threads of each took the cores from each other.
+#: Measured on 2 cores, one BLAS thread against two: 600 x 6000, k = 50 (3.6e8), 62-65 against
+#: 96-105 ms; 5000 x 5000 (2.5e9), 226-250 against 249-257; 3000 x 30000 (9e9), 940 against 738.
+ONE_BLAS_THREAD_BELOW = 1 << 31
+
 #: The values ``method`` takes (``cur``); ``cur_from_functions`` takes the first two and "uniform".
 METHODS = ("lupp", "qr", "deim", "leverage", "uniform")
 
@@ -207,7 +214,7 @@ def cur(A, k, *, n_cols=None, n_rows=None, method="lupp", core="optimal", rtol=N
         row_indices = _check_indices(row_indices, m, "row_indices")
         n_rows = len(row_indices)
     # The largest product: A times n_rows columns (the optimal core).
-    with blas_threads_for(matrix.products.work * n_rows):
+    with blas_threads_for(matrix.products.work * n_rows, threshold=ONE_BLAS_THREAD_BELOW):
         return _cur(matrix, k, n_cols, n_rows, method, core, rtol, col_indices, row_indices, rng)
 
 
