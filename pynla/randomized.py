@@ -640,19 +640,32 @@ def eigh_lapack(G):
 def _cholesky_orthonormal(Y, G):
     """Y R^-1 for the Cholesky factor R^H R = G of Y's Gram matrix G, or None if G is not
     numerically positive definite. Orthonormal to about eps cond(Y)**2."""
-    R, info = scipy.linalg.lapack.get_lapack_funcs("potrf", (G,))(G, lower=0, clean=1)
+    R = cholesky_factor(G)
+    return None if R is None else Y @ triangular_inverse(R)
+
+
+def cholesky_factor(G, min_reciprocal_condition=None):
+    """The upper Cholesky factor R (R^H R = G, strictly lower part zero) of a Hermitian G, or
+    None if G is not numerically positive definite or, with ``min_reciprocal_condition``,
+    LAPACK's estimate of ``1 / cond(G)`` (pocon) is below it."""
+    potrf, pocon = scipy.linalg.lapack.get_lapack_funcs(("potrf", "pocon"), (G,))
+    R, info = potrf(G, lower=0, clean=1)
     if info != 0:
         return None
-    return _right_solve(Y, R)
+    if min_reciprocal_condition is not None:
+        reciprocal_condition, info = pocon(R, np.linalg.norm(G, 1))
+        if not (info == 0 and reciprocal_condition >= min_reciprocal_condition):
+            return None
+    return R
 
 
-def _right_solve(Y, R):
-    """Y R^-1 for a well-conditioned upper triangular R (a Cholesky factor, checked or of a
-    Gram matrix near I), as Y times R's inverse through NumPy's BLAS. SciPy's trsm would run
-    on SciPy's own OpenBLAS, whose threads then spin and take the cores from NumPy's BLAS in
-    the products that follow (20000 x 2000, k = 50, 2 threads: 1.10 s a call against 0.87)."""
-    inverse = scipy.linalg.lapack.get_lapack_funcs("trtri", (R,))(R, lower=0)[0]  # R's diagonal is positive
-    return Y @ inverse
+def triangular_inverse(R):
+    """The inverse of a Cholesky factor R (upper triangular, positive diagonal), by trtri, for
+    products through NumPy's BLAS: SciPy's trsm would run on SciPy's own OpenBLAS, whose
+    threads then spin and take the cores from NumPy's BLAS in the products that follow
+    (20000 x 2000, k = 50, 2 threads: 1.10 s a call against 0.87). R is well conditioned where
+    it is used (checked, or the factor of a Gram matrix near I)."""
+    return scipy.linalg.lapack.get_lapack_funcs("trtri", (R,))(R, lower=0)[0]
 
 
 def _cholesky_qr(Y, eps):
@@ -669,15 +682,10 @@ def _cholesky_qr(Y, eps):
     if not norms.min() > 0:
         return None
     unit = Y / norms
-    G = _inner(unit, unit)
-    potrf, pocon = scipy.linalg.lapack.get_lapack_funcs(("potrf", "pocon"), (G,))
-    R, info = potrf(G, lower=0, clean=1)
-    if info != 0:
+    R = cholesky_factor(_inner(unit, unit), min_reciprocal_condition=np.sqrt(eps))
+    if R is None:
         return None
-    reciprocal_condition, info = pocon(R, np.linalg.norm(G, 1))
-    if not (info == 0 and reciprocal_condition > np.sqrt(eps)):
-        return None
-    return _right_solve(unit, R), R * norms
+    return unit @ triangular_inverse(R), R * norms
 
 
 def _normalized(Y, eps):

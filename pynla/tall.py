@@ -17,7 +17,7 @@ import scipy.linalg
 
 from pynla import _core
 from pynla._threads import one_blas_thread
-from pynla.randomized import _times_power_of_two, _unit_norm
+from pynla.randomized import _times_power_of_two, _unit_norm, cholesky_factor, triangular_inverse
 
 __all__ = ["qr"]
 
@@ -151,9 +151,9 @@ def _cholesky_qr(Y):
         Y, exponent = _unit_norm(Y)
         G = _core.tall_gram(Y)
     identity = np.eye(len(G), dtype=Y.dtype)
-    factor = _cholesky(G, eps)
+    factor = cholesky_factor(G, min_reciprocal_condition=SHIFT_BELOW_UNITS * eps)
     if factor is None:
-        factor = _cholesky(G + _shift(Y, G, eps) * identity, eps=None)
+        factor = cholesky_factor(G + _shift(Y, G, eps) * identity)
         if factor is None:
             return None
     _times_inverse(Y, factor)
@@ -162,7 +162,7 @@ def _cholesky_qr(Y):
         G = _core.tall_gram(Y)
         if np.max(np.abs(G - identity)) <= ORTHONORMAL_UNITS * eps:
             return Y, _times_power_of_two(R, exponent)
-        factor = _cholesky(G, eps=None)
+        factor = cholesky_factor(G)
         if factor is None:
             return None
         _times_inverse(Y, factor)
@@ -180,20 +180,6 @@ def _gram_in_range(G):
     return bool(np.isfinite(G).all()) and largest >= 2.0 ** (finfo.minexp // 2)
 
 
-def _cholesky(G, eps):
-    """The upper Cholesky factor of G, or None if G is not numerically positive definite or
-    (with ``eps``) LAPACK's estimate of its reciprocal condition is below SHIFT_BELOW_UNITS eps."""
-    potrf, pocon = scipy.linalg.lapack.get_lapack_funcs(("potrf", "pocon"), (G,))
-    R, info = potrf(G, lower=0, clean=1)
-    if info != 0:
-        return None
-    if eps is not None:
-        reciprocal_condition, info = pocon(R, np.linalg.norm(G, 1))
-        if not (info == 0 and reciprocal_condition >= SHIFT_BELOW_UNITS * eps):
-            return None
-    return R
-
-
 def _shift(Y, G, eps):
     """Shifted CholeskyQR3's shift ``11 (m n + n (n + 1)) eps ||Y||_2^2``, with the trace of G
     (``||Y||_F^2 >= ||Y||_2^2``) for the squared norm."""
@@ -202,7 +188,6 @@ def _shift(Y, G, eps):
 
 
 def _times_inverse(Y, R):
-    """Y <- Y R^-1 in place, for the upper triangular R (its inverse by trtri: R's diagonal is
-    positive), by the core's pass over Y's rows."""
-    inverse = scipy.linalg.lapack.get_lapack_funcs("trtri", (R,))(R, lower=0)[0]
-    _core.tall_times_upper(Y, np.asfortranarray(np.triu(inverse)))
+    """Y <- Y R^-1 in place, for the Cholesky factor R, by the core's pass over Y's rows (R's
+    inverse is upper triangular, with a zero lower part, as R's)."""
+    _core.tall_times_upper(Y, triangular_inverse(R))
