@@ -1,5 +1,7 @@
-"""Least squares ``min ||A x - b||`` for A with at least as many rows as columns: sketch-and-
-precondition where it pays, LAPACK where it does not, and no answer called converged unchecked."""
+"""Least squares ``min ||A x - b||`` for A with at least as many rows as columns: a Cholesky
+factor of A's Gram matrix (sketch-preconditioned where A is ill conditioned) or
+sketch-and-precondition where they pay, LAPACK where they do not, and no answer called converged
+unchecked."""
 
 import functools
 import math
@@ -12,6 +14,7 @@ import scipy.sparse as sp
 
 from pynla import _core
 from pynla._threads import one_blas_thread
+from pynla.randomized import _times_power_of_two, cholesky_factor
 from pynla._validation import check_choice, float_kernel_dtype
 from pynla.block import aslinearoperator
 from pynla.block_build import to_bsr
@@ -23,7 +26,18 @@ __all__ = ["LstsqResult", "sketched_lstsq"]
 LstsqResult = namedtuple("LstsqResult", ["x", "residual_norm", "iterations", "info"])
 
 #: The values ``method`` takes.
-METHODS = ("auto", "precondition", "solve", "direct")
+METHODS = ("auto", "cholesky", "precondition", "solve", "direct")
+
+#: The Cholesky factor of A's Gram matrix is used where LAPACK's estimate of the reciprocal
+#: condition number of the Gram matrix with unit diagonal is at least this many units of
+#: rounding: each refinement step then shrinks the error by about this factor or more
+#: (measured: 4e4 units shrank it 5e4-fold, 5 units 10-fold), so two or three steps reach the
+#: rounding level. Below, A R0^-1 (R0 from a sketch) is factored instead.
+_GRAM_MIN_UNITS = 1024
+
+#: The most refinement steps of method="cholesky" when the caller sets no maxiter: a factor
+#: that passed its checks needs two or three.
+_DEFAULT_REFINEMENT_STEPS = 10
 
 #: The iteration has stalled when _STALL_STEPS steps in a row fail to take the excess residual
 #: below _STALL_FACTOR times the last one that did (steps shrink it by about sqrt(d/s) each,
@@ -57,13 +71,29 @@ _DENSE_FALLBACK_ENTRIES = 1 << 27
 #: The rates behind method="auto" (seconds, 2-core AMD EPYC, 32 MiB L3): "flop", a real
 #: multiply-add in LAPACK's QR of an n x d matrix, which costs n d (d + "panel") of them (its
 #: narrow panels run below the BLAS-3 rate), slower by 1 + size / (size + "cache") once A no
-#: longer fits in cache (gelsd of 400000 x 50: 2x the in-cache rate); "dense_entry" and
-#: "sparse_entry", a pass over A per byte of a value, and "row", per row; "iteration" and
-#: "call", the Python work of an iteration and of a call. Sketching is taken when its estimate
-#: is below "margin" times the direct one (the estimates are rough; the direct answer is exact).
-#: Fitted to gelsd and the forced iteration on d = 10 ... 500, n = 16 d ... 20000 d.
-_COST = {"flop": 7.4e-11, "panel": 150, "cache": 128 << 20, "dense_entry": 5.5e-11, "sparse_entry": 4e-10,
-         "row": 5e-9, "iteration": 6e-5, "call": 1e-3, "margin": 0.8}
+#: longer fits in cache (gelsd of 400000 x 50: 2x the in-cache rate); "gram_flop", one in the
+#: core's Gram matrix (n d^2 / 2 of them, at the BLAS-3 rate); "small_flop", per d^3 of the
+#: d x d factorizations; "dense_entry" and "sparse_entry", a pass over A per byte of a value,
+#: and "row", per row; "iteration" and "call", the Python work of an iteration and of a call
+#: of sketch-and-precondition, "cholesky_call" of method="cholesky", which takes about
+#: "refinements" passes after its Gram matrix. A sketching method is taken when its estimate is
+#: below "margin" times the direct one (the estimates are rough; the direct answer is exact).
+#: Fitted to gelsd and the forced methods on d = 10 ... 500, n = 16 d ... 20000 d.
+_COST = {"flop": 7.4e-11, "panel": 150, "cache": 128 << 20, "gram_flop": 1.6e-11, "small_flop": 8e-11,
+         "dense_entry": 5.5e-11, "sparse_entry": 4e-10, "row": 5e-9, "iteration": 6e-5, "call": 1e-3,
+         "cholesky_call": 2.5e-4, "refinements": 2, "margin": 0.8}
+
+#: How an iteration steps and when it ends (_iterate): ``x <- x + alpha R^-1 R^-H A^H (b - A x)
+#: + beta (x - x_previous)``, ended once ``stall_steps`` steps in a row fail to halve the error
+#: within _CERTIFICATE_FACTOR units of the rounding level, or once it is within ``enough_units``.
+_Schedule = namedtuple("_Schedule", ["alpha", "beta", "stall_steps", "enough_units"])
+
+#: Refinement with a factor that makes A R^-1 orthonormal to 1e-3 or better: plain steps, each
+#: shrinking the error 1000-fold or more, so one that does not halve it is at the rounding level.
+#: Once a check finds the error within one unit (the bound a backward stable solver such as
+#: gelsd guarantees), one more step, unchecked, takes it to the rounding floor: that saves the
+#: pass over A that would check it.
+_REFINEMENT = _Schedule(alpha=1.0, beta=0.0, stall_steps=1, enough_units=1.0)
 
 #: The most iterations when the caller sets none: about three times what the default sketch needs
 #: in float64 (about 31).
@@ -74,54 +104,73 @@ _SKETCHES = {"sparse_sign": SparseSignSketch, "countsketch": CountSketch, "srht"
 
 def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=None, rtol=None,
                    maxiter=None, rng=None):
-    """Solve ``min ||A x - b||_2`` for A with at least as many rows as columns, by sketching
-    where that is faster than LAPACK.
+    """Solve ``min ||A x - b||_2`` for A with at least as many rows as columns, several times
+    faster than LAPACK where A is tall, with LAPACK's accuracy.
 
-    ``method="precondition"`` (sketch-and-precondition, as Blendenpik and LSRN): sketch A with
-    S (``S @ A``, s x d), take the QR factorization ``S A = Q R``, start from the
-    sketch-and-solve answer ``R^-1 Q^H S b`` and iterate
+    ``method="cholesky"`` (dense A): one pass over A gives its Gram matrix ``A^H A = R^H R``
+    (Cholesky) and ``A^H b`` at matrix-matrix speed, then ``x = R^-1 R^-H A^H b`` is refined,
+
+        x <- x + R^-1 R^-H A^H (b - A x),
+
+    each step a pass over A. Where A is too ill conditioned for its Gram matrix (LAPACK's
+    estimate of the reciprocal condition number of ``A^H A``, scaled to a unit diagonal, below
+    1024 eps: about cond(A) > 1e6 in float64), the Gram matrix is that of ``Y = A R0^-1`` instead,
+    with R0 from the QR factorization of a sketch ``S A`` (randomized Cholesky QR: Y is well
+    conditioned whenever S embeds A's range, and ``A = (Y R1^-1)(R1 R0)`` is a QR
+    factorization); that takes a copy of A and a triangular solve with it. Either way, A R^-1
+    is orthonormal to 1e-3 or better, so each step shrinks the error at least 1000-fold: one or
+    two steps (passes) reach the rounding level, for condition numbers up to 1e12 and beyond.
+
+    ``method="precondition"`` (sketch-and-precondition, as Blendenpik and LSRN; dense or
+    sparse A): sketch A with S (``S @ A``, s x d), take the QR factorization ``S A = Q R``,
+    start from the sketch-and-solve answer ``R^-1 Q^H S b`` and iterate
 
         x <- x + alpha R^-1 R^-H A^H (b - A x) + beta (x - x_previous)
 
     (iterative sketching with momentum; Epperly, Meier and Nakatsukasa 2024 show it is forward
     stable, as accurate as Householder QR), with ``alpha = (1 - d/s)^2`` and ``beta = d/s``,
     the optimal heavy-ball parameters for a sketch of distortion ``sqrt(d/s)``: each iteration
-    gains about ``sqrt(d/s)``. For dense A each iteration is a single pass over A in C++
-    (``A^H (b - A x)`` is formed chunk by chunk while the rows are in cache).
+    gains about ``sqrt(d/s)``, about 30 passes in all. For dense A each pass is one sweep over
+    A in C++ (``A^H (b - A x)`` is formed chunk by chunk while the rows are in cache).
 
-    Every pass also checks the answer: its excess residual ``||A (x - x_best)||``, estimated as
+    Both check every pass: the excess residual ``||A (x - x_best)||``, estimated as
     ``||R^-H A^H (b - A x)||``, is compared with the level rounding leaves in a forward stable
     answer, ``eps (cond(R) ||b - A x|| + ||R|| ||x||)``. The iteration ends once the estimate
-    is below ``rtol ||R x||``, or when it stops shrinking within 64 times that level; an
-    answer not within 64 times it (a sketch that does not embed A's range, as when s is close
-    to n) is replaced by LAPACK's (``gelsd``, as ``scipy.linalg.lstsq``). If R looks singular
-    (singular values below ``4 eps`` times the largest) the rank is decided on A, by LAPACK.
+    is below ``rtol ||R x||``, or when it stops shrinking within 64 times that level (for
+    "cholesky", also once it is within one unit of it; one more step, which needs no pass,
+    then takes the answer to the rounding floor); an answer not within 64 times it (a sketch
+    that does not embed A's range, as when s is close to n) is replaced by LAPACK's (``gelsd``,
+    as ``scipy.linalg.lstsq``). If R (from the sketch) looks singular (singular values below
+    ``4 eps`` times the largest) the rank is decided on A, by LAPACK.
 
     ``method="direct"`` solves with LAPACK's ``gelsd`` (``scipy.linalg.lstsq``'s default
     driver; SciPy's answer to the bit for SciPy's inputs). ``method="auto"`` (the default)
-    takes "precondition" where a cost model says it is faster, "direct" elsewhere: the model
-    weighs the QR factorizations (about ``n d (d + 150)`` flops for A, slower once A leaves the
-    cache; the same for the s x d sketch) against about ``log(rtol) / log(sqrt(d / s))``
-    passes over A at memory speed, with rates measured on a 2-core x86-64 machine. Small,
-    square and nearly square problems are solved directly; in float64 sketching is taken from
-    about n = 5000 d at d = 50, n = 290 d at d = 100, n = 47 d at d = 200 and n = 19 d at
-    d = 500, and never for d <= 20 (fewer rows for complex and float32 A).
+    takes the method a cost model says is fastest, "direct" unless another is estimated at
+    most 0.8 times its time: the model weighs LAPACK's QR (about ``n d (d + 150)`` flops,
+    slower once A leaves the cache), the Gram matrix (``n d^2 / 2`` multiply-adds at
+    matrix-matrix speed) and the d x d factorizations against passes over A at memory speed,
+    with rates measured on a 2-core x86-64 machine. In float64 "cholesky" is taken from about
+    n = 580 d at d = 10, n = 120 d at d = 20, n = 16 d at d = 50, n = 4 d at d = 100 and
+    n = 1.4 d from d = 200 on (fewer rows for complex A, more for float32); "precondition"
+    for sparse A where it pays, and for dense A only from d of a few thousand on, where the
+    Gram matrix costs more than its 30 passes.
 
     ``method="solve"`` (sketch-and-solve) returns ``R^-1 Q^H S b``: one pass over A, an answer
     whose residual is within a factor ``1 + O(sqrt(d/s))`` of the least one when S embeds A's
     range (likely for the default s; not checked).
 
-    Whatever the method, where s would exceed half of A's rows LAPACK answers: such a sketch
-    saves little work, and one as large as A embeds nothing (a square S is just a mixing of
-    A's rows, whose R need not precondition A).
+    Whatever the sketching method, where s would exceed half of A's rows LAPACK answers: such
+    a sketch saves little work, and one as large as A embeds nothing (a square S is just a
+    mixing of A's rows, whose R need not precondition A).
 
     Parameters
     ----------
     A : ndarray or sparse array/matrix, shape (n, d), n >= d
         Full column rank (see Raises). Dense A is used in place if its rows or columns are
-        contiguous; sparse A of any format.
+        contiguous (a read-only A too; "cholesky" copies it only for an ill-conditioned A);
+        sparse A of any format.
     b : array_like, shape (n,) or (n, q)
-    method : {"auto", "precondition", "solve", "direct"}, optional
+    method : {"auto", "cholesky", "precondition", "solve", "direct"}, optional
     sketch : {"sparse_sign", "countsketch", "srht", "gaussian"} or a sketch operator, optional
         The sketch (:mod:`pynla.sketch`); an operator must have shape (s, n). Default: the
         sparse sign embedding with 8 nonzeros per column (fewer when s < 8).
@@ -132,9 +181,10 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
         ``rtol ||R x||`` (about ``||A x||``), or when it stops shrinking at the rounding level;
         default 4 eps of the dtype.
     maxiter : int, optional
-        The most iterations. Default: up to 100, after which an answer that is still not
-        converged (as with a sketch too small to embed A's range) is replaced by LAPACK's; a
-        given maxiter is kept to, with ``info = 1`` when reached.
+        The most iterations. Default: up to 100 ("precondition") or 10 refinement steps
+        ("cholesky"), after which an answer that is still not converged (as with a sketch too
+        small to embed A's range) is replaced by LAPACK's; a given maxiter is kept to, with
+        ``info = 1`` when reached.
     rng : None, int or numpy.random.Generator, optional
         Randomness for the sketch.
 
@@ -142,8 +192,9 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     -------
     LstsqResult
         ``x`` (d,) or (d, q); ``residual_norm``, ``||b - A x||`` (a float, or (q,) for 2-D b);
-        ``iterations``, the number of iterations (steps; A is passed over once more) after
-        the sketch (0 for "direct" and "solve"); ``info``: 0 if x is the least-squares solution to rounding
+        ``iterations``, the number of steps after the first answer (for "precondition" A is
+        passed over once more, for "cholesky" as many times, its last step unchecked; 0 for
+        "direct" and "solve"); ``info``: 0 if x is the least-squares solution to rounding
         (checked, or solved directly; always 0 for "solve"), 1 if the iteration stopped at a
         given ``maxiter`` (x is the last iterate, unchecked), 2 if a sparse A's answer failed its
         check and A is too large to solve densely (more than 2^27 entries; x is the last iterate).
@@ -167,8 +218,11 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     >>> rng = np.random.default_rng(0)
     >>> A = rng.standard_normal((5000, 20))
     >>> b = rng.standard_normal(5000)
-    >>> result = pynla.sketched_lstsq(A, b, method="precondition", rng=1)
     >>> x_ref = scipy.linalg.lstsq(A, b)[0]
+    >>> result = pynla.sketched_lstsq(A, b)  # "auto": "cholesky" for this shape
+    >>> bool(np.linalg.norm(result.x - x_ref) <= 1e-13 * np.linalg.norm(x_ref)), result.info
+    (True, 0)
+    >>> result = pynla.sketched_lstsq(A, b, method="precondition", rng=1)
     >>> bool(np.linalg.norm(result.x - x_ref) <= 1e-12 * np.linalg.norm(x_ref)), result.info
     (True, 0)
     >>> approximate = pynla.sketched_lstsq(A, b, method="solve", rng=1)
@@ -181,69 +235,221 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     check_choice(method, "method", METHODS)
     A, b, dtype = _checked_problem(A, b)
     n, d = A.shape
+    if method == "cholesky" and sp.issparse(A):
+        raise ValueError("method='cholesky' needs a dense A (a sparse A's Gram matrix fills in): use 'precondition'")
     limited = maxiter is not None
-    maxiter = _count(maxiter, "maxiter", 0) if limited else _DEFAULT_MAXITER
+    maxiter = _count(maxiter, "maxiter", 0) if limited else None
     rtol = 4 * np.finfo(dtype).eps if rtol is None else float(rtol)
     if not rtol > 0:
         raise ValueError(f"rtol must be positive, got {rtol}")
     s = _sketch_rows(sketch, sketch_size, n, d)
     B = b.reshape(n, 1) if b.ndim == 1 else b
-    direct = (d == 0 or method == "direct" or 2 * s > n
-              or (method == "auto" and not _sketching_pays(A, s, dtype, rtol)))
-    if direct:
-        return _result(*_direct(A, B), 0, 0, b)
+    if method == "auto" and d > 0:
+        method = _cheapest_method(A, s, dtype, rtol)
+    if method != "cholesky" and not sp.issparse(A):
+        _check_finite(A)
+    if d == 0 or method == "direct":
+        return _result(*_direct_in_range(A, B), 0, 0, b)
+    # A and B are scaled by powers of two where they are far from 1 (_Scale): x and the
+    # residuals are scaled back at the end.
+    scale = _Scale(0, 0)
+    if method == "cholesky":
+        # Gram matrices, triangular factors and solves: the core's passes run one BLAS call per
+        # range of rows on their own threads, and the d x d work is too small for more.
+        with one_blas_thread():
+            gram = _core.tall_gram(A, B)
+            if not np.isfinite(np.diagonal(gram[0])).all():  # NaN or infinity in A, or squares overflow
+                _check_finite(A)
+            scale = _Scale.of(A, B, math.sqrt(abs(np.trace(gram[0]))))
+            if scale != (0, 0):
+                A, B = scale.applied(A, B)
+                gram = _core.tall_gram(A, B)
+            solved = _gram_solve(A, B, *gram, rtol, maxiter)
+        if solved is not None:
+            return _finished(A, B, *solved, b, scale)
+    if 2 * s > n:
+        return _finished(A, B, None, None, 0, 0, b, scale)
     S = _make_sketch(sketch, s, n, rng, dtype)
     # In A's dtype: a given sketch's entries may be wider (a float64 S on float32 A).
     SA, SB = S @ A, np.asarray(S @ B, dtype=dtype)
     SA = SA.astype(dtype, copy=False)
-    # What follows runs little BLAS (the s x d QR, d x d solves); BLAS threads, which spin
-    # between calls, would only take the cores from the passes over A in between.
+    more = _Scale.of(A, B, _largest_magnitude(SA))  # |S A| stands for |A|: they differ by a few times
+    if more != (0, 0):
+        (A, SA), (B, SB) = more.applied(A, B, SA, SB)
+        scale = _Scale(scale.a + more.a, scale.b + more.b)
+    # What follows runs little BLAS (the s x d QR, d x d solves) besides the core's passes; BLAS
+    # threads, which spin between calls, would only take the cores from those passes.
     with one_blas_thread():
-        X, residual, iterations, info = _sketched(A, B, SA.toarray() if sp.issparse(SA) else SA, SB, method,
-                                                  rtol, maxiter, limited, dtype)
-    if X is None:  # LAPACK answers, on the BLAS's own thread count
-        X, residual = _direct(A, B)
-    return _result(X, residual, iterations, info, b)
+        solved = _sketched(A, B, SA.toarray() if sp.issparse(SA) else SA, SB, method, rtol, maxiter)
+    return _finished(A, B, *solved, b, scale)
 
 
-def _sketched(A, B, SA, SB, method, rtol, maxiter, limited, dtype):
+class _Scale(namedtuple("_Scale", ["a", "b"])):
+    """Exponents of the powers of two by which A and B are scaled: ``A 2**-a`` and ``B 2**-b``
+    (exactly, where the results are normal) have the least-squares solution ``2**(a - b) x``
+    and residuals ``2**-b`` times B's. Scaling keeps the norms, products and squared norms of
+    the passes far from overflow and underflow (where they would make a check vacuous or a
+    residual infinite), and keeps LAPACK from scaling itself (gelsd then returns its residual
+    rows in its own scale)."""
+
+    @classmethod
+    def of(cls, A, B, a_magnitude):
+        """The scale for A (a_magnitude: ``||A||_F``, or a magnitude within a few times of it) and
+        B: 0 for each whose magnitude lies within 2**(+-0.4 maxexp) of the dtype (2**+-409 in
+        float64, 2**+-51 in float32), else the exponent that takes its norm to at most 1, from
+        its largest magnitude (for A, a pass)."""
+        limit = 2.0 ** int(0.4 * np.finfo(B.dtype).maxexp)
+        b_largest = _largest_magnitude(B)
+
+        def exponent(M, magnitude, largest):
+            if 1 / limit <= magnitude <= limit or magnitude == largest == 0:
+                return 0
+            largest = _largest_magnitude(M) if largest is None else largest
+            return math.frexp(largest)[1] + math.ceil(math.log2(math.sqrt(M.size))) if largest > 0 else 0
+
+        return cls(exponent(A, a_magnitude, None), exponent(B, b_largest, b_largest))
+
+    def applied(self, A, B, *sketched):
+        """(A, B) scaled, or ((A, S A), (B, S B)) with the sketches of each."""
+        if not sketched:
+            return _times_power_of_two(A, -self.a), _times_power_of_two(B, -self.b)
+        SA, SB = sketched
+        return ((_times_power_of_two(A, -self.a), _times_power_of_two(SA, -self.a)),
+                (_times_power_of_two(B, -self.b), _times_power_of_two(SB, -self.b)))
+
+
+def _largest_magnitude(M):
+    """max |M_ij| (0 for an empty M), dense or sparse; a real dense M without a temporary copy."""
+    if M.size == 0:
+        return 0.0
+    if sp.issparse(M) or M.dtype.kind == "c":
+        return float(abs(M).max())
+    return float(max(M.max(), -M.min()))
+
+
+def _direct_in_range(A, B):
+    """LAPACK's answer (_direct), with A and B scaled where they are far from 1 (_Scale):
+    (X, residual norms)."""
+    scale = _Scale.of(A, B, _largest_magnitude(A))
+    X, residual = _direct(*scale.applied(A, B))
+    return _times_power_of_two(X, scale.b - scale.a), _times_power_of_two(residual, scale.b)
+
+
+def _finished(A, B, X, residual, iterations, info, b, scale):
+    """The result for A and B scaled by ``scale`` (_Scale), with LAPACK's answer where X is None
+    (on the BLAS's own thread count)."""
+    if X is None:
+        X, residual = _direct_in_range(A, B)
+    return _result(_times_power_of_two(X, scale.b - scale.a), _times_power_of_two(residual, scale.b),
+                   iterations, info, b)
+
+
+def _gram_solve(A, B, G, C, rtol, maxiter):
+    """method="cholesky" by the Cholesky factor R of A's own Gram matrix G (C = A^H B, from
+    the same pass): x = R^-1 R^-H A^H b, then refinement. (X, residual norms, iterations, info),
+    X None where LAPACK must answer; None where G is too ill conditioned for R to precondition
+    A (A R0^-1, from a sketch, is factored instead)."""
+    R = _scaled_cholesky(G)
+    if R is None:
+        return None
+    X = sl.cho_solve((R, False), C)
+    # R's singular values, for the check: the square roots of G's eigenvalues, accurate to
+    # eps cond(G) relative, below 1e-3 where R is taken.
+    singular_values = np.sqrt(np.maximum(sl.eigvalsh(G), 0))[::-1]
+    return _refined(A, B, R, singular_values, X, rtol, maxiter)
+
+
+def _scaled_cholesky(G):
+    """The upper Cholesky factor of the Gram matrix G, or None where G is not finite, holds a
+    squared column norm near underflow (so that its entries lost precision), or is too ill
+    conditioned once scaled to a unit diagonal (Cholesky's error depends on that condition
+    number only: van der Sluis)."""
+    finfo = np.finfo(G.dtype)
+    diagonal = np.real(np.diagonal(G))
+    if not (np.isfinite(G).all() and diagonal.min() >= finfo.tiny / finfo.eps):
+        return None
+    scale = 1 / np.sqrt(diagonal)
+    factor = cholesky_factor(G * scale[:, None] * scale, min_reciprocal_condition=_GRAM_MIN_UNITS * finfo.eps)
+    return None if factor is None else factor / scale
+
+
+def _sketched(A, B, SA, SB, method, rtol, maxiter):
     """sketched_lstsq after the sketch (SA = S A, SB = S B): (X, residual norms, iterations, info),
-    with X None where LAPACK must answer instead; ``limited``: maxiter was the caller's."""
+    with X None where LAPACK must answer instead; maxiter None where the caller set none."""
     densifiable = not sp.issparse(A) or A.shape[0] * A.shape[1] <= _DENSE_FALLBACK_ENTRIES
     Q, R = sl.qr(SA, mode="economic")
     singular_values = sl.svdvals(R)
-    eps = np.finfo(dtype).eps
+    eps = np.finfo(SA.dtype).eps
     if singular_values[-1] <= _RANK_SUSPECT * eps * singular_values[0]:
         if densifiable:
             return None, None, 0, 0  # R may be singular where A is not: A decides
         rank = int(np.sum(singular_values > _RANK_SUSPECT * eps * singular_values[0]))
         raise np.linalg.LinAlgError(f"A is rank deficient (numerical rank {rank} < {R.shape[1]} columns, from its "
                                     "sketch; A is too large to confirm densely): use scipy.linalg.lstsq or lsqr")
+    if method == "cholesky":
+        return _preconditioned_gram_solve(A, B, R, rtol, maxiter)
     X = sl.solve_triangular(R, Q.conj().T @ SB)
     gradient = _gradient_function(A)
     if method == "solve":
         return X, np.sqrt(gradient(X, B)[1]), 0, 0
-    X, residual, iterations, certified = _iterate(R, singular_values, X, B, gradient, rtol, maxiter, SA.shape[0])
+    # The optimal heavy-ball parameters for a sketch of distortion sqrt(d / s); it ends only
+    # where steps stall, well below one unit of rounding.
+    ratio = R.shape[1] / SA.shape[0]
+    schedule = _Schedule(alpha=(1 - ratio) ** 2, beta=ratio, stall_steps=_STALL_STEPS, enough_units=0.0)
+    X, residual, iterations, certified = _iterate(R, singular_values, X, B, gradient, rtol,
+                                                  _DEFAULT_MAXITER if maxiter is None else maxiter, schedule)
     if certified:
         return X, residual, iterations, 0
-    if limited:
+    if maxiter is not None:
         return X, residual, iterations, 1
     if not densifiable:
         return X, residual, iterations, 2
     return None, None, iterations, 0
 
 
-def _iterate(R, singular_values, X, B, gradient, rtol, maxiter, s):
-    """Iterative sketching with momentum from X, for a sketch of s rows and the triangular R of
-    its QR (singular values descending): (X, residual norms, iterations, certified).
+def _preconditioned_gram_solve(A, B, R0, rtol, maxiter):
+    """method="cholesky" for an A too ill conditioned for its own Gram matrix (randomized
+    Cholesky QR): Y = A R0^-1 (triangular solves, which keep Y's rows accurate to rounding
+    whatever R0's condition) is well conditioned when the sketch embeds A's range, so its Gram
+    matrix gives R1 safely, and ``A = (Y R1^-1) (R1 R0)`` is a QR factorization: x = R^-1 R1^-H
+    Y^H b with R = R1 R0, then refinement. Takes a copy of A. As _gram_solve."""
+    Y = np.array(A, order="F" if A.flags.f_contiguous else "C")
+    _core.tall_times_upper(Y, np.asfortranarray(R0), inverse=True)
+    G, C = _core.tall_gram(Y, B)
+    del Y
+    R1 = _scaled_cholesky(G)
+    if R1 is None:  # the sketch did not embed A's range: R0 does not precondition A
+        return None, None, 0, 0
+    R = R1 @ R0
+    X = sl.solve_triangular(R, sl.solve_triangular(R1, C, trans="C"))
+    return _refined(A, B, R, sl.svdvals(R), X, rtol, maxiter)
+
+
+def _refined(A, B, R, singular_values, X, rtol, maxiter):
+    """Refinement of X with a factor R that makes A R^-1 orthonormal to about 1e-3 or better:
+    x <- x + R^-1 R^-H A^H (b - A x), each step a pass over A, until the check of _iterate
+    certifies it (_REFINEMENT). (X, residual norms, iterations, info)
+    as _sketched."""
+    steps = _DEFAULT_REFINEMENT_STEPS if maxiter is None else maxiter
+    X, residual, iterations, certified = _iterate(R, singular_values, X, B, _gradient_function(A), rtol, steps,
+                                                  _REFINEMENT)
+    if certified:
+        return X, residual, iterations, 0
+    if maxiter is not None:
+        return X, residual, iterations, 1
+    return None, None, iterations, 0
+
+
+def _iterate(R, singular_values, X, B, gradient, rtol, maxiter, schedule):
+    """The iteration of ``schedule`` (_Schedule) from X, for the triangular R and its singular
+    values (descending): (X, residual norms, iterations, certified).
 
     Each pass over A gives, for the current X, A^H r and ||r||: enough for the check
     (_excess_units) and for the step. The iteration ends once ||R^-H A^H r|| <= rtol ||R x||,
-    or when it stalls within _CERTIFICATE_FACTOR units of the rounding level (there, not at
-    one unit, which is a bound: the error keeps shrinking below it for several steps); it is
-    certified when it ends within _CERTIFICATE_FACTOR units."""
-    ratio = R.shape[1] / s
-    alpha, beta = (1 - ratio) ** 2, ratio
+    once the error is within ``schedule.enough_units`` units of the rounding level, or when it
+    stalls within _CERTIFICATE_FACTOR units (there, not at one unit, which is a bound: the
+    error keeps shrinking below it for several steps); it is certified when it ends within
+    _CERTIFICATE_FACTOR units."""
     X_previous = X
     B_norms = np.linalg.norm(B, axis=0)
     best, stalled, iterations = np.inf, 0, 0
@@ -253,17 +459,22 @@ def _iterate(R, singular_values, X, B, gradient, rtol, maxiter, s):
         Z, units = _excess_units(R, singular_values, X, G, residual)
         if np.any(residual > _DIVERGED * B_norms):
             return X, residual, iterations, False  # R does not precondition A: steps grow
-        if np.all(np.linalg.norm(Z, axis=0) <= rtol * np.linalg.norm(R @ X, axis=0)):
+        converged = bool(np.all(np.linalg.norm(Z, axis=0) <= rtol * np.linalg.norm(R @ X, axis=0)))
+        if schedule.enough_units and iterations < maxiter and (converged or units <= schedule.enough_units):
+            # Refinement ends here, with one step more: it costs no pass over A, and it takes
+            # the error from within one unit to the rounding floor.
+            return X + schedule.alpha * sl.solve_triangular(R, Z), residual, iterations + 1, True
+        if converged:
             return X, residual, iterations, True
         # Stalled within the band rounding allows: steps no longer halve the excess.
         if units < _STALL_FACTOR * best:
             best, stalled = units, 0
         else:
             stalled += 1
-        if (stalled >= _STALL_STEPS and units <= _CERTIFICATE_FACTOR) or iterations == maxiter:
+        if (stalled >= schedule.stall_steps and units <= _CERTIFICATE_FACTOR) or iterations == maxiter:
             return X, residual, iterations, units <= _CERTIFICATE_FACTOR
         step = sl.solve_triangular(R, Z)
-        X, X_previous = X + alpha * step + beta * (X - X_previous), X
+        X, X_previous = X + schedule.alpha * step + schedule.beta * (X - X_previous), X
         iterations += 1
 
 
@@ -298,7 +509,14 @@ def _direct(A, B):
     # Rows d: of gelsd's output are Q^H b past A's range: their norms are the residual norms (as
     # SciPy's residues), with no product with A, whose NumPy BLAS threads would then spin on the
     # cores the next SciPy LAPACK call needs (that made a loop of these calls 2x slower).
-    return X[:d], np.linalg.norm(X[d:], axis=0)
+    return X[:d], _column_norms(X[d:])
+
+
+def _column_norms(M):
+    """The 2-norms of M's columns, without the overflow or underflow of their squares."""
+    largest = np.max(np.abs(M), axis=0, initial=0)
+    scale = np.where(largest > 0, largest, 1)
+    return scale * np.linalg.norm(M / scale, axis=0)
 
 
 @functools.lru_cache(maxsize=64)
@@ -314,36 +532,37 @@ def _gelsd_work(dtype_char, n, d, q, cond):
     return tuple(int(np.ceil(np.nextafter(real.type(np.real(size)), real.type(np.inf)))) for size in sizes)
 
 
-def _sketching_pays(A, s, dtype, rtol):
-    """The cost model behind method="auto": whether sketch-and-precondition is estimated faster
-    than LAPACK's gelsd (rates in _COST)."""
+def _cheapest_method(A, s, dtype, rtol):
+    """The cost model behind method="auto": of "direct" (LAPACK's gelsd), "cholesky" (dense A
+    only) and "precondition", the one estimated fastest (rates in _COST); a sketching method
+    only where its estimate is below _COST["margin"] times gelsd's."""
     n, d = A.shape
-    if s >= n:
-        return False
     real_bytes = dtype.itemsize // 2 if dtype.kind == "c" else dtype.itemsize
-    flop = _COST["flop"] * (4 if dtype.kind == "c" else 1) * real_bytes / 8
+    scale = (4 if dtype.kind == "c" else 1) * real_bytes / 8  # a multiply-add's cost against float64's
     size = n * d * dtype.itemsize
     out_of_cache = 1 + size / (size + _COST["cache"])
-    entry = _COST["dense_entry" if not sp.issparse(A) else "sparse_entry"] * dtype.itemsize
     entries = A.nnz if sp.issparse(A) else n * d
-    passes = math.log(rtol) / math.log(math.sqrt(d / s)) + 3
-    direct = n * d * (d + _COST["panel"]) * flop * out_of_cache
-    sketched = (_COST["call"] + s * d * (d + _COST["panel"]) * flop
-                + passes * (entries * entry + n * _COST["row"] + _COST["iteration"] + 4 * d * d * flop))
-    return sketched < _COST["margin"] * direct
+    one_pass = entries * dtype.itemsize * _COST["sparse_entry" if sp.issparse(A) else "dense_entry"] + n * _COST["row"]
+    costs = {"direct": n * d * (d + _COST["panel"]) * _COST["flop"] * scale * out_of_cache}
+    if not sp.issparse(A):
+        costs["cholesky"] = (_COST["cholesky_call"] + one_pass + n * d * d / 2 * _COST["gram_flop"] * scale
+                             + _COST["refinements"] * (one_pass + _COST["iteration"])
+                             + d ** 3 * _COST["small_flop"] * scale)
+    if 2 * s <= n:
+        passes = math.log(rtol) / math.log(math.sqrt(d / s)) + 3
+        costs["precondition"] = (_COST["call"] + s * d * (d + _COST["panel"]) * _COST["flop"] * scale
+                                 + passes * (one_pass + _COST["iteration"] + 4 * d * d * _COST["flop"] * scale))
+    cheapest = min(costs, key=costs.get)
+    return cheapest if costs[cheapest] < _COST["margin"] * costs["direct"] else "direct"
 
 
 def _checked_problem(A, b):
-    """A (dense or CSR) and b in one kernel dtype, checked; returns (A, b, dtype)."""
-    if sp.issparse(A):
-        if A.ndim != 2:
-            raise ValueError(f"A must be 2-D, got shape {A.shape}")
-        data = A.data
-    else:
+    """A (dense or CSR) and b in one kernel dtype, checked (but for a dense A's values: see
+    _check_finite); returns (A, b, dtype)."""
+    if not sp.issparse(A):
         A = np.asarray(A)
-        if A.ndim != 2:
-            raise ValueError(f"A must be 2-D, got shape {A.shape}")
-        data = A
+    if A.ndim != 2:
+        raise ValueError(f"A must be 2-D, got shape {A.shape}")
     b = np.asarray(b)
     n, d = A.shape
     if n < d:
@@ -351,17 +570,34 @@ def _checked_problem(A, b):
     if b.ndim not in (1, 2) or b.shape[0] != n:
         raise ValueError(f"b has shape {b.shape}, expected ({n},) or ({n}, q) for A {A.shape}")
     dtype = float_kernel_dtype(np.result_type(A.dtype, b.dtype), "A")
-    if not np.all(np.isfinite(data)):
-        raise ValueError("A must not contain NaN or infinity")
     if not np.all(np.isfinite(b)):
         raise ValueError("b must not contain NaN or infinity")
     if sp.issparse(A):
         A = A.tocsr().astype(dtype, copy=False)
-    elif A.strides[1] != A.itemsize and A.strides[0] != A.itemsize and d > 1:
-        A = np.ascontiguousarray(A, dtype=dtype)
+        _check_finite(A.data)
     else:
         A = A.astype(dtype, copy=False)
+        if not _rows_or_columns_contiguous(A):
+            A = np.ascontiguousarray(A)
     return A, np.ascontiguousarray(b, dtype=dtype), dtype
+
+
+def _check_finite(values):
+    """ValueError if A's values hold NaN or infinity (a dense A's are checked where its method
+    needs them: method="cholesky" reads them off its Gram matrix, saving a pass)."""
+    if not np.all(np.isfinite(values)):
+        raise ValueError("A must not contain NaN or infinity")
+
+
+def _rows_or_columns_contiguous(A):
+    """Whether the passes over A can take it in place: its rows (or columns) contiguous, one
+    after another without overlap, as the BLAS's leading dimension allows."""
+    if A.flags.c_contiguous or A.flags.f_contiguous:
+        return True
+    (row_stride, column_stride), item = A.strides, A.itemsize
+    n, d = A.shape
+    return ((column_stride == item and row_stride >= d * item and row_stride % item == 0)
+            or (row_stride == item and column_stride >= n * item and column_stride % item == 0))
 
 
 def _sketch_rows(sketch, sketch_size, n, d):

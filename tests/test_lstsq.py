@@ -1,6 +1,8 @@
 """sketched_lstsq against scipy.linalg.lstsq: well- and ill-conditioned problems, dense and sparse
-A, 1-D and 2-D b, every sketch, dtypes, rank deficiency, threads and bad input; SciPy's own
-TestLstsq cases; and a property test that no wrong answer is ever reported as converged."""
+A, 1-D and 2-D b, every sketch, dtypes, rank deficiency, threads and bad input; the Cholesky
+method's two factors (A's Gram matrix, A R0^-1's) at every condition number and magnitude;
+SciPy's own TestLstsq cases; and a property test that no wrong answer is ever reported as
+converged."""
 
 import numpy as np
 import pytest
@@ -51,6 +53,110 @@ def test_agrees_with_scipy_lstsq(cond, layout):
     assert result.residual_norm == pytest.approx(np.linalg.norm(A @ x_ref - b), rel=1e-10)
 
 
+def problem_with_known_solution(rng, n, d, cond, *, dtype=np.float64, residual=0.1):
+    """A = U diag(s) V^H (singular values 1 down to 1/cond) and b = A x + r with r orthogonal to
+    A's range (||r|| = residual): x is the least-squares solution exactly, and ||r|| the least
+    residual, whatever the conditioning."""
+    U, _ = np.linalg.qr(rng.standard_normal((n, d + 1)))
+    V, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    A = (U[:, :d] * np.geomspace(1, 1 / cond, d)) @ V.T
+    x = rng.standard_normal(d)
+    return A.astype(dtype), (A @ x + residual * U[:, d]).astype(dtype), x
+
+
+@pytest.mark.parametrize("cond", [1, 1e3, 1e6, 1e9, 1e12])
+@pytest.mark.parametrize("layout", ["C", "F", "rows", "columns"])
+def test_cholesky_agrees_with_gelsd(cond, layout):
+    """Issue 20's bars for every layout A is used in place (C, F, rows or columns of a larger
+    array): the residual gelsd's to 1e-12, relative, up to cond 1e12; x as close to the
+    solution as gelsd's, within what the conditioning allows any backward stable solver."""
+    rng = np.random.default_rng(SEED)
+    A, b, x = problem_with_known_solution(rng, 4000, 40, cond)
+    A_in = {"C": A, "F": np.asfortranarray(A), "rows": np.hstack([A, A])[:, :40],
+            "columns": np.asfortranarray(np.vstack([A, A]))[:4000]}[layout]
+    result = pynla.sketched_lstsq(A_in, b, method="cholesky", rng=SEED)
+    x_gelsd = sl.lstsq(A, b)[0]
+    assert result.info == 0 and 1 <= result.iterations <= 3
+    assert result.residual_norm == pytest.approx(0.1, rel=1e-12)
+    assert np.linalg.norm(A @ result.x - b) == pytest.approx(np.linalg.norm(A @ x_gelsd - b), rel=1e-12)
+    allowed = 50 * np.finfo(float).eps * (cond + cond**2 * 0.1 / np.linalg.norm(b))
+    assert forward_error(result.x, x) <= max(allowed, 1e-13, 4 * forward_error(x_gelsd, x))
+    if cond <= 1e3:
+        assert forward_error(result.x, x_gelsd) <= 1e-10  # issue 20: well-posed problems
+
+
+@pytest.mark.parametrize("cond, sketched", [(1, False), (1e5, False), (1e8, True), (1e12, True)])
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_cholesky_factors_a_or_a_over_its_sketch(monkeypatch, cond, sketched, dtype):
+    """Below about cond 1e6 the Gram matrix of A itself; above, that of A R0^-1 (R0 from the
+    sketch); either way within a few passes and at gelsd's residual."""
+    calls = []
+    factor = lstsq_module._preconditioned_gram_solve
+    monkeypatch.setattr(lstsq_module, "_preconditioned_gram_solve", lambda *args: calls.append(1) or factor(*args))
+    rng = np.random.default_rng(SEED)
+    A, b = problem(rng, 3000, 30, cond, dtype=dtype, n_rhs=2, noise=1e-3)
+    result = pynla.sketched_lstsq(A, b, method="cholesky", rng=SEED)
+    assert bool(calls) == sketched
+    assert result.info == 0 and 1 <= result.iterations <= 3
+    x_gelsd = sl.lstsq(A, b)[0]
+    # A residual is computed only to about eps ||A|| ||x|| (||A|| = 1), far above 1e-10 of it
+    # where the noise's component along tiny singular values makes x large.
+    rounding = 100 * np.finfo(float).eps * np.linalg.norm(x_gelsd, axis=0).max()
+    assert_allclose(result.residual_norm, np.linalg.norm(A @ x_gelsd - b, axis=0), rtol=1e-10, atol=rounding)
+    assert_allclose(np.linalg.norm(A @ result.x - b, axis=0), result.residual_norm, rtol=1e-10, atol=rounding)
+
+
+def test_cholesky_of_single_precision_takes_the_sketch_above_cond_100():
+    rng = np.random.default_rng(SEED)
+    for cond in (10, 1e3, 1e5):
+        for dtype in (np.float32, np.complex64):
+            A, b = problem(rng, 5000, 20, cond, dtype=dtype, noise=1e-2)
+            result = pynla.sketched_lstsq(A, b, method="cholesky", rng=SEED)
+            wide = np.complex128 if np.dtype(dtype).kind == "c" else np.float64
+            best = np.linalg.norm(A.astype(wide) @ sl.lstsq(A.astype(wide), b.astype(wide))[0] - b)
+            assert result.info == 0 and result.x.dtype == dtype
+            assert np.linalg.norm(A.astype(wide) @ result.x - b) <= best * (1 + 1e-5)
+
+
+@pytest.mark.parametrize("method", ["cholesky", "precondition", "direct"])
+@pytest.mark.parametrize("scale_a, scale_b", [(1e-300, 1e-300), (1e-170, 1e-170), (1e170, 1e170), (1e300, 1e300),
+                                              (1.0, 1e-300), (1.0, 1e250), (1e-150, 1.0)])
+def test_any_magnitude(method, scale_a, scale_b):
+    """A and b far from 1 are scaled by a power of two (the same x): no squares overflow or
+    underflow in the passes, no check made vacuous by underflow (which let sketch-and-
+    precondition return x 4 times off at 1e-170), no residual rows in LAPACK's own scale."""
+    rng = np.random.default_rng(SEED)
+    for cond in (10, 1e9):  # A's Gram matrix, and (for "cholesky") that of A R0^-1
+        A, b, x = problem_with_known_solution(rng, 3000, 20, cond)
+        result = pynla.sketched_lstsq(A * scale_a, b * scale_b, method=method, rng=SEED)
+        assert result.info == 0
+        assert result.residual_norm / scale_b == pytest.approx(0.1, rel=1e-9)
+        if cond < 1e6:  # above, x is determined only to about eps cond^2 ||r|| / ||x||
+            assert forward_error(result.x * (scale_a / scale_b), x) <= 1e-13
+
+
+def test_cholesky_takes_a_read_only_a_in_place():
+    rng = np.random.default_rng(SEED)
+    A, b = problem(rng, 3000, 25, 1e3)
+    A.flags.writeable = False
+    for cond_scale in (1, 1e-9):  # the Gram matrix of A, and that of A R0^-1 (a copy)
+        M = np.array(A * np.geomspace(1, cond_scale, 25))
+        M.flags.writeable = False
+        result = pynla.sketched_lstsq(M, b, method="cholesky", rng=SEED)
+        assert result.info == 0
+        assert_allclose(result.x, sl.lstsq(M, b)[0], rtol=1e-6 if cond_scale < 1 else 1e-12)
+
+
+def test_cholesky_maxiter():
+    """maxiter counts refinement steps: 0 keeps the first answer (info 0 if it checks, 1 if not)."""
+    rng = np.random.default_rng(SEED)
+    A, b = problem(rng, 3000, 25, 1e5, noise=1.0)
+    first = pynla.sketched_lstsq(A, b, method="cholesky", maxiter=0)
+    assert first.iterations == 0 and first.info in (0, 1)
+    refined = pynla.sketched_lstsq(A, b, method="cholesky")
+    assert refined.info == 0 and refined.iterations >= 1
+
+
 @pytest.mark.parametrize("sketch", ["sparse_sign", "countsketch", "srht", "gaussian"])
 def test_every_sketch_converges(sketch):
     rng = np.random.default_rng(SEED)
@@ -84,7 +190,7 @@ def test_a_float64_sketch_on_single_precision_a(dtype, sparse):
     assert forward_error(result.x, x_ref) < 1e-4
 
 
-@pytest.mark.parametrize("method", ["precondition", "direct"])
+@pytest.mark.parametrize("method", ["cholesky", "precondition", "direct"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
 @pytest.mark.parametrize("n_rhs", [None, 1, 3])
 def test_dtypes_and_right_hand_sides(dtype, n_rhs, method):
@@ -121,7 +227,7 @@ def test_consistent_system_is_solved_exactly():
     assert result.residual_norm < 1e-12
 
 
-@pytest.mark.parametrize("method", ["auto", "precondition", "solve", "direct"])
+@pytest.mark.parametrize("method", ["auto", "cholesky", "precondition", "solve", "direct"])
 def test_square_and_integer_inputs(method):
     rng = np.random.default_rng(SEED)
     A = rng.integers(-5, 6, (30, 30))
@@ -140,7 +246,7 @@ def test_maxiter_reports_no_convergence():
     assert pynla.sketched_lstsq(A, b, method="precondition", maxiter=0, rng=SEED).iterations == 0
 
 
-@pytest.mark.parametrize("method", ["auto", "precondition", "solve", "direct"])
+@pytest.mark.parametrize("method", ["auto", "cholesky", "precondition", "solve", "direct"])
 def test_rank_deficient_raises(method):
     rng = np.random.default_rng(SEED)
     A = rng.standard_normal((500, 8))
@@ -158,7 +264,9 @@ def test_results_do_not_depend_on_thread_count(threads):
     for count in (1, 2, 3):
         threads(count)
         results.append([pynla.sketched_lstsq(M, b, method="precondition", rng=SEED).x
-                        for M in (A, np.asfortranarray(A), sp.csr_array(A))])
+                        for M in (A, np.asfortranarray(A), sp.csr_array(A))]
+                       + [pynla.sketched_lstsq(M, b, method="cholesky", rng=SEED).x
+                          for M in (A, np.asfortranarray(A), A * np.geomspace(1, 1e-9, 30))])
     for other in results[1:]:
         for first, second in zip(results[0], other):
             assert_array_equal(first, second)
@@ -216,6 +324,11 @@ def test_bad_input():
         pynla.sketched_lstsq(A, b, method="qr")
     with pytest.raises(ValueError, match="A must not contain NaN"):
         pynla.sketched_lstsq(np.full((3, 3), np.inf), np.ones(3), method="direct")
+    for bad in (np.nan, np.inf, -np.inf):
+        with pytest.raises(ValueError, match="A must not contain NaN"):
+            pynla.sketched_lstsq(np.where(np.eye(20, 3) > 0, bad, A), b, method="cholesky")
+    with pytest.raises(ValueError, match="method='cholesky' needs a dense A"):
+        pynla.sketched_lstsq(sp.csr_array(A), b, method="cholesky")
     with pytest.raises(ValueError, match="rtol"):
         pynla.sketched_lstsq(A, b, rtol=0)
     with pytest.raises(ValueError, match="maxiter"):
@@ -226,11 +339,12 @@ def test_bad_input():
 
 # SciPy's own least-squares tests (scipy/linalg/tests/test_basic.py, class TestLstsq), every
 # case with at least as many rows as columns and full column rank, with SciPy's tolerances,
-# through every method that claims an exact answer ("auto", "precondition", "direct").
+# through every method that claims an exact answer ("auto", "cholesky", "precondition",
+# "direct").
 
 REAL_DTYPES = [np.float32, np.float64]
 COMPLEX_DTYPES = [np.complex64, np.complex128]
-EXACT_METHODS = ["auto", "precondition", "direct"]
+EXACT_METHODS = ["auto", "cholesky", "precondition", "direct"]
 
 
 def scipy_eps(dtype):
@@ -332,7 +446,7 @@ def test_every_small_shape_is_accepted(method, n_rhs):
 def test_auto_and_direct_give_scipys_answer_on_small_problems(dtype):
     """Where sketching cannot win, "auto" is LAPACK's gelsd: SciPy's answer to the bit."""
     rng = np.random.default_rng(SEED)
-    for n, d in [(20, 15), (200, 200), (2000, 1000), (500, 3)]:
+    for n, d in [(20, 15), (100, 100), (60, 40), (500, 3)]:
         A, b = problem(rng, n, d, 100, dtype=dtype, n_rhs=2)
         expected = sl.lstsq(A, b)[0]
         for method in ("auto", "direct"):
@@ -341,12 +455,27 @@ def test_auto_and_direct_give_scipys_answer_on_small_problems(dtype):
             assert_array_equal(result.x, expected)
 
 
-def test_auto_sketches_tall_problems():
+@pytest.mark.parametrize("shape, chosen", [((60_000, 150), "cholesky"), ((2000, 1000), "cholesky"),
+                                           ((20_000, 10), "cholesky")])
+def test_auto_takes_a_faster_method_on_tall_problems(monkeypatch, shape, chosen):
     rng = np.random.default_rng(SEED)
-    A, b = problem(rng, 60_000, 150, 1e3)
+    A, b = problem(rng, *shape, 1e3)
+    taken = []
+    choose = lstsq_module._cheapest_method
+    monkeypatch.setattr(lstsq_module, "_cheapest_method", lambda *args: taken.append(choose(*args)) or taken[-1])
     result = pynla.sketched_lstsq(A, b, rng=SEED)
+    assert taken == [chosen]
     assert result.info == 0 and result.iterations > 0
     assert forward_error(result.x, sl.lstsq(A, b)[0]) < 1e-11
+
+
+def test_auto_sketches_sparse_tall_problems():
+    rng = np.random.default_rng(SEED)
+    A = sp.random_array((200_000, 100), density=0.05, rng=rng, format="csr") + sp.eye_array(200_000, 100)
+    b = rng.standard_normal(200_000)
+    result = pynla.sketched_lstsq(A, b, rng=SEED)
+    assert result.info == 0 and result.iterations > 5
+    assert forward_error(result.x, sl.lstsq(A.toarray(), b)[0]) < 1e-11
 
 
 def test_issue_example_is_no_longer_wrong():
@@ -440,7 +569,7 @@ def least_squares_problems(draw):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(least_squares_problems(), st.sampled_from(["auto", "precondition"]))
+@given(least_squares_problems(), st.sampled_from(["auto", "cholesky", "precondition"]))
 def test_never_a_wrong_answer_reported_as_converged(case, method):
     """A wrong answer: a residual above gelsd's by more than 100 times the gap between two LAPACK
     drivers (gelsy against gelsd) on the same problem (and 100 eps ||b||, where they agree to the

@@ -25,6 +25,7 @@
 #include "pynla/krylov/orthogonalize.hpp"
 
 #include "checks.hpp"
+#include "stand_in_blas.hpp"
 
 namespace {
 
@@ -33,43 +34,8 @@ using namespace pynla;
 using checks::draw;
 using checks::expect;
 using checks::on_1_and_3_threads;
-
-// y = alpha op(A) x + beta y with the Fortran BLAS signature (unit strides only).
-template <class T>
-void stand_in_gemv(const char* trans, const int* m, const int* n, const T* alpha, const T* a, const int* lda,
-                   const T* x, const int* incx, const T* beta, T* y, const int* incy) {
-    if (*incx != 1 || *incy != 1) std::abort();
-    const bool transposed = *trans != 'N';
-    const int outputs = transposed ? *n : *m, inputs = transposed ? *m : *n;
-    for (int o = 0; o < outputs; ++o) {
-        T sum{};
-        for (int i = 0; i < inputs; ++i) {
-            T element = transposed ? a[o * std::int64_t{*lda} + i] : a[i * std::int64_t{*lda} + o];
-            if (*trans == 'C') element = conjugate(element);
-            sum += element * x[i];
-        }
-        y[o] = *alpha * sum + *beta * y[o];
-    }
-}
-
-// C = alpha op(A) op(B) + beta C with the Fortran BLAS signature.
-template <class T>
-void stand_in_gemm(const char* trans_a, const char* trans_b, const int* m, const int* n, const int* k, const T* alpha,
-                   const T* a, const int* lda, const T* b, const int* ldb, const T* beta, T* c, const int* ldc) {
-    for (int j = 0; j < *n; ++j) {
-        for (int i = 0; i < *m; ++i) {
-            T sum{};
-            for (int l = 0; l < *k; ++l) {
-                T left = *trans_a == 'N' ? a[l * std::int64_t{*lda} + i] : a[i * std::int64_t{*lda} + l];
-                if (*trans_a == 'C') left = conjugate(left);
-                const T right = *trans_b == 'N' ? b[j * std::int64_t{*ldb} + l] : b[l * std::int64_t{*ldb} + j];
-                sum += left * right;
-            }
-            T& out = c[j * std::int64_t{*ldc} + i];
-            out = *alpha * sum + (*beta == T(0) ? T(0) : *beta * out);
-        }
-    }
-}
+using checks::stand_in_gemm;
+using checks::stand_in_gemv;
 
 template <class T>
 std::vector<T> draws(std::mt19937_64& rng, std::int64_t n) {

@@ -1,8 +1,10 @@
 // The tall-skinny passes (pynla/tall/gram.hpp) under AddressSanitizer and UBSan: the Gram matrix
-// Y^H Y and the in-place product Y U against plain loops, for float64 and complex128, column-
-// and row-major, on shapes of one row range and of several (more rows than kMinRows), one
-// column, a leading dimension past the rows (or columns); each on 1 and 3 threads, bit for bit (bytes_per_thread lowered to 1, so every
-// pass takes every thread it may). The table's herk/syrk and trmm are plain stand-ins.
+// Y^H Y, the cross product Y^H B (one column and three), and the in-place Y U and Y U^-1 against
+// plain loops, for float64 and complex128, column- and row-major, on shapes of one row range
+// and of several (more rows than kMinRows and than a cache block), one column, a leading
+// dimension past the rows (or columns); each on 1 and 3 threads, bit for bit (bytes_per_thread
+// lowered to 1, so every pass takes every thread it may). The table's BLAS are plain stand-ins
+// (stand_in_blas.hpp).
 #include <cmath>
 #include <complex>
 #include <cstdint>
@@ -17,6 +19,7 @@
 #include "pynla/tall/gram.hpp"
 
 #include "checks.hpp"
+#include "stand_in_blas.hpp"
 
 namespace {
 
@@ -25,59 +28,10 @@ using namespace pynla;
 using checks::draw;
 using checks::expect;
 using checks::on_1_and_3_threads;
-
-// C = alpha op(A) + beta C on C's upper triangle, op(A) = A^H A (trans 'C' or 'T') or A A^H
-// (trans 'N'), with the Fortran signature.
-template <class T>
-void stand_in_herk(const char* uplo, const char* trans, const int* n, const int* k, const RealOf<T>* alpha,
-                   const T* a, const int* lda, const RealOf<T>* beta, T* c, const int* ldc) {
-    if (*uplo != 'U') std::abort();
-    const bool gram_of_columns = *trans != 'N';
-    for (int j = 0; j < *n; ++j) {
-        for (int i = 0; i <= j; ++i) {
-            T sum{};
-            for (int l = 0; l < *k; ++l) {
-                sum += gram_of_columns ? conjugate(a[i * std::int64_t{*lda} + l]) * a[j * std::int64_t{*lda} + l]
-                                       : a[l * std::int64_t{*lda} + i] * conjugate(a[l * std::int64_t{*lda} + j]);
-            }
-            T& out = c[j * std::int64_t{*ldc} + i];
-            out = T(*alpha) * sum + (*beta == 0 ? T(0) : T(*beta) * out);
-        }
-    }
-}
-
-// B = alpha B A (side 'R', no transpose) or alpha A^T B (side 'L', trans 'T') for upper
-// triangular A with a non-unit diagonal, in place.
-template <class T>
-void stand_in_trmm(const char* side, const char* uplo, const char* trans, const char* diag, const int* m, const int* n,
-                   const T* alpha, const T* a, const int* lda, T* b, const int* ldb) {
-    if (*uplo != 'U' || *diag != 'N') std::abort();
-    const auto A = [&](int i, int j) { return a[j * std::int64_t{*lda} + i]; };
-    const auto B = [&](int i, int j) -> T& { return b[j * std::int64_t{*ldb} + i]; };
-    if (*side == 'R' && *trans == 'N') {
-        std::vector<T> row(static_cast<std::size_t>(*n));
-        for (int i = 0; i < *m; ++i) {
-            for (int j = 0; j < *n; ++j) {
-                T sum{};
-                for (int l = 0; l <= j; ++l) sum += B(i, l) * A(l, j);
-                row[j] = *alpha * sum;
-            }
-            for (int j = 0; j < *n; ++j) B(i, j) = row[j];
-        }
-    } else if (*side == 'L' && *trans == 'T') {
-        std::vector<T> column(static_cast<std::size_t>(*m));
-        for (int j = 0; j < *n; ++j) {
-            for (int i = 0; i < *m; ++i) {
-                T sum{};
-                for (int l = 0; l <= i; ++l) sum += A(l, i) * B(l, j);
-                column[i] = *alpha * sum;
-            }
-            for (int i = 0; i < *m; ++i) B(i, j) = column[i];
-        }
-    } else {
-        std::abort();
-    }
-}
+using checks::stand_in_gemm;
+using checks::stand_in_gemv;
+using checks::stand_in_herk;
+using checks::stand_in_triangular;
 
 template <class T>
 std::vector<T> random_matrix(std::mt19937_64& rng, std::int64_t rows, std::int64_t columns) {
@@ -122,6 +76,26 @@ void run(std::mt19937_64& rng, std::int64_t m, std::int64_t n, std::int64_t ld, 
         for (std::int64_t i = 0; i < n; ++i) hermitian = hermitian && one[j * n + i] == conjugate(one[i * n + j]);
     expect(hermitian, "gram: exactly Hermitian", m, n);
 
+    // Y^H B with the Gram matrix, against its definition; G the same bits as without B.
+    for (const std::int64_t q : {std::int64_t{1}, std::int64_t{3}}) {
+        const std::vector<T> b = random_matrix<T>(rng, m, q);
+        std::vector<T> cross_expected(static_cast<std::size_t>(n * q));
+        for (std::int64_t k = 0; k < q; ++k)
+            for (std::int64_t i = 0; i < n; ++i) {
+                T sum{};
+                for (std::int64_t r = 0; r < m; ++r) sum += conjugate(y[at(r, i)]) * b[r * q + k];
+                cross_expected[k * n + i] = sum;
+            }
+        const auto [cross_one, cross_three] = on_1_and_3_threads([&] {
+            std::vector<T> g(static_cast<std::size_t>(n * n)), c(static_cast<std::size_t>(n * q));
+            tall::gram(y.data(), ld, m, n, layout, g.data(), tall::CrossProduct<T>{b.data(), q, c.data()});
+            expect(g == one, "gram with B: G the same bits as without", m, q);
+            return c;
+        });
+        expect(largest_difference(cross_one, cross_expected) <= 1e-12 * static_cast<double>(m), "gram: Y^H B against the definition", m, q);
+        expect(cross_one == cross_three, "gram: Y^H B on 1 and 3 threads, the same bits", m, q);
+    }
+
     // Y U in place against plain products; the padding past the rows (or columns) untouched.
     std::vector<T> product(y);
     for (std::int64_t r = 0; r < m; ++r)
@@ -137,6 +111,18 @@ void run(std::mt19937_64& rng, std::int64_t m, std::int64_t n, std::int64_t ld, 
     });
     expect(largest_difference(y_one, product) <= 1e-12 * static_cast<double>(n), "times_upper against the definition", m, n);
     expect(y_one == y_three, "times_upper: 1 and 3 threads, the same bits", m, n);
+
+    // Y U^-1 in place: solving it back from Y U gives Y (U has a dominant diagonal).
+    for (std::int64_t j = 0; j < n; ++j) u[j * n + j] += T(static_cast<RealOf<T>>(2 * n));
+    std::vector<T> times(y);
+    tall::times_upper(times.data(), ld, m, n, layout, u.data());
+    const auto [solved_one, solved_three] = on_1_and_3_threads([&] {
+        std::vector<T> out(times);
+        tall::solve_upper(out.data(), ld, m, n, layout, u.data());
+        return out;
+    });
+    expect(largest_difference(solved_one, y) <= 1e-12, "solve_upper undoes times_upper", m, n);
+    expect(solved_one == solved_three, "solve_upper: 1 and 3 threads, the same bits", m, n);
 }
 
 template <class T>
@@ -149,6 +135,7 @@ void run_shapes(std::mt19937_64& rng) {
         run<T>(rng, 40, 7, lead(40, 7, 5), layout);  // a leading dimension past the rows (or columns)
         run<T>(rng, tall::kMinRows * 3 + 5, 3, lead(tall::kMinRows * 3 + 5, 3, 0), layout);  // several ranges
         run<T>(rng, tall::kMinRows * 2 + 1, 1, lead(tall::kMinRows * 2 + 1, 1, 1), layout);
+        run<T>(rng, tall::kMinRows * 4 + 3, 20, lead(tall::kMinRows * 4 + 3, 20, 2), layout);  // several cache blocks a range
     }
 }
 
@@ -158,8 +145,14 @@ int main() {
     bytes_per_thread().store(1);
     dense::table().dsyrk = reinterpret_cast<void*>(&stand_in_herk<double>);
     dense::table().zherk = reinterpret_cast<void*>(&stand_in_herk<std::complex<double>>);
-    dense::table().dtrmm = reinterpret_cast<void*>(&stand_in_trmm<double>);
-    dense::table().ztrmm = reinterpret_cast<void*>(&stand_in_trmm<std::complex<double>>);
+    dense::table().dgemv = reinterpret_cast<void*>(&stand_in_gemv<double>);
+    dense::table().zgemv = reinterpret_cast<void*>(&stand_in_gemv<std::complex<double>>);
+    dense::table().dgemm = reinterpret_cast<void*>(&stand_in_gemm<double>);
+    dense::table().zgemm = reinterpret_cast<void*>(&stand_in_gemm<std::complex<double>>);
+    dense::table().dtrmm = reinterpret_cast<void*>(&stand_in_triangular<double, false>);
+    dense::table().ztrmm = reinterpret_cast<void*>(&stand_in_triangular<std::complex<double>, false>);
+    dense::table().dtrsm = reinterpret_cast<void*>(&stand_in_triangular<double, true>);
+    dense::table().ztrsm = reinterpret_cast<void*>(&stand_in_triangular<std::complex<double>, true>);
     std::mt19937_64 rng(20);
     run_shapes<double>(rng);
     run_shapes<std::complex<double>>(rng);

@@ -23,6 +23,7 @@ using fint = int;  // SciPy's BLAS/LAPACK take 32-bit Fortran integers (LP64)
     X(sgesv) X(dgesv) X(cgesv) X(zgesv) \
     X(ssyrk) X(dsyrk) X(cherk) X(zherk) \
     X(strmm) X(dtrmm) X(ctrmm) X(ztrmm) \
+    X(strsm) X(dtrsm) X(ctrsm) X(ztrsm) \
     X(spotrf) X(dpotrf)
 
 struct Table {
@@ -100,6 +101,17 @@ void trmm(char side, char uplo, char trans_a, char diag, fint m, fint n, T alpha
                       const T*, const fint*, T*, const fint*);
     auto& t = table();
     auto* f = detail::routine<Trmm>(detail::pick<T>(t.strmm, t.dtrmm, t.ctrmm, t.ztrmm), "trmm");
+    f(&side, &uplo, &trans_a, &diag, &m, &n, &alpha, a, &lda, b, &ldb);
+}
+
+// B = alpha B op(A)^-1 (side 'R') or alpha op(A)^-1 B (side 'L') for triangular A, in place.
+template <class T>
+void trsm(char side, char uplo, char trans_a, char diag, fint m, fint n, T alpha, const T* a, fint lda, T* b,
+          fint ldb) {
+    using Trsm = void(const char*, const char*, const char*, const char*, const fint*, const fint*, const T*,
+                      const T*, const fint*, T*, const fint*);
+    auto& t = table();
+    auto* f = detail::routine<Trsm>(detail::pick<T>(t.strsm, t.dtrsm, t.ctrsm, t.ztrsm), "trsm");
     f(&side, &uplo, &trans_a, &diag, &m, &n, &alpha, a, &lda, b, &ldb);
 }
 
