@@ -30,10 +30,13 @@ METHODS = ("auto", "cholesky", "precondition", "solve", "direct")
 
 #: The Cholesky factor of A's Gram matrix is used where LAPACK's estimate of the reciprocal
 #: condition number of the Gram matrix with unit diagonal is at least this many units of
-#: rounding: each refinement step then shrinks the error by about this factor or more
-#: (measured: 4e4 units shrank it 5e4-fold, 5 units 10-fold), so two or three steps reach the
-#: rounding level. Below, A R0^-1 (R0 from a sketch) is factored instead.
-_GRAM_MIN_UNITS = 1024
+#: rounding: each refinement step then shrinks the error by about that estimate over eps, or
+#: more (measured: 4e4 units shrank it 5e4-fold, 5 units 10-fold; the estimate, a 1-norm one,
+#: was 7 times below the true value on 200000 x 200 at cond 1e6), so a few steps, a pass over A
+#: each, reach the rounding level. Below, A R0^-1 (R0 from a sketch) is factored instead, which
+#: costs a copy of A and a triangular solve with it: at 100000 x 100, cond 1e7, 33 ms by A's own
+#: factor and three steps against 107 ms.
+_GRAM_MIN_UNITS = 16
 
 #: The most refinement steps of method="cholesky" when the caller sets no maxiter: a factor
 #: that passed its checks needs two or three.
@@ -88,8 +91,9 @@ _COST = {"flop": 7.4e-11, "panel": 150, "cache": 128 << 20, "gram_flop": 1.6e-11
 #: within _CERTIFICATE_FACTOR units of the rounding level, or once it is within ``enough_units``.
 _Schedule = namedtuple("_Schedule", ["alpha", "beta", "stall_steps", "enough_units"])
 
-#: Refinement with a factor that makes A R^-1 orthonormal to 1e-3 or better: plain steps, each
-#: shrinking the error 1000-fold or more, so one that does not halve it is at the rounding level.
+#: Refinement with a factor that makes A R^-1 nearly orthonormal: plain steps, each shrinking
+#: the error 16-fold or more (_GRAM_MIN_UNITS), so one that does not halve it is at the rounding
+#: level.
 #: Once a check finds the error within one unit (the bound a backward stable solver such as
 #: gelsd guarantees), one more step, unchecked, takes it to the rounding floor: that saves the
 #: pass over A that would check it.
@@ -114,12 +118,14 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
 
     each step a pass over A. Where A is too ill conditioned for its Gram matrix (LAPACK's
     estimate of the reciprocal condition number of ``A^H A``, scaled to a unit diagonal, below
-    1024 eps: about cond(A) > 1e6 in float64), the Gram matrix is that of ``Y = A R0^-1`` instead,
+    16 eps: about cond(A) > 1e7 in float64, 1e3 in float32), the Gram matrix is that of
+    ``Y = A R0^-1`` instead,
     with R0 from the QR factorization of a sketch ``S A`` (randomized Cholesky QR: Y is well
     conditioned whenever S embeds A's range, and ``A = (Y R1^-1)(R1 R0)`` is a QR
     factorization); that takes a copy of A and a triangular solve with it. Either way, A R^-1
-    is orthonormal to 1e-3 or better, so each step shrinks the error at least 1000-fold: one or
-    two steps (passes) reach the rounding level, for condition numbers up to 1e12 and beyond.
+    is close to orthonormal, so each step shrinks the error at least 16-fold, usually far more:
+    one to three steps (passes) reach the rounding level, for condition numbers up to 1e12 and
+    beyond.
 
     ``method="precondition"`` (sketch-and-precondition, as Blendenpik and LSRN; dense or
     sparse A): sketch A with S (``S @ A``, s x d), take the QR factorization ``S A = Q R``,
@@ -354,7 +360,7 @@ def _gram_solve(A, B, G, C, rtol, maxiter):
         return None
     X = sl.cho_solve((R, False), C)
     # R's singular values, for the check: the square roots of G's eigenvalues, accurate to
-    # eps cond(G) relative, below 1e-3 where R is taken.
+    # eps cond(G) relative, below 1/16 where R is taken (_GRAM_MIN_UNITS): ample for the check.
     singular_values = np.sqrt(np.maximum(sl.eigvalsh(G), 0))[::-1]
     return _refined(A, B, R, singular_values, X, rtol, maxiter)
 
@@ -426,7 +432,7 @@ def _preconditioned_gram_solve(A, B, R0, rtol, maxiter):
 
 
 def _refined(A, B, R, singular_values, X, rtol, maxiter):
-    """Refinement of X with a factor R that makes A R^-1 orthonormal to about 1e-3 or better:
+    """Refinement of X with a factor R that makes A R^-1 nearly orthonormal (_GRAM_MIN_UNITS):
     x <- x + R^-1 R^-H A^H (b - A x), each step a pass over A, until the check of _iterate
     certifies it (_REFINEMENT). (X, residual norms, iterations, info)
     as _sketched."""

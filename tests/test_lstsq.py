@@ -76,7 +76,7 @@ def test_cholesky_agrees_with_gelsd(cond, layout):
             "columns": np.asfortranarray(np.vstack([A, A]))[:4000]}[layout]
     result = pynla.sketched_lstsq(A_in, b, method="cholesky", rng=SEED)
     x_gelsd = sl.lstsq(A, b)[0]
-    assert result.info == 0 and 1 <= result.iterations <= 3
+    assert result.info == 0 and 1 <= result.iterations <= 4
     assert result.residual_norm == pytest.approx(0.1, rel=1e-12)
     assert np.linalg.norm(A @ result.x - b) == pytest.approx(np.linalg.norm(A @ x_gelsd - b), rel=1e-12)
     allowed = 50 * np.finfo(float).eps * (cond + cond**2 * 0.1 / np.linalg.norm(b))
@@ -85,10 +85,10 @@ def test_cholesky_agrees_with_gelsd(cond, layout):
         assert forward_error(result.x, x_gelsd) <= 1e-10  # issue 20: well-posed problems
 
 
-@pytest.mark.parametrize("cond, sketched", [(1, False), (1e5, False), (1e8, True), (1e12, True)])
+@pytest.mark.parametrize("cond, sketched", [(1, False), (1e6, False), (1e9, True), (1e12, True)])
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
 def test_cholesky_factors_a_or_a_over_its_sketch(monkeypatch, cond, sketched, dtype):
-    """Below about cond 1e6 the Gram matrix of A itself; above, that of A R0^-1 (R0 from the
+    """Below about cond 1e7 the Gram matrix of A itself; above, that of A R0^-1 (R0 from the
     sketch); either way within a few passes and at gelsd's residual."""
     calls = []
     factor = lstsq_module._preconditioned_gram_solve
@@ -97,7 +97,7 @@ def test_cholesky_factors_a_or_a_over_its_sketch(monkeypatch, cond, sketched, dt
     A, b = problem(rng, 3000, 30, cond, dtype=dtype, n_rhs=2, noise=1e-3)
     result = pynla.sketched_lstsq(A, b, method="cholesky", rng=SEED)
     assert bool(calls) == sketched
-    assert result.info == 0 and 1 <= result.iterations <= 3
+    assert result.info == 0 and 1 <= result.iterations <= 4
     x_gelsd = sl.lstsq(A, b)[0]
     # A residual is computed only to about eps ||A|| ||x|| (||A|| = 1), far above 1e-10 of it
     # where the noise's component along tiny singular values makes x large.
@@ -106,7 +106,8 @@ def test_cholesky_factors_a_or_a_over_its_sketch(monkeypatch, cond, sketched, dt
     assert_allclose(np.linalg.norm(A @ result.x - b, axis=0), result.residual_norm, rtol=1e-10, atol=rounding)
 
 
-def test_cholesky_of_single_precision_takes_the_sketch_above_cond_100():
+def test_cholesky_in_single_precision_at_any_condition():
+    """Single precision takes A R0^-1's Gram matrix from about cond 1e3 (and A's below)."""
     rng = np.random.default_rng(SEED)
     for cond in (10, 1e3, 1e5):
         for dtype in (np.float32, np.complex64):

@@ -1,5 +1,6 @@
-"""Tall-skinny QR: ``pynla.qr`` against ``scipy.linalg.qr`` (LAPACK geqrf and orgqr), economic
-mode, on tall Gaussian matrices.
+"""Tall-skinny dense kernels: ``pynla.qr`` against ``scipy.linalg.qr`` (LAPACK geqrf and orgqr),
+economic mode, and ``pynla.sketched_lstsq`` against ``scipy.linalg.lstsq`` (LAPACK gelsd), on
+tall Gaussian matrices.
 
 Cases
 -----
@@ -10,6 +11,12 @@ qr                 100000 x 100 (the default run). ``--full``: the grid of m/n f
                    pynla at 2 threads and at 1. The table notes each answer's orthogonality
                    ``||Q^T Q - I||_2`` and residual ``||A - Q R|| / ||A||`` (issue bounds: 1e-13
                    and 1e-14).
+lstsq              100000 x 50 (the default run). ``--full``: the grid of m/n from 20 to 20000 and n
+                   from 20 to 500, with the issue's five rows (100000 x 150, 1000000 x 50, 50000 x
+                   500, 200000 x 200, and 200000 x 200 graded to condition 1e6); b = A x + 1e-8
+                   noise. Anchor: SciPy's ``lstsq`` at 2 BLAS threads; peer NumPy's ``lstsq`` (gelsd
+                   too) in the grid; pynla's default method ("auto") at 2 threads and at 1. An
+                   answer must agree with gelsd's to 1e-10, relatively (1e-8 at condition 1e6).
 """
 
 import numpy as np
@@ -25,6 +32,10 @@ ORTHOGONALITY, RESIDUAL = 1e-13, 1e-14
 QR_GRID = [(20_000, 20, 1.0), (100_000, 50, 1.0), (100_000, 150, 1.0), (1_000_000, 50, 1.0), (200_000, 200, 1.0),
            (200_000, 200, 1e6), (50_000, 500, 1.0), (10_000, 500, 1.0)]
 DEFAULT_QR_GRID = [(100_000, 100, 1.0)]
+LSTSQ_GRID = [(400, 20, 1.0), (20_000, 20, 1.0), (400_000, 20, 1.0), (1000, 50, 1.0), (100_000, 50, 1.0),
+              (1_000_000, 50, 1.0), (100_000, 150, 1.0), (4000, 200, 1.0), (200_000, 200, 1.0), (200_000, 200, 1e6),
+              (10_000, 500, 1.0), (50_000, 500, 1.0)]
+DEFAULT_LSTSQ_GRID = [(100_000, 50, 1.0)]
 
 
 def tall_matrix(m, n, cond):
@@ -80,5 +91,44 @@ def _qr_case(m, n, cond):
                 compare=compare, nbytes=nbytes)
 
 
+def _scipy_lstsq(A, b):
+    return sl.lstsq(A, b, check_finite=False)[0]
+
+
+def _numpy_lstsq(A, b):
+    return np.linalg.lstsq(A, b, rcond=None)[0]
+
+
+def _pynla_lstsq(A, b):
+    import pynla
+
+    return pynla.sketched_lstsq(A, b, rng=SEED).x
+
+
+def _lstsq_case(m, n, cond, peers):
+    def setup():
+        A = tall_matrix(m, n, cond)
+        rng = np.random.default_rng(SEED + 1)
+        b = A @ rng.standard_normal(n)
+        return A, b + 1e-8 * np.linalg.norm(b) / np.sqrt(m) * rng.standard_normal(m)
+
+    tolerance = 1e-10 if cond == 1.0 else 1e-8
+
+    def compare(expected, got, explicit_zeros=False):
+        error = np.linalg.norm(got - expected) / np.linalg.norm(expected)
+        note = f"relative difference {error:.1e} from gelsd"
+        return (note, None) if not error <= tolerance else (None, note)
+
+    name = f"lstsq {m}x{n}" + (f" cond {cond:.0e}" if cond != 1.0 else "")
+    numpy_peer = (Implementation("numpy", _numpy_lstsq, threads=THREADS, activate=blas_threads(THREADS)),)
+    return Case(name=name, setup=setup,
+                anchor=Implementation("scipy", _scipy_lstsq, threads=THREADS, activate=blas_threads(THREADS)),
+                implementations=(*(numpy_peer if peers else ()),
+                                 Implementation("pynla", _pynla_lstsq, threads=THREADS, activate=blas_threads(THREADS)),
+                                 Implementation("pynla", _pynla_lstsq, threads=1, activate=blas_threads(1))),
+                compare=compare, nbytes=lambda answer: answer.nbytes)
+
+
 def cases(full=False):
-    return [_qr_case(m, n, cond) for m, n, cond in (QR_GRID if full else DEFAULT_QR_GRID)]
+    return ([_qr_case(m, n, cond) for m, n, cond in (QR_GRID if full else DEFAULT_QR_GRID)]
+            + [_lstsq_case(m, n, cond, peers=full) for m, n, cond in (LSTSQ_GRID if full else DEFAULT_LSTSQ_GRID)])
