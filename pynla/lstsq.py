@@ -38,6 +38,12 @@ METHODS = ("auto", "cholesky", "precondition", "solve", "direct")
 #: factor and three steps against 107 ms.
 _GRAM_MIN_UNITS = 16
 
+#: method="auto" takes "cholesky" only where A has at least this many rows per column: below,
+#: its gain over gelsd is small or none (1000 x 1000: 1.05x; 200 x 200: 1.4x; 50 x 50: 0.8x),
+#: and an A too ill conditioned for its Gram matrix pays for that matrix and then for gelsd
+#: (a sketch has no room).
+_CHOLESKY_MIN_ROWS_PER_COLUMN = 2
+
 #: The most refinement steps of method="cholesky" when the caller sets no maxiter: a factor
 #: that passed its checks needs two or three.
 _DEFAULT_REFINEMENT_STEPS = 10
@@ -79,12 +85,14 @@ _DENSE_FALLBACK_ENTRIES = 1 << 27
 #: d x d factorizations; "dense_entry" and "sparse_entry", a pass over A per byte of a value,
 #: and "row", per row; "iteration" and "call", the Python work of an iteration and of a call
 #: of sketch-and-precondition, "cholesky_call" of method="cholesky", which takes about
-#: "refinements" passes after its Gram matrix. A sketching method is taken when its estimate is
-#: below "margin" times the direct one (the estimates are rough; the direct answer is exact).
-#: Fitted to gelsd and the forced methods on d = 10 ... 500, n = 16 d ... 20000 d.
+#: "refinements" passes after its Gram matrix; "gelsd_call" and "gelsd_square" (per
+#: d^2 / (1 + d / 500)), the costs of gelsd beyond its QR (its small SVD: 200 x 50 takes 0.6 ms,
+#: four times its QR's flops; 1000 x 1000, 57 of 142 ms). Another method is taken when its estimate is below "margin" times gelsd's (the
+#: estimates are rough; the direct answer is exact). Fitted to gelsd and the forced methods on
+#: d = 10 ... 500, n = 1 d ... 20000 d.
 _COST = {"flop": 7.4e-11, "panel": 150, "cache": 128 << 20, "gram_flop": 1.6e-11, "small_flop": 8e-11,
          "dense_entry": 5.5e-11, "sparse_entry": 4e-10, "row": 5e-9, "iteration": 6e-5, "call": 1e-3,
-         "cholesky_call": 2.5e-4, "refinements": 2, "margin": 0.8}
+         "cholesky_call": 1.5e-4, "refinements": 2, "gelsd_call": 6e-5, "gelsd_square": 1.5e-7, "margin": 0.8}
 
 #: How an iteration steps and when it ends (_iterate): ``x <- x + alpha R^-1 R^-H A^H (b - A x)
 #: + beta (x - x_previous)``, ended once ``stall_steps`` steps in a row fail to halve the error
@@ -156,10 +164,11 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     slower once A leaves the cache), the Gram matrix (``n d^2 / 2`` multiply-adds at
     matrix-matrix speed) and the d x d factorizations against passes over A at memory speed,
     with rates measured on a 2-core x86-64 machine. In float64 "cholesky" is taken from about
-    n = 580 d at d = 10, n = 120 d at d = 20, n = 16 d at d = 50, n = 4 d at d = 100 and
-    n = 1.4 d from d = 200 on (fewer rows for complex A, more for float32); "precondition"
-    for sparse A where it pays, and for dense A only from d of a few thousand on, where the
-    Gram matrix costs more than its 30 passes.
+    n = 320 d at d = 10, n = 58 d at d = 20 and n = 2 d from d = 50 on (never below 2 d:
+    there it gains little, and an A too ill conditioned for its Gram matrix would then pay for
+    both); fewer rows for complex A, more for float32. "precondition" is taken for sparse A
+    where it pays, and for dense A only from d of a few thousand on, where the Gram matrix
+    costs more than its 30 passes.
 
     ``method="solve"`` (sketch-and-solve) returns ``R^-1 Q^H S b``: one pass over A, an answer
     whose residual is within a factor ``1 + O(sqrt(d/s))`` of the least one when S embeds A's
@@ -252,10 +261,13 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     B = b.reshape(n, 1) if b.ndim == 1 else b
     if method == "auto" and d > 0:
         method = _cheapest_method(A, s, dtype, rtol)
+    a_largest = None  # a dense A's largest magnitude, where its method reads A's values
     if method != "cholesky" and not sp.issparse(A):
-        _check_finite(A)
+        a_largest = _largest_magnitude(A)
+        if not math.isfinite(a_largest):  # NaN or infinity in A
+            raise ValueError("A must not contain NaN or infinity")
     if d == 0 or method == "direct":
-        return _result(*_direct_in_range(A, B), 0, 0, b)
+        return _result(*_direct_in_range(A, B, a_largest), 0, 0, b)
     # A and B are scaled by powers of two where they are far from 1 (_Scale): x and the
     # residuals are scaled back at the end.
     scale = _Scale(0, 0)
@@ -279,7 +291,8 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     # In A's dtype: a given sketch's entries may be wider (a float64 S on float32 A).
     SA, SB = S @ A, np.asarray(S @ B, dtype=dtype)
     SA = SA.astype(dtype, copy=False)
-    more = _Scale.of(A, B, _largest_magnitude(SA))  # |S A| stands for |A|: they differ by a few times
+    # A sparse A's magnitude from |S A| (they differ by a few times), saving a pass over A.
+    more = _Scale.of(A, B, _largest_magnitude(SA) if a_largest is None else a_largest)
     if more != (0, 0):
         (A, SA), (B, SB) = more.applied(A, B, SA, SB)
         scale = _Scale(scale.a + more.a, scale.b + more.b)
@@ -325,18 +338,19 @@ class _Scale(namedtuple("_Scale", ["a", "b"])):
 
 
 def _largest_magnitude(M):
-    """max |M_ij| (0 for an empty M), dense or sparse; a real dense M without a temporary copy."""
+    """max |M_ij| (0 for an empty M; NaN if M holds one), dense or sparse; a real dense M
+    without a temporary copy."""
     if M.size == 0:
         return 0.0
     if sp.issparse(M) or M.dtype.kind == "c":
         return float(abs(M).max())
-    return float(max(M.max(), -M.min()))
+    return float(np.maximum(M.max(), -M.min()))
 
 
-def _direct_in_range(A, B):
+def _direct_in_range(A, B, a_largest=None):
     """LAPACK's answer (_direct), with A and B scaled where they are far from 1 (_Scale):
-    (X, residual norms)."""
-    scale = _Scale.of(A, B, _largest_magnitude(A))
+    (X, residual norms). a_largest: A's largest magnitude, if known."""
+    scale = _Scale.of(A, B, _largest_magnitude(A) if a_largest is None else a_largest)
     X, residual = _direct(*scale.applied(A, B))
     return _times_power_of_two(X, scale.b - scale.a), _times_power_of_two(residual, scale.b)
 
@@ -351,32 +365,40 @@ def _finished(A, B, X, residual, iterations, info, b, scale):
 
 
 def _gram_solve(A, B, G, C, rtol, maxiter):
-    """method="cholesky" by the Cholesky factor R of A's own Gram matrix G (C = A^H B, from
-    the same pass): x = R^-1 R^-H A^H b, then refinement. (X, residual norms, iterations, info),
-    X None where LAPACK must answer; None where G is too ill conditioned for R to precondition
-    A (A R0^-1, from a sketch, is factored instead)."""
-    R = _scaled_cholesky(G)
-    if R is None:
+    """method="cholesky" by the Cholesky factor of A's own Gram matrix G (C = A^H B, from the
+    same pass), then refinement. (X, residual norms, iterations, info), X None where LAPACK must
+    answer; None where G is too ill conditioned for its factor to precondition A (A R0^-1, from
+    a sketch, is factored instead).
+
+    The problem solved is ``min ||(A D) y - b||``, x = D y, with D the powers of two that take
+    A's columns to about unit norm (exactly): Cholesky's error depends on the condition of the
+    Gram matrix so scaled (van der Sluis), R's singular values for the check come accurately
+    from its eigenvalues, and the check measures the rounding level of A D, the level of a
+    solver whose backward error is columnwise, as Householder QR's, whatever the columns' sizes.
+    """
+    factored = _scaled_cholesky(G)
+    if factored is None:
         return None
-    X = sl.cho_solve((R, False), C)
-    # R's singular values, for the check: the square roots of G's eigenvalues, accurate to
-    # eps cond(G) relative, below 1/16 where R is taken (_GRAM_MIN_UNITS): ample for the check.
-    singular_values = np.sqrt(np.maximum(sl.eigvalsh(G), 0))[::-1]
-    return _refined(A, B, R, singular_values, X, rtol, maxiter)
+    R, scale, G_scaled = factored
+    Y = _triangular_solve(R, _triangular_solve(R, scale[:, None] * C, adjoint=True))
+    singular_values = np.sqrt(np.maximum(_hermitian_eigenvalues(G_scaled), 0))[::-1]
+    Y, residual, iterations, info = _refined(A, B, R, singular_values, Y, rtol, maxiter, column_scale=scale)
+    return (None if Y is None else scale[:, None] * Y), residual, iterations, info
 
 
 def _scaled_cholesky(G):
-    """The upper Cholesky factor of the Gram matrix G, or None where G is not finite, holds a
-    squared column norm near underflow (so that its entries lost precision), or is too ill
-    conditioned once scaled to a unit diagonal (Cholesky's error depends on that condition
-    number only: van der Sluis)."""
+    """(R, scale, G_scaled): the upper Cholesky factor of ``G_scaled = D G D``, D = diag(scale)
+    the powers of two nearest to its diagonal's inverse square roots; or None where G is not
+    finite, holds a squared column norm near underflow (so that its entries lost precision),
+    or G_scaled is too ill conditioned (_GRAM_MIN_UNITS)."""
     finfo = np.finfo(G.dtype)
     diagonal = np.real(np.diagonal(G))
     if not (np.isfinite(G).all() and diagonal.min() >= finfo.tiny / finfo.eps):
         return None
-    scale = 1 / np.sqrt(diagonal)
-    factor = cholesky_factor(G * scale[:, None] * scale, min_reciprocal_condition=_GRAM_MIN_UNITS * finfo.eps)
-    return None if factor is None else factor / scale
+    scale = np.exp2(-np.round(np.log2(diagonal) / 2)).astype(diagonal.dtype)
+    G_scaled = G * scale[:, None] * scale
+    R = cholesky_factor(G_scaled, min_reciprocal_condition=_GRAM_MIN_UNITS * finfo.eps)
+    return None if R is None else (R, scale, G_scaled)
 
 
 def _sketched(A, B, SA, SB, method, rtol, maxiter):
@@ -423,22 +445,30 @@ def _preconditioned_gram_solve(A, B, R0, rtol, maxiter):
     _core.tall_times_upper(Y, np.asfortranarray(R0), inverse=True)
     G, C = _core.tall_gram(Y, B)
     del Y
-    R1 = _scaled_cholesky(G)
-    if R1 is None:  # the sketch did not embed A's range: R0 does not precondition A
+    factored = _scaled_cholesky(G)
+    if factored is None:  # the sketch did not embed A's range: R0 does not precondition A
         return None, None, 0, 0
+    R1 = factored[0] / factored[1]
     R = R1 @ R0
-    X = sl.solve_triangular(R, sl.solve_triangular(R1, C, trans="C"))
+    X = _triangular_solve(R, _triangular_solve(R1, C, adjoint=True))
     return _refined(A, B, R, sl.svdvals(R), X, rtol, maxiter)
 
 
-def _refined(A, B, R, singular_values, X, rtol, maxiter):
+def _refined(A, B, R, singular_values, X, rtol, maxiter, column_scale=None):
     """Refinement of X with a factor R that makes A R^-1 nearly orthonormal (_GRAM_MIN_UNITS):
     x <- x + R^-1 R^-H A^H (b - A x), each step a pass over A, until the check of _iterate
-    certifies it (_REFINEMENT). (X, residual norms, iterations, info)
-    as _sketched."""
+    certifies it (_REFINEMENT); with ``column_scale``, of A diag(column_scale) instead of A.
+    (X, residual norms, iterations, info) as _sketched."""
+    gradient = _gradient_function(A)
+    if column_scale is not None:
+        unscaled, scale = gradient, column_scale[:, None]
+
+        def gradient(X, B):
+            G, squared_norms = unscaled(scale * X, B)
+            return scale * G, squared_norms
+
     steps = _DEFAULT_REFINEMENT_STEPS if maxiter is None else maxiter
-    X, residual, iterations, certified = _iterate(R, singular_values, X, B, _gradient_function(A), rtol, steps,
-                                                  _REFINEMENT)
+    X, residual, iterations, certified = _iterate(R, singular_values, X, B, gradient, rtol, steps, _REFINEMENT)
     if certified:
         return X, residual, iterations, 0
     if maxiter is not None:
@@ -469,7 +499,7 @@ def _iterate(R, singular_values, X, B, gradient, rtol, maxiter, schedule):
         if schedule.enough_units and iterations < maxiter and (converged or units <= schedule.enough_units):
             # Refinement ends here, with one step more: it costs no pass over A, and it takes
             # the error from within one unit to the rounding floor.
-            return X + schedule.alpha * sl.solve_triangular(R, Z), residual, iterations + 1, True
+            return X + schedule.alpha * _triangular_solve(R, Z), residual, iterations + 1, True
         if converged:
             return X, residual, iterations, True
         # Stalled within the band rounding allows: steps no longer halve the excess.
@@ -479,7 +509,7 @@ def _iterate(R, singular_values, X, B, gradient, rtol, maxiter, schedule):
             stalled += 1
         if (stalled >= schedule.stall_steps and units <= _CERTIFICATE_FACTOR) or iterations == maxiter:
             return X, residual, iterations, units <= _CERTIFICATE_FACTOR
-        step = sl.solve_triangular(R, Z)
+        step = _triangular_solve(R, Z)
         X, X_previous = X + schedule.alpha * step + schedule.beta * (X - X_previous), X
         iterations += 1
 
@@ -489,16 +519,40 @@ def _excess_units(R, singular_values, X, G, residual):
     Z = R^-H G, whose columns' norms estimate the excess residual ||A (x - x_best)|| (exactly
     so where S embeds A's range), and the largest of them in units of the rounding level of a
     forward stable answer, eps (cond(R) ||r|| + ||R|| ||x||)."""
-    Z = sl.solve_triangular(R, G, trans="C")
+    Z = _triangular_solve(R, G, adjoint=True)
     excess = np.linalg.norm(Z, axis=0)
     condition = singular_values[0] / singular_values[-1]
     unit = np.finfo(X.dtype).eps * (condition * residual + singular_values[0] * np.linalg.norm(X, axis=0))
     return Z, float(np.max(np.divide(excess, unit, out=np.zeros_like(excess), where=excess > 0), initial=0))
 
 
+def _triangular_solve(R, B, adjoint=False):
+    """R^-1 B, or R^-H B, for an upper triangular R with a nonzero diagonal, by LAPACK's trtrs
+    called directly: scipy.linalg.solve_triangular costs about 20 us a call around the work,
+    more than the work of a small solve, and the iterations make several a pass."""
+    X, info = _lapack("trtrs", R.dtype)(R, B, lower=0, trans=2 if adjoint else 0)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"LAPACK trtrs failed (info {info}): a triangular factor is singular")
+    return X
+
+
+def _hermitian_eigenvalues(G):
+    """The eigenvalues of a Hermitian G (ascending), by LAPACK's syevd/heevd called directly."""
+    values, _, info = _lapack("heevd" if G.dtype.kind == "c" else "syevd", G.dtype)(G, compute_v=0, lower=0)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"LAPACK syevd failed (info {info}): its eigenvalues did not converge")
+    return values
+
+
+@functools.lru_cache(maxsize=32)
+def _lapack(name, dtype):
+    return lapack.get_lapack_funcs(name, dtype=dtype)
+
+
 def _direct(A, B):
-    """LAPACK's gelsd on A (densified if sparse): (X, residual norms); LinAlgError if A is rank
-    deficient by SciPy's rule (singular values below eps times the largest)."""
+    """LAPACK's gelsd on A (densified if sparse) and B, both far from overflow and underflow
+    (_direct_in_range): (X, residual norms); LinAlgError if A is rank deficient by SciPy's rule
+    (singular values below eps times the largest)."""
     dense = A.toarray() if sp.issparse(A) else A
     n, d = dense.shape
     if d == 0:
@@ -515,14 +569,7 @@ def _direct(A, B):
     # Rows d: of gelsd's output are Q^H b past A's range: their norms are the residual norms (as
     # SciPy's residues), with no product with A, whose NumPy BLAS threads would then spin on the
     # cores the next SciPy LAPACK call needs (that made a loop of these calls 2x slower).
-    return X[:d], _column_norms(X[d:])
-
-
-def _column_norms(M):
-    """The 2-norms of M's columns, without the overflow or underflow of their squares."""
-    largest = np.max(np.abs(M), axis=0, initial=0)
-    scale = np.where(largest > 0, largest, 1)
-    return scale * np.linalg.norm(M / scale, axis=0)
+    return X[:d], np.linalg.norm(X[d:], axis=0)
 
 
 @functools.lru_cache(maxsize=64)
@@ -549,8 +596,9 @@ def _cheapest_method(A, s, dtype, rtol):
     out_of_cache = 1 + size / (size + _COST["cache"])
     entries = A.nnz if sp.issparse(A) else n * d
     one_pass = entries * dtype.itemsize * _COST["sparse_entry" if sp.issparse(A) else "dense_entry"] + n * _COST["row"]
-    costs = {"direct": n * d * (d + _COST["panel"]) * _COST["flop"] * scale * out_of_cache}
-    if not sp.issparse(A):
+    costs = {"direct": (n * d * (d + _COST["panel"]) * _COST["flop"] * scale * out_of_cache
+                        + _COST["gelsd_call"] + d * d / (1 + d / 500) * _COST["gelsd_square"] * scale)}
+    if not sp.issparse(A) and n >= _CHOLESKY_MIN_ROWS_PER_COLUMN * d:
         costs["cholesky"] = (_COST["cholesky_call"] + one_pass + n * d * d / 2 * _COST["gram_flop"] * scale
                              + _COST["refinements"] * (one_pass + _COST["iteration"])
                              + d ** 3 * _COST["small_flop"] * scale)
