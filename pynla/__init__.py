@@ -13,6 +13,7 @@ from pynla.cur import CURDecomposition, cur, cur_from_functions
 from pynla.cur_neighbors import CURNearestNeighbors, NeighborsResult
 from pynla.fisher import EmpiricalFisher, FisherInverse, SlidingFisherInverse
 from pynla.lstsq import LstsqResult, sketched_lstsq
+from pynla.orthogonalize import orthogonalize
 from pynla._krylov import SolveStats
 from pynla.randomized import randomized_range_finder, randomized_svd
 from pynla.recycling_cg import RecyclingCG
@@ -50,6 +51,7 @@ __all__ = [
     "cur",
     "cur_from_functions",
     "get_num_threads",
+    "orthogonalize",
     "qr",
     "randomized_range_finder",
     "randomized_svd",

@@ -43,6 +43,13 @@ def float_kernel_dtype(dtype, name):
     raise TypeError(f"{name} has dtype {dtype}; expected float32, float64, complex64, complex128, bool or integers")
 
 
+def dense_compute_dtype(dtype, name):
+    """The dtype dense (LAPACK) work runs in: float16 -> float32, bool and integers -> float64,
+    the four kernel dtypes as they are; TypeError naming ``name`` for the rest."""
+    dtype = np.dtype(dtype)
+    return float_kernel_dtype(np.float32 if dtype == np.float16 else dtype, name)
+
+
 def check_integer(value, name, low, high=None, *, bound=None):
     """``value`` as an int if it is an integer (not bool) in [low, high]; ValueError naming it."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):

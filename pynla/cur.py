@@ -37,8 +37,8 @@ from scipy.sparse.linalg import LinearOperator
 
 from pynla._operator import KernelLinearOperator
 from pynla._threads import blas_threads_for, small_lapack_threads
-from pynla._validation import check_choice, check_integer, csr_parts
-from pynla.randomized import _compute_dtype, _Products, randomized_svd
+from pynla._validation import check_choice, check_integer, csr_parts, dense_compute_dtype
+from pynla.randomized import _Products, randomized_svd
 from pynla.sketch import SparseSignSketch
 
 __all__ = ["CURDecomposition", "cur", "cur_from_functions"]
@@ -354,7 +354,7 @@ class _ExplicitMatrix:
         if sp.issparse(A):
             if A.ndim != 2:
                 raise ValueError(f"A must be 2-D, got shape {A.shape}")
-            dtype = _compute_dtype(A.dtype)
+            dtype = dense_compute_dtype(A.dtype, "A")
             parts = csr_parts(A, "A")
             container = sp.csr_array if isinstance(A, sp.sparray) else sp.csr_matrix
             self._by_rows = container((np.asarray(parts.data, dtype=dtype), parts.indices, parts.indptr),
@@ -406,7 +406,7 @@ class _Callbacks:
                 raise TypeError(f"{name} must be callable, got {type(callback).__name__}")
         self._get_rows, self._get_cols = get_rows, get_cols
         self.shape = shape
-        self.dtype = None if dtype is None else _compute_dtype(dtype)
+        self.dtype = None if dtype is None else dense_compute_dtype(dtype, "A")
         self.n_evaluated = 0
 
     def rows(self, indices):
@@ -424,7 +424,7 @@ class _Callbacks:
         if values.shape != expected_shape:
             raise ValueError(f"{name} returned shape {values.shape}, expected {expected_shape}")
         if self.dtype is None:
-            self.dtype = _compute_dtype(values.dtype)
+            self.dtype = dense_compute_dtype(values.dtype, "A")
         if values.dtype.kind == "c" and self.dtype.kind != "c":
             raise ValueError(f"{name} returned complex values to a real computation; pass a complex dtype")
         values = values.astype(self.dtype, copy=False)

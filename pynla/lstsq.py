@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from pynla import _core
 from pynla._threads import one_blas_thread
-from pynla.randomized import _times_power_of_two, cholesky_factor
+from pynla.orthogonalize import cholesky_factor, times_power_of_two
 from pynla._validation import check_choice, float_kernel_dtype
 from pynla.block import aslinearoperator
 from pynla.block_build import to_bsr
@@ -331,10 +331,10 @@ class _Scale(namedtuple("_Scale", ["a", "b"])):
     def applied(self, A, B, *sketched):
         """(A, B) scaled, or ((A, S A), (B, S B)) with the sketches of each."""
         if not sketched:
-            return _times_power_of_two(A, -self.a), _times_power_of_two(B, -self.b)
+            return times_power_of_two(A, -self.a), times_power_of_two(B, -self.b)
         SA, SB = sketched
-        return ((_times_power_of_two(A, -self.a), _times_power_of_two(SA, -self.a)),
-                (_times_power_of_two(B, -self.b), _times_power_of_two(SB, -self.b)))
+        return ((times_power_of_two(A, -self.a), times_power_of_two(SA, -self.a)),
+                (times_power_of_two(B, -self.b), times_power_of_two(SB, -self.b)))
 
 
 def _largest_magnitude(M):
@@ -352,7 +352,7 @@ def _direct_in_range(A, B, a_largest=None):
     (X, residual norms). a_largest: A's largest magnitude, if known."""
     scale = _Scale.of(A, B, _largest_magnitude(A) if a_largest is None else a_largest)
     X, residual = _direct(*scale.applied(A, B))
-    return _times_power_of_two(X, scale.b - scale.a), _times_power_of_two(residual, scale.b)
+    return times_power_of_two(X, scale.b - scale.a), times_power_of_two(residual, scale.b)
 
 
 def _finished(A, B, X, residual, iterations, info, b, scale):
@@ -360,7 +360,7 @@ def _finished(A, B, X, residual, iterations, info, b, scale):
     (on the BLAS's own thread count)."""
     if X is None:
         X, residual = _direct_in_range(A, B)
-    return _result(_times_power_of_two(X, scale.b - scale.a), _times_power_of_two(residual, scale.b),
+    return _result(times_power_of_two(X, scale.b - scale.a), times_power_of_two(residual, scale.b),
                    iterations, info, b)
 
 

@@ -19,7 +19,8 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
 from pynla._threads import blas_threads_for, small_lapack_threads
-from pynla._validation import check_choice, check_integer, csr_parts, float_kernel_dtype
+from pynla._validation import check_choice, check_integer, csr_parts, dense_compute_dtype
+from pynla.orthogonalize import gaussian, inner, orthonormal_block, small_eigh, thin_factors, times_power_of_two, unit_norm
 
 __all__ = ["randomized_range_finder", "randomized_svd"]
 
@@ -53,16 +54,6 @@ BLOCK_WIDTH_MULTIPLE = 8
 #: n_oversamples for method="power" when not given (scikit-learn's).
 POWER_OVERSAMPLES = 10
 
-#: A direction of a new block that keeps less than this fraction of its squared length once
-#: projected off the basis lay inside the basis (it carries rounding only): it is redrawn.
-_LOST = 1e-2
-
-#: How many times a block may have directions redrawn before the basis is given up on.
-_MAX_REDRAWS = 4
-
-#: A thin block is orthonormalized by Cholesky QR only where its rows pass this many times its
-#: columns (Householder QR below: measured crossing near 5 to 8 on one BLAS thread).
-_CHOLESKY_ROWS_PER_COLUMN = 6
 
 #: The Ritz step takes the top k eigenvectors of the L x L Gram matrix of B = Q^H A where its
 #: k-th eigenvalue is at least this fraction of the largest (sigma_k >= sigma_1 / 100): their
@@ -368,12 +359,6 @@ def _krylov_oversamples(k):
 # Checks
 
 
-def _compute_dtype(dtype):
-    """The dtype the products and LAPACK run in: float16 -> float32, bool/integers -> float64."""
-    dtype = np.dtype(dtype)
-    return float_kernel_dtype(np.float32 if dtype == np.float16 else dtype, "A")
-
-
 class _Products:
     """A as the methods use it: shape, the dtype they compute in, ``A @ X`` and ``A^H @ X``.
 
@@ -392,7 +377,7 @@ class _Products:
         self._operator = isinstance(A, LinearOperator)
         if self._operator:
             self.shape = tuple(A.shape)
-            self.dtype = _compute_dtype(A.dtype if A.dtype is not None else np.float64)
+            self.dtype = dense_compute_dtype(A.dtype if A.dtype is not None else np.float64, "A")
             self._matmat, self._rmatmat = A.matmat, A.rmatmat
         elif sp.issparse(A):
             self._init_sparse(A)
@@ -407,7 +392,7 @@ class _Products:
         if A.ndim != 2:
             raise ValueError(f"A must be 2-D, got shape {A.shape}")
         self.shape = tuple(A.shape)
-        self.dtype = _compute_dtype(A.dtype)
+        self.dtype = dense_compute_dtype(A.dtype, "A")
         parts = csr_parts(A, "A")
         csr = sp.csr_array((np.asarray(parts.data, dtype=self.dtype), parts.indices, parts.indptr), shape=self.shape)
         self._matrix = csr
@@ -431,7 +416,7 @@ class _Products:
         if A.ndim != 2:
             raise ValueError(f"A must be 2-D, got shape {A.shape}")
         self.shape = A.shape
-        self.dtype = _compute_dtype(A.dtype)
+        self.dtype = dense_compute_dtype(A.dtype, "A")
         floating = A.dtype.kind in "fc"
         if A.dtype != self.dtype or not _blas_readable(A):
             A = np.ascontiguousarray(A, dtype=self.dtype)
@@ -493,22 +478,11 @@ def _blas_readable(A):
 # Bases
 
 
-def _gaussian(rng, shape, dtype):
-    """Standard normal entries of ``dtype``; complex: independent real and imaginary parts."""
-    real = np.finfo(dtype).dtype
-    if dtype.kind != "c":
-        return rng.standard_normal(shape, dtype=real)
-    omega = np.empty(shape, dtype=dtype)
-    omega.real = rng.standard_normal(shape, dtype=real)
-    omega.imag = rng.standard_normal(shape, dtype=real)
-    return omega
-
-
 def _basis(products, l, q, method, rng):
     """(Q, Z): an orthonormal basis Q (m x L) and Z = A^H Q if it came free (block Krylov), else None."""
-    omega = _gaussian(rng, (products.shape[1], l), products.dtype)
+    omega = gaussian(rng, (products.shape[1], l), products.dtype)
     # ||Omega||_2 is about sqrt(n) + sqrt(l): scaled below 1, A Omega cannot overflow.
-    omega = _times_power_of_two(omega, -math.ceil(math.log2(math.sqrt(products.shape[1]) + math.sqrt(l))))
+    omega = times_power_of_two(omega, -math.ceil(math.log2(math.sqrt(products.shape[1]) + math.sqrt(l))))
     if method == "power":
         return _subspace_iteration(products, omega, q, rng), None
     return _block_krylov(products, omega, q, rng)
@@ -518,9 +492,9 @@ def _subspace_iteration(products, omega, q, rng):
     """An orthonormal basis of (A A^H)^q A Omega, orthonormalized after every product."""
     Y = products.matmat(omega)
     for _ in range(q):
-        Y = _orthonormal(Y, None, rng)
-        Y = products.matmat(_orthonormal(products.rmatmat(Y), None, rng))
-    return _orthonormal(Y, None, rng)
+        Y = orthonormal_block(Y, None, rng)
+        Y = products.matmat(orthonormal_block(products.rmatmat(Y), None, rng))
+    return orthonormal_block(Y, None, rng)
 
 
 def _block_krylov(products, omega, q, rng):
@@ -542,170 +516,11 @@ def _block_krylov(products, omega, q, rng):
     for i, width in enumerate(widths):
         if i > 0:  # Z's block is A^H Q_i, of A's size: scaled to norm 1 first, so that
             # A (A^H Q_i), of A's size squared, can neither overflow nor underflow.
-            Y = products.matmat(_unit_norm(Z[:, start - widths[i - 1] : start - widths[i - 1] + width])[0])
-        Q[:, start : start + width] = _orthonormal(Y, Q[:, :start] if start else None, rng)
+            Y = products.matmat(unit_norm(Z[:, start - widths[i - 1] : start - widths[i - 1] + width])[0])
+        Q[:, start : start + width] = orthonormal_block(Y, Q[:, :start] if start else None, rng)
         Z[:, start : start + width] = products.rmatmat(Q[:, start : start + width])
         start += width
     return Q, Z
-
-
-def _orthonormal(Y, P, rng, redraws=_MAX_REDRAWS):
-    """Orthonormal columns spanning the part of Y orthogonal to the orthonormal columns P.
-
-    Block classical Gram-Schmidt twice ("twice is enough"), with the block normalized after
-    each pass: the first pass removes P's directions from Y, which is then normalized
-    (Cholesky QR, or Householder QR if Y is ill conditioned); the second removes what rounding
-    left along P, and the block, now nearly orthonormal, is normalized again, safely. A
-    direction of Y that lay inside P (or inside the rest of the block), as happens when A has
-    low rank, has almost nothing left after the second pass: its Gram matrix then has an
-    eigenvalue below _LOST, found by an eigendecomposition (taken only then: it costs ten
-    Cholesky factorizations), and the direction is dropped; a random block orthogonal to P and
-    the rest takes its place, so the result is always orthonormal, with Y's columns' count.
-    P None: normalization only.
-    """
-    eps = np.finfo(Y.dtype).eps
-    Y = _unit_norm(Y)[0]  # its norms and Gram matrices neither overflow nor underflow
-    if P is not None:
-        Y = Y - P @ _inner(P, Y)
-    Y, exact = _normalized(Y, eps)
-    if exact and P is None:
-        return Y
-    if P is not None:
-        Y = Y - P @ _inner(P, Y)
-    G = _inner(Y, Y)
-    if np.linalg.norm(G - np.eye(len(G))) < 1 - _LOST:  # no eigenvalue below _LOST: all kept
-        Q = _cholesky_orthonormal(Y, G)
-        if Q is not None:
-            return Q
-    values, vectors = _small_eigh(G)  # ascending; near 1 for directions kept
-    kept = values > _LOST
-    Y = Y @ (vectors[:, kept] / np.sqrt(values[kept]))
-    if kept.all():
-        return Y
-    if redraws == 0:
-        raise np.linalg.LinAlgError("could not extend the orthonormal basis: random blocks keep falling inside it")
-    basis = Y if P is None else np.hstack([P, Y])
-    fresh = _gaussian(rng, (Y.shape[0], int(np.sum(~kept))), Y.dtype)
-    return np.hstack([Y, _orthonormal(fresh, basis, rng, redraws - 1)])
-
-
-def _unit_norm(Y):
-    """(Y 2**-e, e): Y scaled by the power of two that takes its Frobenius norm to between
-    1 / (2 sqrt(Y.size)) and 1, chosen from its largest magnitude (no sum of squares, which
-    would overflow or underflow first). Exact wherever the result is normal: the methods are
-    invariant to the scale of a block, and this keeps every product and Gram matrix in range,
-    for A of any magnitude whose norm is representable."""
-    largest = float(np.max(np.abs(Y), initial=0))
-    if not 0 < largest < np.inf:
-        return Y, 0
-    exponent = math.frexp(largest)[1] + math.ceil(math.log2(math.sqrt(Y.size)))
-    return _times_power_of_two(Y, -exponent), exponent
-
-
-def _times_power_of_two(Y, exponent):
-    """Y 2**exponent, exactly (where the result is normal), in Y's dtype. In two halves: a
-    single factor 2**exponent need not be representable (2**1074 is not, in float64)."""
-    if exponent == 0:
-        return Y
-    real = np.finfo(Y.dtype).dtype.type
-    half = exponent // 2
-    return (Y * real(2.0**half)) * real(2.0 ** (exponent - half))
-
-
-def _inner(X, Y):
-    """X^H Y; complex: as (Y^H X)^H, which conjugates Y (a block) instead of X (the basis)."""
-    if X.dtype.kind == "c":
-        return (Y.conj().T @ X).conj().T
-    return X.T @ Y
-
-
-def _small_eigh(G):
-    """Eigenvalues (ascending) and eigenvectors of a small Hermitian Gram matrix G, by LAPACK's
-    syevd/heevd called directly (numpy.linalg.eigh costs about 60 us a call around the work,
-    most of a 16 x 16 problem's time); on one BLAS thread from SMALL_LAPACK_ORDER up."""
-    with small_lapack_threads(G.shape[0]):
-        return eigh_lapack(G)
-
-
-def eigh_lapack(G):
-    """_small_eigh on the BLAS threads in force (for callers already on one BLAS thread)."""
-    name = "heevd" if G.dtype.kind == "c" else "syevd"
-    driver = scipy.linalg.lapack.get_lapack_funcs(name, (G,))
-    values, vectors, info = driver(G, compute_v=1, lower=1, overwrite_a=1)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"LAPACK {name} did not converge (info {info})")
-    return values, vectors
-
-
-def _cholesky_orthonormal(Y, G):
-    """Y R^-1 for the Cholesky factor R^H R = G of Y's Gram matrix G, or None if G is not
-    numerically positive definite. Orthonormal to about eps cond(Y)**2."""
-    R = cholesky_factor(G)
-    return None if R is None else Y @ triangular_inverse(R)
-
-
-def cholesky_factor(G, min_reciprocal_condition=None):
-    """The upper Cholesky factor R (R^H R = G, strictly lower part zero) of a Hermitian G, or
-    None if G is not numerically positive definite or, with ``min_reciprocal_condition``,
-    LAPACK's estimate of ``1 / cond(G)`` (pocon) is below it."""
-    potrf, pocon = scipy.linalg.lapack.get_lapack_funcs(("potrf", "pocon"), (G,))
-    R, info = potrf(G, lower=0, clean=1)
-    if info != 0:
-        return None
-    if min_reciprocal_condition is not None:
-        reciprocal_condition, info = pocon(R, np.linalg.norm(G, 1))
-        if not (info == 0 and reciprocal_condition >= min_reciprocal_condition):
-            return None
-    return R
-
-
-def triangular_inverse(R):
-    """The inverse of a Cholesky factor R (upper triangular, positive diagonal), by trtri, for
-    products through NumPy's BLAS: SciPy's trsm would run on SciPy's own OpenBLAS, whose
-    threads then spin and take the cores from NumPy's BLAS in the products that follow
-    (20000 x 2000, k = 50, 2 threads: 1.10 s a call against 0.87). R is well conditioned where
-    it is used (checked, or the factor of a Gram matrix near I)."""
-    return scipy.linalg.lapack.get_lapack_funcs("trtri", (R,))(R, lower=0)[0]
-
-
-def _cholesky_qr(Y, eps):
-    """(Q, M) with ``Y = Q M`` and Q's columns orthonormal, or None if Y is ill conditioned.
-
-    Cholesky QR of Y with unit columns: the Gram matrix ``G = Y_u^H Y_u = R^H R`` gives ``Q =
-    Y_u R^-1`` in a thin product and a triangular solve (Householder QR of a tall block costs
-    several times more, an eigendecomposition of G ten times the Cholesky factorization at
-    order 56). Q is orthonormal to about ``eps * cond(Y)**2``, so the result is given only
-    where LAPACK's estimate of ``1 / cond(G)`` passes ``sqrt(eps)``: Q is then orthonormal to
-    about ``sqrt(eps)``, and a second pass makes it orthonormal to rounding.
-    """
-    norms = np.linalg.norm(Y, axis=0)
-    if not norms.min() > 0:
-        return None
-    unit = Y / norms
-    R = cholesky_factor(_inner(unit, unit), min_reciprocal_condition=np.sqrt(eps))
-    if R is None:
-        return None
-    return unit @ triangular_inverse(R), R * norms
-
-
-def _normalized(Y, eps):
-    """(Q, exact): Q's columns orthonormal, spanning Y's; exact if by Householder QR (orthonormal
-    to rounding), else by one Cholesky QR (orthonormal to sqrt(eps))."""
-    factored = _cholesky_qr(Y, eps)
-    if factored is not None:
-        return factored[0], False
-    return scipy.linalg.qr(Y, mode="economic", check_finite=False)[0], True
-
-
-def _thin_factors(Y, eps):
-    """(W, M) with ``Y = W M``, W's columns orthonormal to rounding: Cholesky QR twice where Y is
-    tall and well conditioned, else Householder QR (cheaper on a squat block, safe on any)."""
-    if Y.shape[0] > _CHOLESKY_ROWS_PER_COLUMN * Y.shape[1]:
-        first = _cholesky_qr(Y, eps)
-        second = None if first is None else _cholesky_qr(first[0], eps)
-        if second is not None:
-            return second[0], second[1] @ first[1]
-    return scipy.linalg.qr(Y, mode="economic", check_finite=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -722,7 +537,7 @@ def _ritz(Q, Z, n_keep, *, right_vectors):
     Returns U alone unless ``right_vectors``.
     """
     eps = np.finfo(Z.dtype).eps
-    Z, exponent = _unit_norm(Z)  # B's singular values are those of the scaled Z times 2**exponent
+    Z, exponent = unit_norm(Z)  # B's singular values are those of the scaled Z times 2**exponent
     C, s, X = _ritz_from_gram(Z, n_keep, eps) or _ritz_from_factor(Z, n_keep, eps)
     U = C if Q is None else Q @ C
     if not right_vectors:
@@ -744,11 +559,11 @@ def _ritz_from_gram(Z, n_keep, eps):
     n_keep x n_keep SVD replace the factorization of Z and the L x L SVD (300 x 300, k = 50,
     L = 168, one BLAS thread: the whole call took 9.1 ms against 14.8).
     """
-    values, vectors = _small_eigh(_inner(Z, Z))  # ascending
+    values, vectors = small_eigh(inner(Z, Z))  # ascending
     if not values[-n_keep] >= _GRAM_RITZ_MIN_RATIO * values[-1] > 0:
         return None
     E = vectors[:, : -n_keep - 1 : -1]
-    W, M = _thin_factors(Z @ E, eps)
+    W, M = thin_factors(Z @ E, eps)
     Um, s, Vmh = _small_svd(M)
     return E @ Vmh.conj().T, s, W @ Um
 
@@ -756,7 +571,7 @@ def _ritz_from_gram(Z, n_keep, eps):
 def _ritz_from_factor(Z, n_keep, eps):
     """(C, s, X) from ``Z = W M`` (W orthonormal) and the SVD ``M = Um diag(s) Vm^H``: B = Z^H
     = Vm diag(s) (W Um)^H, so C = Vm and X = W Um, truncated. Exact to rounding for any Z."""
-    W, M = _thin_factors(Z, eps)
+    W, M = thin_factors(Z, eps)
     Um, s, Vmh = _small_svd(M)
     return Vmh[:n_keep].conj().T, s[:n_keep], W @ Um[:, :n_keep]
 

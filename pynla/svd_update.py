@@ -31,7 +31,8 @@ from pynla import _core
 from pynla._operator import KernelLinearOperator
 from pynla._threads import one_blas_thread
 from pynla._validation import check_choice, check_integer, csr_parts
-from pynla.randomized import eigh_lapack, randomized_svd
+from pynla.orthogonalize import eigh_lapack
+from pynla.randomized import randomized_svd
 from pynla.spgemm import spgemm
 
 __all__ = ["IncrementalSVD", "TruncatedSVDOperator"]

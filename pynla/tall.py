@@ -17,7 +17,7 @@ import scipy.linalg
 
 from pynla import _core
 from pynla._threads import one_blas_thread
-from pynla.randomized import _times_power_of_two, _unit_norm, cholesky_factor, triangular_inverse
+from pynla.orthogonalize import cholesky_factor, times_power_of_two, triangular_inverse, unit_norm
 
 __all__ = ["qr"]
 
@@ -148,7 +148,7 @@ def _cholesky_qr(Y):
     eps = np.finfo(Y.dtype).eps
     exponent, G = 0, _core.tall_gram(Y)
     if not _gram_in_range(G):  # Y's largest entries square out of range: scale Y exactly
-        Y, exponent = _unit_norm(Y)
+        Y, exponent = unit_norm(Y)
         G = _core.tall_gram(Y)
     identity = np.eye(len(G), dtype=Y.dtype)
     factor = cholesky_factor(G, min_reciprocal_condition=SHIFT_BELOW_UNITS * eps)
@@ -161,7 +161,7 @@ def _cholesky_qr(Y):
     for _ in range(MAX_REPAIR_PASSES + 1):
         G = _core.tall_gram(Y)
         if np.max(np.abs(G - identity)) <= ORTHONORMAL_UNITS * eps:
-            return Y, _times_power_of_two(R, exponent)
+            return Y, times_power_of_two(R, exponent)
         factor = cholesky_factor(G)
         if factor is None:
             return None

@@ -23,6 +23,7 @@ PUBLIC = [
     pynla.cur,
     pynla.cur_from_functions,
     pynla.qr,
+    pynla.orthogonalize,
     pynla.sort_systems,
     pynla.solve_sequence,
 ]

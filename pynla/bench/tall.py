@@ -92,7 +92,7 @@ def _qr_case(m, n, cond):
 
 
 def _scipy_lstsq(A, b):
-    return sl.lstsq(A, b, check_finite=False)[0]
+    return sl.lstsq(A, b)[0]
 
 
 def _numpy_lstsq(A, b):
