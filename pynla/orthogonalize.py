@@ -9,7 +9,8 @@ import math
 import numpy as np
 import scipy.linalg
 
-from pynla._threads import blas_threads_for, small_lapack_threads
+from pynla import _core
+from pynla._threads import blas_threads_for, one_blas_thread, small_lapack_threads
 from pynla._validation import dense_compute_dtype
 
 __all__ = ["orthogonalize"]
@@ -154,13 +155,13 @@ def orthonormal_block(Y, P, rng, redraws=MAX_REDRAWS):
     eps = np.finfo(Y.dtype).eps
     Y = unit_norm(Y)[0]  # its norms and Gram matrices neither overflow nor underflow
     if P is not None:
-        Y = Y - P @ inner(P, Y)
+        Y = project_out(Y, P)
     Y, exact = normalized(Y, eps)
     if exact and P is None:
         return Y
     if P is not None:
-        Y = Y - P @ inner(P, Y)
-    G = inner(Y, Y)
+        Y = project_out(Y, P)
+    G = gram(Y)
     if np.linalg.norm(G - np.eye(len(G))) < 1 - LOST:  # no eigenvalue below LOST: all kept
         Q = cholesky_orthonormal(Y, G)
         if Q is not None:
@@ -175,6 +176,23 @@ def orthonormal_block(Y, P, rng, redraws=MAX_REDRAWS):
     basis = Y if P is None else np.hstack([P, Y])
     fresh = gaussian(rng, (Y.shape[0], int(np.sum(~kept))), Y.dtype)
     return np.hstack([Y, orthonormal_block(fresh, basis, rng, redraws - 1)])
+
+
+def project_out(Y, P):
+    """``Y - P (P^H Y)``, a new Fortran-ordered array, by the core's passes over ranges of rows
+    (tall/project.hpp): its sums are the same bits for any number of threads, pynla's or the
+    BLAS's, where NumPy's products split them by the BLAS's thread count."""
+    Y = np.array(Y, order="F")
+    with one_blas_thread():  # one BLAS call per range, on pynla's threads
+        _core.tall_project_out(np.asfortranarray(P), Y)
+    return Y
+
+
+def gram(Y):
+    """``Y^H Y`` for Y with contiguous rows or columns, by the core's Gram pass (tall/gram.hpp):
+    the same bits for any number of threads, pynla's or the BLAS's."""
+    with one_blas_thread():  # one BLAS call per range, on pynla's threads
+        return _core.tall_gram(Y)
 
 
 def unit_norm(Y):
@@ -270,7 +288,7 @@ def cholesky_qr_pass(Y, eps):
     if not norms.min() > 0:
         return None
     unit = Y / norms
-    R = cholesky_factor(inner(unit, unit), min_reciprocal_condition=np.sqrt(eps))
+    R = cholesky_factor(gram(unit), min_reciprocal_condition=np.sqrt(eps))
     if R is None:
         return None
     return unit @ triangular_inverse(R), R * norms

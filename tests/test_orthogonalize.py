@@ -154,3 +154,22 @@ def test_bad_input():
         pynla.orthogonalize(np.ones((5, 2)), np.full((5, 1), np.inf))
     with pytest.raises(TypeError, match="V has dtype"):
         pynla.orthogonalize(np.ones((5, 2), dtype=np.longdouble))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_same_bits_for_any_number_of_threads(threads, dtype):
+    """The inner products over the rows (Q^H V, the block's Gram matrix) are the core's sums by
+    ranges of rows; the rest are products whose sums run over the block's few columns."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(5)
+    Q = orthonormal(rng, 50_000, 100, dtype)
+    V = gaussian(rng, (50_000, 40), dtype)
+    results = []
+    for blas in (1, 2):
+        for count in (1, 2, 3):
+            threads(count)
+            with threadpool_limits(blas):
+                results.append(pynla.orthogonalize(V, Q))
+    for other in results[1:]:
+        assert np.array_equal(results[0], other)

@@ -1,7 +1,9 @@
-// pynla._core tall-skinny passes (tall/gram.hpp): the Gram matrix of a tall Y (with Y^H B for a
-// right-hand side B), and Y <- Y U or Y <- Y U^-1 in place, for Cholesky QR and least squares, on
-// Y whose rows or columns are contiguous. The caller holds the BLAS to one thread.
+// pynla._core tall-skinny passes (tall/gram.hpp, tall/project.hpp): the Gram matrix of a tall Y
+// (with Y^H B for a right-hand side B), Y <- Y U or Y <- Y U^-1 in place, for Cholesky QR and
+// least squares, on Y whose rows or columns are contiguous; and Y <- Y - P (P^H Y) for block
+// Gram-Schmidt. The caller holds the BLAS to one thread.
 #include "pynla/tall/gram.hpp"
+#include "pynla/tall/project.hpp"
 
 #include <algorithm>
 #include <tuple>
@@ -89,6 +91,30 @@ void bind_tall(py::module_& m) {
         },
         py::arg("y"), py::arg("u"), py::arg("inverse") = false,
         "Y <- Y U (or Y U^-1 with inverse=True) in place, for upper triangular U with a nonzero diagonal.");
+
+    m.def(
+        "tall_project_out",
+        [](const py::handle& p_in, const py::handle& y_in) -> py::object {
+            return dispatch_value(y_in, "y", [&](auto tag) -> py::object {
+                using T = typename decltype(tag)::type;
+                const auto [y, ldy, y_layout] = tall_matrix<T>(y_in, "y", true);
+                const auto [p, ldp, p_layout] = tall_matrix<T>(p_in, "p", false);
+                const auto [rows, block_columns] = shape_of(y_in);
+                const auto [p_rows, basis_columns] = shape_of(p_in);
+                if (y_layout != tall::Layout::kColumnMajor || p_layout != tall::Layout::kColumnMajor) {
+                    throw py::value_error("p, y: expected Fortran-ordered arrays (or contiguous columns)");
+                }
+                if (p_rows != rows) throw py::value_error("p: expected y's rows");
+                py::array_t<T, py::array::f_style> c({basis_columns, block_columns});
+                T* c_data = c.mutable_data();
+                without_gil([&, p = p, ldp = ldp, y = y, ldy = ldy] {
+                    tall::project_out<T>(p, ldp, y, ldy, rows, basis_columns, block_columns, c_data);
+                });
+                return std::move(c);
+            });
+        },
+        py::arg("p"), py::arg("y"),
+        "C = P^H Y and Y <- Y - P C in place, for column-major P and Y: the same bits for any thread count.");
 }
 
 }  // namespace pynla::bindings

@@ -1,5 +1,6 @@
-// The tall-skinny passes (pynla/tall/gram.hpp) under AddressSanitizer and UBSan: the Gram matrix
-// Y^H Y, the cross product Y^H B (one column and three), and the in-place Y U and Y U^-1 against
+// The tall-skinny passes (pynla/tall/gram.hpp, project.hpp) under AddressSanitizer and UBSan: the
+// Gram matrix Y^H Y, the cross product Y^H B (one column and three), the projection Y - P (P^H Y)
+// (column-major only), and the in-place Y U and Y U^-1 against
 // plain loops, for float64 and complex128, column- and row-major, on shapes of one row range
 // and of several (more rows than kMinRows and than a cache block), one column, a leading
 // dimension past the rows (or columns); each on 1 and 3 threads, bit for bit (bytes_per_thread
@@ -17,6 +18,7 @@
 #include "pynla/common/dot.hpp"
 #include "pynla/common/parallel.hpp"
 #include "pynla/tall/gram.hpp"
+#include "pynla/tall/project.hpp"
 
 #include "checks.hpp"
 #include "stand_in_blas.hpp"
@@ -125,8 +127,42 @@ void run(std::mt19937_64& rng, std::int64_t m, std::int64_t n, std::int64_t ld, 
     expect(solved_one == solved_three, "solve_upper: 1 and 3 threads, the same bits", m, n);
 }
 
+// Y - P (P^H Y) and P^H Y against plain loops; Y's padding past its rows untouched.
+template <class T>
+void run_projection(std::mt19937_64& rng, std::int64_t m, std::int64_t p, std::int64_t k, std::int64_t padding) {
+    const std::int64_t ld = m + padding;
+    const std::vector<T> basis = random_matrix<T>(rng, ld, p), y = random_matrix<T>(rng, ld, k);
+    std::vector<T> c_expected(static_cast<std::size_t>(p * k)), y_expected(y);
+    for (std::int64_t j = 0; j < k; ++j) {
+        for (std::int64_t i = 0; i < p; ++i) {
+            T sum{};
+            for (std::int64_t r = 0; r < m; ++r) sum += conjugate(basis[i * ld + r]) * y[j * ld + r];
+            c_expected[j * p + i] = sum;
+        }
+        for (std::int64_t r = 0; r < m; ++r) {
+            T sum{};
+            for (std::int64_t i = 0; i < p; ++i) sum += basis[i * ld + r] * c_expected[j * p + i];
+            y_expected[j * ld + r] -= sum;
+        }
+    }
+    const auto [one, three] = on_1_and_3_threads([&] {
+        std::vector<T> out(y), c(static_cast<std::size_t>(p * k));
+        tall::project_out(basis.data(), ld, out.data(), ld, m, p, k, c.data());
+        out.insert(out.end(), c.begin(), c.end());
+        return out;
+    });
+    std::vector<T> expected(y_expected);
+    expected.insert(expected.end(), c_expected.begin(), c_expected.end());
+    expect(largest_difference(one, expected) <= 1e-11 * static_cast<double>(m), "project_out against the definition", m, k);
+    expect(one == three, "project_out: 1 and 3 threads, the same bits", m, k);
+}
+
 template <class T>
 void run_shapes(std::mt19937_64& rng) {
+    run_projection<T>(rng, 50, 3, 2, 0);
+    run_projection<T>(rng, tall::kMinRows * 3 + 7, 5, 4, 3);  // several ranges, padded
+    run_projection<T>(rng, tall::kMinRows * 2, 0, 3, 0);  // an empty basis
+    run_projection<T>(rng, 100, 4, 0, 1);  // an empty block
     for (const tall::Layout layout : {tall::Layout::kColumnMajor, tall::Layout::kRowMajor}) {
         const bool by_columns = layout == tall::Layout::kColumnMajor;
         const auto lead = [&](std::int64_t m, std::int64_t n, std::int64_t padding) { return (by_columns ? m : n) + padding; };

@@ -26,49 +26,15 @@
 
 #include "pynla/common/dense.hpp"
 #include "pynla/common/dot.hpp"
-#include "pynla/common/error.hpp"
 #include "pynla/common/parallel.hpp"
 #include "pynla/common/scalar.hpp"
+#include "pynla/tall/ranges.hpp"
 
 namespace pynla::tall {
-
-constexpr std::int64_t kMinRows = 4096;
-constexpr std::int64_t kMaxRanges = 16;
 
 namespace detail {
 // The bytes of Y the Gram matrix takes at a time, so that they are still in cache for Y^H B.
 constexpr std::int64_t kCacheBytes = std::int64_t{1} << 19;
-}  // namespace detail
-
-enum class Layout { kColumnMajor, kRowMajor };
-
-namespace detail {
-
-inline dense::fint blas_size(std::int64_t value, const char* name) {
-    PYNLA_REQUIRE(value <= std::int64_t{0x7fffffff}, std::string("tall: ") + name + " passes the BLAS's 32-bit sizes");
-    return static_cast<dense::fint>(value);
-}
-
-// The cut of m rows into ranges for a matrix of n columns: [bounds[r], bounds[r + 1]).
-inline std::vector<std::int64_t> row_ranges(std::int64_t m, std::int64_t n) {
-    const std::int64_t by_memory = m / std::max<std::int64_t>(4 * n, 1);  // partials: n^2 each, <= m n / 4
-    const std::int64_t count = std::clamp<std::int64_t>(std::min({kMaxRanges, by_memory, m / kMinRows}), 1, kMaxRanges);
-    std::vector<std::int64_t> bounds(static_cast<std::size_t>(count + 1));
-    for (std::int64_t r = 0; r <= count; ++r) bounds[r] = m / count * r + std::min(r, m % count);
-    return bounds;
-}
-
-// Threads for a pass over Y's m x n entries of `item` bytes, cut into `ranges` ranges.
-inline int threads(std::int64_t m, std::int64_t n, std::size_t item, std::int64_t ranges) {
-    return threads_for(m * n * static_cast<std::int64_t>(item), static_cast<int>(std::min<std::int64_t>(max_threads(), ranges)));
-}
-
-// Where row `row` of Y starts.
-template <class T>
-T* row_start(T* y, std::int64_t ld, Layout layout, std::int64_t row) {
-    return layout == Layout::kColumnMajor ? y + row : y + row * ld;
-}
-
 }  // namespace detail
 
 // A right-hand side for gram: C = Y^H B for B (m x q, row-major, leading q), into c (n x q,
