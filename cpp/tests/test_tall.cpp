@@ -2,10 +2,11 @@
 // Gram matrix Y^H Y, the cross product Y^H B (one column and three), the projection Y - P (P^H Y)
 // (column-major only), and the in-place Y U and Y U^-1 against
 // plain loops, for float64 and complex128, column- and row-major, on shapes of one row range
-// and of several (more rows than kMinRows and than a cache block), one column, a leading
+// and of several (ranges.hpp; and more rows than a cache block), one column, a leading
 // dimension past the rows (or columns); each on 1 and 3 threads, bit for bit (bytes_per_thread
 // lowered to 1, so every pass takes every thread it may). The table's BLAS are plain stand-ins
 // (stand_in_blas.hpp).
+#include <algorithm>
 #include <cmath>
 #include <complex>
 #include <cstdint>
@@ -127,6 +128,11 @@ void run(std::mt19937_64& rng, std::int64_t m, std::int64_t n, std::int64_t ld, 
     expect(solved_one == solved_three, "solve_upper: 1 and 3 threads, the same bits", m, n);
 }
 
+// Rows enough for `count` ranges of a matrix of n columns, and a few more (ranges.hpp).
+std::int64_t rows_for_ranges(std::int64_t n, std::int64_t count) {
+    return count * std::max({tall::kMinEntries / n, tall::kMinRowsWide, 4 * n}) + 5;
+}
+
 // Y - P (P^H Y) and P^H Y against plain loops; Y's padding past its rows untouched.
 template <class T>
 void run_projection(std::mt19937_64& rng, std::int64_t m, std::int64_t p, std::int64_t k, std::int64_t padding) {
@@ -160,8 +166,8 @@ void run_projection(std::mt19937_64& rng, std::int64_t m, std::int64_t p, std::i
 template <class T>
 void run_shapes(std::mt19937_64& rng) {
     run_projection<T>(rng, 50, 3, 2, 0);
-    run_projection<T>(rng, tall::kMinRows * 3 + 7, 5, 4, 3);  // several ranges, padded
-    run_projection<T>(rng, tall::kMinRows * 2, 0, 3, 0);  // an empty basis
+    run_projection<T>(rng, rows_for_ranges(5, 3), 5, 4, 3);  // several ranges, padded
+    run_projection<T>(rng, rows_for_ranges(3, 2), 0, 3, 0);  // an empty basis
     run_projection<T>(rng, 100, 4, 0, 1);  // an empty block
     for (const tall::Layout layout : {tall::Layout::kColumnMajor, tall::Layout::kRowMajor}) {
         const bool by_columns = layout == tall::Layout::kColumnMajor;
@@ -169,9 +175,10 @@ void run_shapes(std::mt19937_64& rng) {
         run<T>(rng, 1, 1, 1, layout);
         run<T>(rng, 40, 7, lead(40, 7, 0), layout);
         run<T>(rng, 40, 7, lead(40, 7, 5), layout);  // a leading dimension past the rows (or columns)
-        run<T>(rng, tall::kMinRows * 3 + 5, 3, lead(tall::kMinRows * 3 + 5, 3, 0), layout);  // several ranges
-        run<T>(rng, tall::kMinRows * 2 + 1, 1, lead(tall::kMinRows * 2 + 1, 1, 1), layout);
-        run<T>(rng, tall::kMinRows * 4 + 3, 20, lead(tall::kMinRows * 4 + 3, 20, 2), layout);  // several cache blocks a range
+        run<T>(rng, rows_for_ranges(3, 3), 3, lead(rows_for_ranges(3, 3), 3, 0), layout);  // several ranges
+        run<T>(rng, rows_for_ranges(1, 2), 1, lead(rows_for_ranges(1, 2), 1, 1), layout);
+        run<T>(rng, rows_for_ranges(20, 4), 20, lead(rows_for_ranges(20, 4), 20, 2), layout);  // several cache blocks a range
+        run<T>(rng, rows_for_ranges(100, 3), 100, lead(rows_for_ranges(100, 3), 100, 0), layout);  // wide: short ranges
     }
 }
 

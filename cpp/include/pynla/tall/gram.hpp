@@ -3,13 +3,12 @@
 // for a right-hand side B), and Y <- Y U or Y <- Y U^-1 for an upper triangular U (U = R^-1 or
 // U = R: the new Y is A R^-1).
 //
-// Algorithm. Each works on contiguous ranges of rows, one BLAS call each (herk/syrk, gemm or
-// gemv, trmm or trsm through the table) on one thread of pynla's pool; the caller holds the BLAS to one
-// thread, so that the BLAS never splits a sum by its own thread count. G and C sum a few
-// partials, one per range, in range order; the ranges depend only on m and n, so G and C are the
-// same bits for any number of threads. Y U and Y U^-1 change each row alone. The ranges are at
-// least kMinRows long (a call per range then costs far more than its start-up), at most
-// kMaxRanges of them, and their partials take at most a quarter of Y's memory.
+// Algorithm. Each works on contiguous ranges of rows (ranges.hpp), one BLAS call each
+// (herk/syrk, gemm or gemv, trmm or trsm through the table) on one thread of pynla's pool; the
+// caller holds the BLAS to one thread, so that the BLAS never splits a sum by its own thread
+// count. G and C sum a few partials, one per range, in range order; the ranges depend only on
+// m and n, so G and C are the same bits for any number of threads. Y U and Y U^-1 change each
+// row alone.
 // A row-major Y is the column-major Y^T (n x m): a range's Gram matrix is then conj(Y^T Y^T^H)
 // (herk without transpose), its cross product (B^T conj(Y))^T (gemm), Y U is U^T Y^T and Y U^-1
 // is U^-T Y^T (trmm and trsm from the left), so NumPy's C-ordered arrays need no transposing

@@ -2,9 +2,9 @@
 // into ranges, one BLAS call per range on one of pynla's threads. The ranges depend only on the
 // shape, and partial sums over them are added in range order, so the passes give the same bits
 // for any number of threads (the caller holds the BLAS to one thread, so that the BLAS never
-// splits a call's sums its own way). They are at least kMinRows long (a call per range then
-// costs far more than its start-up), at most kMaxRanges of them, and their partials take at
-// most a quarter of the matrix's memory.
+// splits a call's sums its own way). They hold at least kMinEntries entries (a call per range
+// then costs far more than its start-up), at most kMaxRanges of them, and their partials take
+// at most a quarter of the matrix's memory.
 #pragma once
 
 #include <algorithm>
@@ -18,7 +18,11 @@
 
 namespace pynla::tall {
 
-constexpr std::int64_t kMinRows = 4096;
+// A range holds at least kMinEntries entries and kMinRowsWide rows (4096 rows at 16 columns,
+// 328 at 200: 4000 x 200 then takes 5 ranges, where one range left a core idle for its 80 million
+// multiply-adds).
+constexpr std::int64_t kMinEntries = std::int64_t{1} << 16;
+constexpr std::int64_t kMinRowsWide = 64;
 constexpr std::int64_t kMaxRanges = 16;
 
 enum class Layout { kColumnMajor, kRowMajor };
@@ -33,7 +37,8 @@ inline dense::fint blas_size(std::int64_t value, const char* name) {
 // The cut of m rows into ranges for a matrix of n columns: [bounds[r], bounds[r + 1]).
 inline std::vector<std::int64_t> row_ranges(std::int64_t m, std::int64_t n) {
     const std::int64_t by_memory = m / std::max<std::int64_t>(4 * n, 1);  // partials: n^2 each, <= m n / 4
-    const std::int64_t count = std::clamp<std::int64_t>(std::min({kMaxRanges, by_memory, m / kMinRows}), 1, kMaxRanges);
+    const std::int64_t min_rows = std::max<std::int64_t>(kMinEntries / std::max<std::int64_t>(n, 1), kMinRowsWide);
+    const std::int64_t count = std::clamp<std::int64_t>(std::min({kMaxRanges, by_memory, m / min_rows}), 1, kMaxRanges);
     std::vector<std::int64_t> bounds(static_cast<std::size_t>(count + 1));
     for (std::int64_t r = 0; r <= count; ++r) bounds[r] = m / count * r + std::min(r, m % count);
     return bounds;
