@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from pynla import _core
 from pynla._threads import one_blas_thread
-from pynla.orthogonalize import cholesky_factor, times_power_of_two
+from pynla.orthogonalize import cholesky_factor, eigh_lapack, lapack_routine, times_power_of_two
 from pynla._validation import check_choice, float_kernel_dtype
 from pynla.block import aslinearoperator
 from pynla.block_build import to_bsr
@@ -381,7 +381,7 @@ def _gram_solve(A, B, G, C, rtol, maxiter):
         return None
     R, scale, G_scaled = factored
     Y = _triangular_solve(R, _triangular_solve(R, scale[:, None] * C, adjoint=True))
-    singular_values = np.sqrt(np.maximum(_hermitian_eigenvalues(G_scaled), 0))[::-1]
+    singular_values = np.sqrt(np.maximum(eigh_lapack(G_scaled, vectors=False), 0))[::-1]
     Y, residual, iterations, info = _refined(A, B, R, singular_values, Y, rtol, maxiter, column_scale=scale)
     return (None if Y is None else scale[:, None] * Y), residual, iterations, info
 
@@ -530,23 +530,10 @@ def _triangular_solve(R, B, adjoint=False):
     """R^-1 B, or R^-H B, for an upper triangular R with a nonzero diagonal, by LAPACK's trtrs
     called directly: scipy.linalg.solve_triangular costs about 20 us a call around the work,
     more than the work of a small solve, and the iterations make several a pass."""
-    X, info = _lapack("trtrs", R.dtype)(R, B, lower=0, trans=2 if adjoint else 0)
+    X, info = lapack_routine("trtrs", R.dtype)(R, B, lower=0, trans=2 if adjoint else 0)
     if info != 0:
         raise np.linalg.LinAlgError(f"LAPACK trtrs failed (info {info}): a triangular factor is singular")
     return X
-
-
-def _hermitian_eigenvalues(G):
-    """The eigenvalues of a Hermitian G (ascending), by LAPACK's syevd/heevd called directly."""
-    values, _, info = _lapack("heevd" if G.dtype.kind == "c" else "syevd", G.dtype)(G, compute_v=0, lower=0)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"LAPACK syevd failed (info {info}): its eigenvalues did not converge")
-    return values
-
-
-@functools.lru_cache(maxsize=32)
-def _lapack(name, dtype):
-    return lapack.get_lapack_funcs(name, dtype=dtype)
 
 
 def _direct(A, B):

@@ -4,6 +4,7 @@ orthonormal basis with the block normalized by Cholesky QR, and the dense helper
 shared by the randomized SVD, CUR, SVD updating, QR and least squares.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -188,6 +189,13 @@ def project_out(Y, P):
     return Y
 
 
+@functools.lru_cache(maxsize=64)
+def lapack_routine(name, dtype):
+    """SciPy's wrapper of the LAPACK routine ``name`` for ``dtype`` (looked up once: the lookup
+    costs about 10 us, as much as a small factorization)."""
+    return scipy.linalg.lapack.get_lapack_funcs(name, dtype=dtype)
+
+
 def gram(Y):
     """``Y^H Y`` for Y with contiguous rows or columns, by the core's Gram pass (tall/gram.hpp):
     the same bits for any number of threads, pynla's or the BLAS's."""
@@ -233,14 +241,15 @@ def small_eigh(G):
         return eigh_lapack(G)
 
 
-def eigh_lapack(G):
-    """small_eigh on the BLAS threads in force (for callers already on one BLAS thread)."""
+def eigh_lapack(G, vectors=True):
+    """small_eigh on the BLAS threads in force (for callers already on one BLAS thread); G may
+    be overwritten. With ``vectors=False``, the eigenvalues alone (ascending)."""
     name = "heevd" if G.dtype.kind == "c" else "syevd"
-    driver = scipy.linalg.lapack.get_lapack_funcs(name, (G,))
-    values, vectors, info = driver(G, compute_v=1, lower=1, overwrite_a=1)
+    driver = lapack_routine(name, G.dtype)
+    values, eigenvectors, info = driver(G, compute_v=int(vectors), lower=1, overwrite_a=1)
     if info != 0:
         raise np.linalg.LinAlgError(f"LAPACK {name} did not converge (info {info})")
-    return values, vectors
+    return (values, eigenvectors) if vectors else values
 
 
 def cholesky_orthonormal(Y, G):
@@ -254,7 +263,7 @@ def cholesky_factor(G, min_reciprocal_condition=None):
     """The upper Cholesky factor R (R^H R = G, strictly lower part zero) of a Hermitian G, or
     None if G is not numerically positive definite or, with ``min_reciprocal_condition``,
     LAPACK's estimate of ``1 / cond(G)`` (pocon) is below it."""
-    potrf, pocon = scipy.linalg.lapack.get_lapack_funcs(("potrf", "pocon"), (G,))
+    potrf, pocon = lapack_routine("potrf", G.dtype), lapack_routine("pocon", G.dtype)
     R, info = potrf(G, lower=0, clean=1)
     if info != 0:
         return None
@@ -271,7 +280,7 @@ def triangular_inverse(R):
     threads then spin and take the cores from NumPy's BLAS in the products that follow
     (20000 x 2000, k = 50, 2 threads: 1.10 s a call against 0.87). R is well conditioned where
     it is used (checked, or the factor of a Gram matrix near I)."""
-    return scipy.linalg.lapack.get_lapack_funcs("trtri", (R,))(R, lower=0)[0]
+    return lapack_routine("trtri", R.dtype)(R, lower=0)[0]
 
 
 def cholesky_qr_pass(Y, eps):

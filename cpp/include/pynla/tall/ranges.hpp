@@ -4,7 +4,8 @@
 // for any number of threads (the caller holds the BLAS to one thread, so that the BLAS never
 // splits a call's sums its own way). They hold at least kMinEntries entries (a call per range
 // then costs far more than its start-up), at most kMaxRanges of them, and their partials take
-// at most a quarter of the matrix's memory.
+// at most a quarter of the matrix's memory; their count is a power of two (5 ranges on 2
+// threads took 3 rounds: 10000 x 500, QR 2.4x SciPy against 2.9x with 2 ranges).
 #pragma once
 
 #include <algorithm>
@@ -38,7 +39,9 @@ inline dense::fint blas_size(std::int64_t value, const char* name) {
 inline std::vector<std::int64_t> row_ranges(std::int64_t m, std::int64_t n) {
     const std::int64_t by_memory = m / std::max<std::int64_t>(4 * n, 1);  // partials: n^2 each, <= m n / 4
     const std::int64_t min_rows = std::max<std::int64_t>(kMinEntries / std::max<std::int64_t>(n, 1), kMinRowsWide);
-    const std::int64_t count = std::clamp<std::int64_t>(std::min({kMaxRanges, by_memory, m / min_rows}), 1, kMaxRanges);
+    const std::int64_t most = std::clamp<std::int64_t>(std::min({kMaxRanges, by_memory, m / min_rows}), 1, kMaxRanges);
+    std::int64_t count = 1;  // a power of two, so that 2, 4, ... threads share the ranges evenly
+    while (2 * count <= most) count *= 2;
     std::vector<std::int64_t> bounds(static_cast<std::size_t>(count + 1));
     for (std::int64_t r = 0; r <= count; ++r) bounds[r] = m / count * r + std::min(r, m % count);
     return bounds;
