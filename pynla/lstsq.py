@@ -126,14 +126,13 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
 
     each step a pass over A. Where A is too ill conditioned for its Gram matrix (LAPACK's
     estimate of the reciprocal condition number of ``A^H A``, scaled to a unit diagonal, below
-    16 eps: about cond(A) > 1e7 in float64, 1e3 in float32), the Gram matrix is that of
-    ``Y = A R0^-1`` instead,
-    with R0 from the QR factorization of a sketch ``S A`` (randomized Cholesky QR: Y is well
-    conditioned whenever S embeds A's range, and ``A = (Y R1^-1)(R1 R0)`` is a QR
-    factorization); that takes a copy of A and a triangular solve with it. Either way, A R^-1
-    is close to orthonormal, so each step shrinks the error at least 16-fold, usually far more:
-    one to three steps (passes) reach the rounding level, for condition numbers up to 1e12 and
-    beyond.
+    16 eps: about cond(A) > 1e7 in float64, 1e3 in float32), the Gram matrix is that of ``Y =
+    A R0^-1`` instead, with R0 from the QR factorization of a sketch ``S A`` (randomized
+    Cholesky QR: Y is well conditioned whenever S embeds A's range, and ``A = (Y R1^-1)(R1
+    R0)`` is a QR factorization); that takes a copy of A and a triangular solve with it. Either
+    way, A R^-1 is close to orthonormal, so each step shrinks the error at least 16-fold,
+    usually far more: one to three steps (passes) reach the rounding level, for condition
+    numbers up to 1e12 and beyond.
 
     ``method="precondition"`` (sketch-and-precondition, as Blendenpik and LSRN; dense or
     sparse A): sketch A with S (``S @ A``, s x d), take the QR factorization ``S A = Q R``,
