@@ -9,6 +9,7 @@ Examples::
     python -P -m pynla.bench spgemm --full        # the full SpGEMM suite (larger matrices)
     python -P -m pynla.bench --json out.json --repeat 7 --case rmat
     python -P -m pynla.bench small --busy           # small inputs beside a busy process
+    python -P -m pynla.bench --compare base.json  # the regression gate against a stored run
 """
 
 import argparse
@@ -22,7 +23,7 @@ import sys
 import time
 
 import pynla.bench
-from pynla.bench import timing
+from pynla.bench import compare, timing
 
 HELPERS = {"matrices", "timing"}
 
@@ -57,6 +58,9 @@ def parse_args(argv=None):
     parser.add_argument("--busy", action="store_true",
                         help="run every case while a sibling process spins on one core (a machine "
                              "doing other work)")
+    parser.add_argument("--compare", metavar="BASELINE",
+                        help="the regression gate: compare each pynla ratio with a stored --json run's, "
+                             "rerun the cases that fell, exit 1 if one fell twice (pynla/bench/compare.py)")
     args = parser.parse_args(argv)
     known = capability_names()
     args.capability = [name.replace("-", "_") for name in args.capability]  # svd-update: svd_update
@@ -335,15 +339,28 @@ def main(argv=None):
     if not todo:
         print("no case selected", file=sys.stderr)
         return 1
+    baseline = None
+    if args.compare:
+        try:
+            baseline = compare.load_baseline(args.compare, args.full)
+        except compare.BaselineError as error:
+            print(error, file=sys.stderr)
+            return 2
     progress = timing.Progress()
     start = time.perf_counter()
     records = []
     sibling = busy_sibling() if args.busy else None
     progress.show("checking how free the cores are (dense matmul, 1 and 2 threads)")
     headroom = [parallel_headroom()]
+    rerun_records = []
     try:
         for step, (module_name, case) in enumerate(todo, 1):
             records.append(run_case(module_name, case, args, progress, (step, len(todo))))
+        if baseline is not None:  # the cases that fell below the band, again at once
+            again = compare.suspects(baseline, compare.pynla_ratios(records))
+            reruns = [(m, c) for m, c in todo if (m.rsplit(".", 1)[1], c.name) in again]
+            for step, (module_name, case) in enumerate(reruns, 1):
+                rerun_records.append(run_case(module_name, case, args, progress, (f"rerun {step}", len(reruns))))
         headroom.append(parallel_headroom())
     finally:
         progress.done()
@@ -362,6 +379,13 @@ def main(argv=None):
                                       "core_check": headroom, "cases": records,
                                       "summary": summarize(records)})
         print(f"wrote {args.json}")
+    if baseline is not None:
+        run_keys = {(record["capability"], record["case"], result["impl"], result["threads"])
+                    for record in records for result in record["results"] if result["impl"] == "pynla"}
+        rows = compare.compare(baseline, compare.pynla_ratios(records), compare.pynla_ratios(rerun_records), run_keys)
+        print(f"\nregression gate against {args.compare} (a ratio below {compare.BAND:g}x its baseline is rerun):")
+        print(compare.format_rows(rows))
+        return 1 if any(row.verdict == "slower" for row in rows) else 0
     return 0
 
 
