@@ -543,7 +543,7 @@ def _direct(A, B):
     n, d = dense.shape
     if d == 0:
         return np.zeros((0, B.shape[1]), dtype=B.dtype), np.linalg.norm(B, axis=0)
-    gelsd = lapack.get_lapack_funcs("gelsd", (dense, B))
+    gelsd = lapack_routine("gelsd", np.result_type(dense.dtype, B.dtype))
     cond = np.finfo(gelsd.dtype).eps
     work = _gelsd_work(gelsd.dtype.char, n, d, B.shape[1], float(cond))
     X, _, rank, info = gelsd(dense, B, *work, cond, False, False)

@@ -60,7 +60,8 @@ def parse_args(argv=None):
                              "doing other work)")
     parser.add_argument("--compare", metavar="BASELINE",
                         help="the regression gate: compare each pynla ratio with a stored --json run's, "
-                             "rerun the cases that fell, exit 1 if one fell twice (pynla/bench/compare.py)")
+                             "rerun the cases that fell, exit 1 if one fell twice (pynla/bench/compare.py); "
+                             "implies --no-memory")
     args = parser.parse_args(argv)
     known = capability_names()
     args.capability = [name.replace("-", "_") for name in args.capability]  # svd-update: svd_update
@@ -69,6 +70,8 @@ def parse_args(argv=None):
             parser.error(f"unknown capability {name!r}; known: {', '.join(known)}")
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.compare:
+        args.no_memory = True  # the gate compares times' ratios only
     args.capability = args.capability or known
     return args
 
