@@ -22,6 +22,7 @@ lstsq              100000 x 50 (the default run). ``--full``: the grid of m/n fr
 import numpy as np
 import scipy.linalg as sl
 
+from pynla.bench.sketch import _numpy_lstsq, _pynla_lstsq, _scipy_lstsq
 from pynla.bench.timing import Case, Implementation, blas_threads
 
 THREADS = 2
@@ -89,20 +90,6 @@ def _qr_case(m, n, cond):
                 implementations=(Implementation("pynla", _pynla_qr, threads=THREADS, activate=blas_threads(THREADS)),
                                  Implementation("pynla", _pynla_qr, threads=1, activate=blas_threads(1))),
                 compare=compare, nbytes=nbytes)
-
-
-def _scipy_lstsq(A, b):
-    return sl.lstsq(A, b)[0]
-
-
-def _numpy_lstsq(A, b):
-    return np.linalg.lstsq(A, b, rcond=None)[0]
-
-
-def _pynla_lstsq(A, b):
-    import pynla
-
-    return pynla.sketched_lstsq(A, b, rng=SEED).x
 
 
 def _lstsq_case(m, n, cond, peers):
