@@ -54,7 +54,6 @@ BLOCK_WIDTH_MULTIPLE = 8
 #: n_oversamples for method="power" when not given (scikit-learn's).
 POWER_OVERSAMPLES = 10
 
-
 #: The Ritz step takes the top k eigenvectors of the L x L Gram matrix of B = Q^H A where its
 #: k-th eigenvalue is at least this fraction of the largest (sigma_k >= sigma_1 / 100): their
 #: rounding error is then at most sigma_1 / (2 sigma_k) = 50 times a direct SVD's, and the
