@@ -93,26 +93,33 @@ void herk(char uplo, char trans, fint n, fint k, RealOf<T> alpha, const T* a, fi
     f(&uplo, &blas_trans, &n, &k, &alpha, a, &lda, &beta, c, &ldc);
 }
 
+namespace detail {
+// trmm and trsm: the same Fortran signature, from the table's `slot` for T.
+template <class T>
+void triangular(void* slot, const char* name, char side, char uplo, char trans_a, char diag, fint m, fint n, T alpha,
+                const T* a, fint lda, T* b, fint ldb) {
+    using Triangular = void(const char*, const char*, const char*, const char*, const fint*, const fint*, const T*,
+                            const T*, const fint*, T*, const fint*);
+    routine<Triangular>(slot, name)(&side, &uplo, &trans_a, &diag, &m, &n, &alpha, a, &lda, b, &ldb);
+}
+}  // namespace detail
+
 // B = alpha B op(A) (side 'R') or alpha op(A) B (side 'L') for triangular A, in place.
 template <class T>
 void trmm(char side, char uplo, char trans_a, char diag, fint m, fint n, T alpha, const T* a, fint lda, T* b,
           fint ldb) {
-    using Trmm = void(const char*, const char*, const char*, const char*, const fint*, const fint*, const T*,
-                      const T*, const fint*, T*, const fint*);
     auto& t = table();
-    auto* f = detail::routine<Trmm>(detail::pick<T>(t.strmm, t.dtrmm, t.ctrmm, t.ztrmm), "trmm");
-    f(&side, &uplo, &trans_a, &diag, &m, &n, &alpha, a, &lda, b, &ldb);
+    detail::triangular<T>(detail::pick<T>(t.strmm, t.dtrmm, t.ctrmm, t.ztrmm), "trmm", side, uplo, trans_a, diag, m, n,
+                          alpha, a, lda, b, ldb);
 }
 
 // B = alpha B op(A)^-1 (side 'R') or alpha op(A)^-1 B (side 'L') for triangular A, in place.
 template <class T>
 void trsm(char side, char uplo, char trans_a, char diag, fint m, fint n, T alpha, const T* a, fint lda, T* b,
           fint ldb) {
-    using Trsm = void(const char*, const char*, const char*, const char*, const fint*, const fint*, const T*,
-                      const T*, const fint*, T*, const fint*);
     auto& t = table();
-    auto* f = detail::routine<Trsm>(detail::pick<T>(t.strsm, t.dtrsm, t.ctrsm, t.ztrsm), "trsm");
-    f(&side, &uplo, &trans_a, &diag, &m, &n, &alpha, a, &lda, b, &ldb);
+    detail::triangular<T>(detail::pick<T>(t.strsm, t.dtrsm, t.ctrsm, t.ztrsm), "trsm", side, uplo, trans_a, diag, m, n,
+                          alpha, a, lda, b, ldb);
 }
 
 // Solves A X = B in place (B becomes X, A its LU factors). Throws linalg_error if A is singular.
