@@ -66,13 +66,15 @@ def problem_with_known_solution(rng, n, d, cond, *, dtype=np.float64, residual=0
 
 @pytest.mark.parametrize("cond", [1, 1e3, 1e6, 1e9, 1e12])
 @pytest.mark.parametrize("layout", ["C", "F", "rows", "columns"])
-def test_cholesky_agrees_with_gelsd(cond, layout):
+@pytest.mark.parametrize("d", [40, 120])
+def test_cholesky_agrees_with_gelsd(cond, layout, d):
     """Issue 20's bars for every layout A is used in place (C, F, rows or columns of a larger
     array): the residual gelsd's to 1e-12, relative, up to cond 1e12; x as close to the
-    solution as gelsd's, within what the conditioning allows any backward stable solver."""
+    solution as gelsd's, within what the conditioning allows any backward stable solver. d =
+    120: with R's extreme singular values estimated."""
     rng = np.random.default_rng(SEED)
-    A, b, x = problem_with_known_solution(rng, 4000, 40, cond)
-    A_in = {"C": A, "F": np.asfortranarray(A), "rows": np.hstack([A, A])[:, :40],
+    A, b, x = problem_with_known_solution(rng, 4000, d, cond)
+    A_in = {"C": A, "F": np.asfortranarray(A), "rows": np.hstack([A, A])[:, :d],
             "columns": np.asfortranarray(np.vstack([A, A]))[:4000]}[layout]
     result = pynla.sketched_lstsq(A_in, b, method="cholesky", rng=SEED)
     x_gelsd = sl.lstsq(A, b)[0]
@@ -83,6 +85,22 @@ def test_cholesky_agrees_with_gelsd(cond, layout):
     assert forward_error(result.x, x) <= max(allowed, 1e-13, 4 * forward_error(x_gelsd, x))
     if cond <= 1e3:
         assert forward_error(result.x, x_gelsd) <= 1e-10  # issue 20: well-posed problems
+
+
+@pytest.mark.parametrize("d", [81, 200, 500])
+@pytest.mark.parametrize("cond", [1, 1e4, 1e8, 1e12])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+def test_estimated_singular_values_understate_the_condition_slightly(d, cond, dtype):
+    """Above 80 columns R's extreme singular values are estimated: never outside the exact ones
+    (the check may only get stricter), and close to them."""
+    rng = np.random.default_rng(SEED)
+    A, _ = problem(rng, 3 * d, d, min(cond, 1e3) if dtype == np.float32 else cond, dtype=dtype)
+    R = sl.qr(A, mode="r")[0][:d]
+    exact = sl.svdvals(R)
+    largest, smallest = lstsq_module._extreme_singular_values(np.asfortranarray(R))
+    rounding = 10 * np.finfo(dtype).eps
+    assert exact[0] * 0.8 <= largest <= exact[0] * (1 + rounding)
+    assert exact[-1] * (1 - rounding) <= smallest <= exact[-1] * 1.25
 
 
 @pytest.mark.parametrize("cond, sketched", [(1, False), (1e6, False), (1e9, True), (1e12, True)])
