@@ -11,7 +11,10 @@
 // radix sort and its runs of equal indices summed (O(entries + 2^11) per digit of at most 11
 // bits), if it has entries enough to pay for the digit counts or the accumulator would be too
 // large to allocate; a small set of a moderate width keeps the accumulator. Each adds a set's
-// values to T(0) in the order given, so all give the same bits.
+// values to T(0) in the order given, so all give the same bits. A set given whole that will be
+// written by walking the bitmap marks its indices without testing whether each is new (in a
+// dense set that branch goes either way at random: CountSketch of 2.5e6 entries to 400 x 5000
+// rows took 26 ms on one thread with it, 16 without).
 #pragma once
 
 #include <algorithm>
@@ -45,22 +48,12 @@ public:
     // SciPy drops them from products), resets them to zero, and returns how many were written.
     template <class I>
     std::int64_t write(double scale, I* out_indices, T* out_values) {
-        std::int64_t written = 0;
-        const auto take = [&](std::int64_t index) {
-            const T sum = sums_[index];
-            sums_[index] = T(0);
-            out_indices[written] = static_cast<I>(index);
-            out_values[written] = scaled(sum, scale);
-            written += sum != T(0);
-        };
         const auto n_touched = static_cast<std::int64_t>(touched_.size());
-        if (ColumnBitmap::pays_off(n_touched, width_)) {
-            bitmap_.walk(width_, take);
-        } else {
-            bitmap_.clear(touched_.data(), n_touched);
-            std::sort(touched_.begin(), touched_.end());
-            for (const std::int64_t index : touched_) take(index);
-        }
+        if (ColumnBitmap::pays_off(n_touched, width_)) return write_walked(scale, out_indices, out_values);
+        bitmap_.clear(touched_.data(), n_touched);
+        std::sort(touched_.begin(), touched_.end());
+        std::int64_t written = 0;
+        for (const std::int64_t index : touched_) take(index, scale, out_indices, out_values, written);
         return written;
     }
 
@@ -87,6 +80,10 @@ public:
             }
         }
         start(width);
+        if (ColumnBitmap::pays_off(n, width)) {  // the bitmap will be walked whatever the distinct indices
+            for (std::int64_t q = 0; q < n; ++q) add_marked(indices[q], values[q]);
+            return write_walked(scale, out_indices, out_values);
+        }
         for (std::int64_t q = 0; q < n; ++q) add(indices[q], values[q]);
         return write(scale, out_indices, out_values);
     }
@@ -98,6 +95,31 @@ private:
     static constexpr std::int64_t kRankWordsPerEntry = 4;     // ranking pays while its bitmap is this small
 
     static T scaled(const T& sum, double scale) { return scale == 1.0 ? sum : sum * static_cast<RealOf<T>>(scale); }
+
+    // add() for a set that will be written by write_walked: the index is marked without a test
+    // of whether it is new (in a dense set, a branch as likely taken as not) and not listed.
+    void add_marked(std::int64_t index, const T& value) {
+        bitmap_.mark(static_cast<std::uint64_t>(index));
+        sums_[index] += value;
+    }
+
+    // write() for a set fed by add_marked: in the bitmap's order, O(distinct + width / 4096).
+    template <class I>
+    std::int64_t write_walked(double scale, I* out_indices, T* out_values) {
+        std::int64_t written = 0;
+        bitmap_.walk(width_, [&](std::int64_t index) { take(index, scale, out_indices, out_values, written); });
+        return written;
+    }
+
+    // Writes the sum at index (if nonzero) as entry `written`, and resets it to zero.
+    template <class I>
+    void take(std::int64_t index, double scale, I* out_indices, T* out_values, std::int64_t& written) {
+        const T sum = sums_[index];
+        sums_[index] = T(0);
+        out_indices[written] = static_cast<I>(index);
+        out_values[written] = scaled(sum, scale);
+        written += sum != T(0);
+    }
 
     // Sorts the entries by index into keys_[0] and values_[0], stably: a pass per digit of
     // digit_bits bits, lowest first, all digits counted in one read of the input.
