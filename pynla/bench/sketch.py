@@ -3,9 +3,11 @@ randomized SVD, at the issue's sizes.
 
 Cases
 -----
-countsketch sparse   1e6 x 1e5, 1e6 nonzeros, to 1000 rows. Anchor: SciPy's
-                     ``clarkson_woodruff_transform`` (which draws its sketch, as pynla's
-                     ``CountSketch(...) @ A`` does inside the timed call).
+countsketch sparse   1e6 x 1e5, 1e6 nonzeros, to 1000 rows; and the mid sizes of issue 22, 50000
+                     x 5000 with 50 nonzeros a row to 400 rows (a nearly dense sketch) and 1e5 x 1e5
+                     with 10 a row to 1000 rows. Anchor: SciPy's ``clarkson_woodruff_transform``
+                     (which draws its sketch, as pynla's ``CountSketch(...) @ A`` does inside the
+                     timed call).
 countsketch dense    200000 x 200 to 2000 rows, C order. Anchor: SciPy's
                      ``clarkson_woodruff_transform``; floor: one pass over A (``A @ x``).
 lstsq                200000 x 200, condition number 1e6, b = A x + noise. Anchor: SciPy's
@@ -45,9 +47,19 @@ RANK = 50
 # Inputs
 
 
-def sparse_input():
+#: CountSketch of sparse A: (rows, columns, nonzeros a row, sketch size).
+SPARSE_COUNTSKETCHES = [(1_000_000, 100_000, 1, 1000), (50_000, 5000, 50, 400), (100_000, 100_000, 10, 1000)]
+
+
+def sparse_input(n=1_000_000, d=100_000, per_row=1):
     rng = np.random.default_rng(SEED)
-    return (sp.random_array((1_000_000, 100_000), density=1e-5, format="csr", rng=rng),)
+    return (sp.random_array((n, d), density=per_row / d, format="csr", rng=rng),)
+
+
+def _sparse_countsketch_case(n, d, per_row, size):
+    return Case(name=f"countsketch sparse {n}x{d} {per_row}/row -> {size}", setup=lambda: sparse_input(n, d, per_row),
+                anchor=Implementation("scipy", _scipy_countsketch(size)),
+                implementations=_pynla_pair(_pynla_countsketch(size)), compare=compare_sketch, nbytes=nbytes)
 
 
 def dense_input():
@@ -294,9 +306,7 @@ def cases(full=False):
         return compare_svd(svd_input["A"])(expected, got, explicit_zeros)
 
     return [
-        Case(name="countsketch sparse 1e6x1e5 nnz 1e6 -> 1000", setup=sparse_input,
-             anchor=Implementation("scipy", _scipy_countsketch(1000)),
-             implementations=_pynla_pair(_pynla_countsketch(1000)), compare=compare_sketch, nbytes=nbytes),
+        *(_sparse_countsketch_case(*shape) for shape in SPARSE_COUNTSKETCHES),
         Case(name="countsketch dense 200000x200 -> 2000", setup=dense_input,
              anchor=Implementation("scipy", _scipy_countsketch(2000), activate=_settle),
              implementations=(*_pynla_pair(_pynla_countsketch(2000), _settled_threads),
