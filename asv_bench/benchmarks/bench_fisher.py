@@ -43,9 +43,6 @@ class FisherProduct(_timed.TimedCall):
         self.vectors = vectors
         super().setup(impl, threads)
 
-    def time_call(self, impl, threads, vectors):
-        self.call()
-
     def compare(self, expected, got):
         return mfac._compare_arrays(expected, got)
 

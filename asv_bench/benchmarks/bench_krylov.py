@@ -36,9 +36,6 @@ class Sequence(_timed.TimedCall):
         self.problem, self.method = problem, method
         super().setup(impl, threads)
 
-    def time_call(self, impl, threads, problem, method):
-        self.call()
-
     def compare(self, expected, got):
         return krylov._compare(lambda: _sequence(self.problem))(expected, krylov._Answer(got))
 

@@ -26,9 +26,6 @@ class LaplacianSquare(_timed.TimedCall):
         self.A = small.laplacian(rows)
         super().setup(impl, threads)
 
-    def time_call(self, impl, threads, rows):
-        self.call()
-
     def compare(self, expected, got):
         return compare_product(expected, got)
 
@@ -46,9 +43,6 @@ class SmallBsrProduct(_timed.TimedCall):
         shape = (self.A.shape[1], columns) if columns > 1 else (self.A.shape[1],)
         self.X = np.random.default_rng(small.SEED).standard_normal(shape)
         super().setup(impl, threads)
-
-    def time_call(self, impl, threads, columns):
-        self.call()
 
     def compare(self, expected, got):
         return compare_block(expected, got)
@@ -69,9 +63,6 @@ class SmallCountSketch(_timed.TimedCall):
         else:
             self.A, self.size = sp.random_array((20_000, 500), density=0.005, format="csr", rng=rng), 200
         super().setup(impl, threads)
-
-    def time_call(self, impl, threads, matrix):
-        self.call()
 
     def compare(self, expected, got):
         return compare_sketch(expected, got)

@@ -6,17 +6,21 @@ its 2-thread combinations are skipped. Matrices are moderate versions of the fam
 so each benchmark process builds just the one it needs, which keeps it out of the others'
 peak memory).
 
-peakmem_product is asv's absolute peak RSS of the benchmark process (interpreter and
-libraries, ~100 MB, plus inputs, answer and temporaries): compare implementations on the
-same matrix. ``python -m pynla.bench`` reports the extra memory relative to the answer.
+track_ratio records SciPy's time over the implementation's, measured in turns in one process
+(a graph that survives a change of machine). peakmem_product is asv's absolute peak RSS of the
+benchmark process (interpreter and libraries, ~100 MB, plus inputs, answer and temporaries):
+compare implementations on the same matrix. ``python -m pynla.bench`` reports the extra memory relative to the answer.
 """
 
 import functools
 import gc
+import math
 
 import pynla
 from pynla.bench import matrices
 from pynla.bench.spgemm import check_sorted, compare
+
+from . import _timed
 
 
 def _square(A):
@@ -92,3 +96,11 @@ class SpGEMM:
 
     def peakmem_product(self, matrix, impl, threads):
         self.product(self.A, self.B)
+
+    def track_ratio(self, matrix, impl, threads):
+        if impl == "scipy":
+            return math.nan  # the anchor itself: asv shows NaN as a skip
+        A, B = self.A, self.B
+        return _timed.interleaved_ratio(lambda: PRODUCTS["scipy"](A, B), lambda: self.product(A, B))
+
+    track_ratio.unit = "SciPy time / time"

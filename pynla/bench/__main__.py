@@ -10,20 +10,24 @@ Examples::
     python -P -m pynla.bench --json out.json --repeat 7 --case rmat
     python -P -m pynla.bench small --busy           # small inputs beside a busy process
     python -P -m pynla.bench --compare base.json  # the regression gate against a stored run
+    python -P -m pynla.bench --from-json run.json --plot docs/performance.svg --markdown docs/performance.md
 """
 
 import argparse
 import datetime
 import importlib
+import json
 import math
 import os
 import pkgutil
 import platform
+import shlex
 import sys
 import time
 
 import pynla.bench
 from pynla.bench import compare, timing
+from pynla.bench import report as report_module
 
 HELPERS = {"matrices", "timing"}
 
@@ -62,7 +66,18 @@ def parse_args(argv=None):
                         help="the regression gate: compare each pynla ratio with a stored --json run's, "
                              "rerun the cases that fell, exit 1 if one fell twice (pynla/bench/compare.py); "
                              "implies --no-memory")
+    parser.add_argument("--plot", metavar="PATH",
+                        help="draw the run's ratios to PATH (.png, .svg, ...; needs matplotlib, in the bench extras)")
+    parser.add_argument("--markdown", metavar="PATH",
+                        help="write the run's ratios as a page (docs/performance.md), with --plot's picture")
+    parser.add_argument("--from-json", metavar="RUN",
+                        help="take the run from a stored --json report instead of measuring (for --plot "
+                             "and --markdown)")
     args = parser.parse_args(argv)
+    if args.from_json and (args.compare or args.json):
+        parser.error("--from-json takes a stored run: it cannot be compared (--compare) or stored (--json) again")
+    if args.from_json and not (args.plot or args.markdown):
+        parser.error("--from-json needs --plot or --markdown")
     known = capability_names()
     args.capability = [name.replace("-", "_") for name in args.capability]  # svd-update: svd_update
     for name in args.capability:
@@ -85,11 +100,22 @@ def selected_cases(args):
 
 
 def run_case(module_name, case, args, progress, step):
-    """Check every implementation against the anchor, probe memory, time them in turns."""
+    """Check every implementation against the anchor, probe memory, time them in turns; then a
+    line in the progress log."""
+    start = time.perf_counter()
+    record = measure_case(module_name, case, args, progress, step)
+    progress.case_done(f"[{step[0]}/{step[1]}] {case.name}", time.perf_counter() - start)
+    return record
+
+
+def measure_case(module_name, case, args, progress, step):
     record = {"capability": module_name.rsplit(".", 1)[1], "case": case.name, "results": []}
     impls = case.all_implementations
     results = [{"impl": impl.name, "threads": impl.threads, "status": "ok", "times": []}
                for impl in impls]
+    for result, impl in zip(results, impls):
+        if case.target(impl) is not None:
+            result["target"] = case.target(impl)
     record["results"] = results
     label = f"[{step[0]}/{step[1]}] {case.name}"
     case_start = time.perf_counter()
@@ -319,8 +345,20 @@ def environment():
         if module in sys.modules:
             versions[module] = getattr(sys.modules[module], "__version__", "?")
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "machine": platform.machine(), "platform": platform.platform(),
+            "machine": platform.machine(), "cpu": cpu_model(), "platform": platform.platform(),
             "cpu_count": os.cpu_count(), "versions": versions}
+
+
+def cpu_model():
+    """The CPU's model name (Linux), or the platform's processor string."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
 
 
 def busy_sibling():
@@ -332,8 +370,35 @@ def busy_sibling():
     return child
 
 
+def write_pictures(args, report, argv):
+    """--plot and --markdown, for a report as --json writes it."""
+    environment = report.get("environment", {})
+    suite = "full" if report.get("full") else "default"
+    title = (f"pynla, {suite} suite: anchor time / time, {environment.get('date', '?')[:10]}, "
+             f"{environment.get('cpu', '?')}, {environment.get('cpu_count', '?')} cores")
+    if args.plot:
+        bars = report_module.plot(report["cases"], args.plot, title)
+        print(f"wrote {args.plot} ({bars} bars)")
+    if args.markdown:
+        image = os.path.relpath(args.plot, os.path.dirname(args.markdown) or ".") if args.plot else None
+        command = "python -P -m pynla.bench " + shlex.join(argv)
+        report_module.markdown(report["cases"], args.markdown, title, command, image)
+        print(f"wrote {args.markdown}")
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
+    if args.from_json:
+        try:
+            with open(args.from_json) as f:
+                report = json.load(f)
+            report["cases"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            print(f"{args.from_json}: not a stored run of python -m pynla.bench --json ({error})", file=sys.stderr)
+            return 2
+        write_pictures(args, report, argv)
+        return 0
     todo = list(selected_cases(args))
     if args.list:
         for module_name, case in todo:
@@ -349,7 +414,7 @@ def main(argv=None):
         except compare.BaselineError as error:
             print(error, file=sys.stderr)
             return 2
-    progress = timing.Progress()
+    progress = timing.Progress(len(todo))
     start = time.perf_counter()
     records = []
     sibling = busy_sibling() if args.busy else None
@@ -362,6 +427,7 @@ def main(argv=None):
         if baseline is not None:  # the cases that fell below the band, again at once
             again = compare.suspects(baseline, compare.pynla_ratios(records))
             reruns = [(m, c) for m, c in todo if (m.rsplit(".", 1)[1], c.name) in again]
+            progress.expect(len(reruns))
             for step, (module_name, case) in enumerate(reruns, 1):
                 rerun_records.append(run_case(module_name, case, args, progress, (f"rerun {step}", len(reruns))))
         headroom.append(parallel_headroom())
@@ -376,12 +442,12 @@ def main(argv=None):
           f"{' at start, '.join(map(headroom_text, headroom))} at end")
     print(f"total {elapsed:.0f} s ({'full' if args.full else 'default'} suite, "
           f"{len(records)} cases{', beside a busy sibling process' if args.busy else ''})")
+    report = {"environment": environment(), "full": args.full, "repeat": args.repeat, "total_seconds": elapsed,
+              "core_check": headroom, "cases": records, "summary": summarize(records)}
     if args.json:
-        timing.write_json(args.json, {"environment": environment(), "full": args.full,
-                                      "repeat": args.repeat, "total_seconds": elapsed,
-                                      "core_check": headroom, "cases": records,
-                                      "summary": summarize(records)})
+        timing.write_json(args.json, report)
         print(f"wrote {args.json}")
+    write_pictures(args, report, argv)
     if baseline is not None:
         run_keys = {(record["capability"], record["case"], result["impl"], result["threads"])
                     for record in records for result in record["results"] if result["impl"] == "pynla"}

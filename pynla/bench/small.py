@@ -42,6 +42,8 @@ from pynla.bench.timing import Case, Implementation
 THREADS = 2
 SEED = 20_261_205
 LOOP_ITERATIONS = 10
+#: Issue 26's bar on an idle machine (beside a busy process: 0.8).
+TARGETS = {"pynla": 0.95}
 
 
 def laplacian(n_rows):
@@ -100,7 +102,7 @@ def _spgemm_case(name, build, times=1):
     return Case(name=name + (f", {times} calls" if times > 1 else ""), setup=lambda: (build(),),
                 anchor=_scipy(_repeated(_square, times)),
                 implementations=_pynla_implementation(_repeated(_pynla_square, times)), compare=compare_product,
-                nbytes=nbytes)
+                nbytes=nbytes, targets=TARGETS)
 
 
 def _bsr_case(columns, times=20):
@@ -117,7 +119,7 @@ def _bsr_case(columns, times=20):
     return Case(name=f"bsr 900x900 3x3 @ {'x' if columns == 1 else f'X({columns})'}, {times} calls", setup=setup,
                 anchor=_scipy(_repeated(lambda A, X: A @ X, times)),
                 implementations=_pynla_implementation(_repeated(pynla_product, times)),
-                compare=compare_block_product, nbytes=nbytes)
+                compare=compare_block_product, nbytes=nbytes, targets=TARGETS)
 
 
 def _sketch_case(name, build, size, sketch, times=1):
@@ -129,7 +131,7 @@ def _sketch_case(name, build, size, sketch, times=1):
     return Case(name=name + (f", {times} calls" if times > 1 else ""), setup=lambda: (build(),),
                 anchor=_scipy(_repeated(lambda A: sl.clarkson_woodruff_transform(A, size, rng=SEED), times)),
                 implementations=_pynla_implementation(_repeated(pynla_sketch, times)), compare=compare_sketch,
-                nbytes=nbytes)
+                nbytes=nbytes, targets=TARGETS)
 
 
 def _sparse_sign_case():
@@ -145,7 +147,8 @@ def _sparse_sign_case():
 
     return Case(name="sparse sign sparse 20000x500 0.5% -> 200 (S drawn)", setup=setup,
                 anchor=Implementation("scipy", lambda S, A: S @ A, prepare=lambda S, A: (S.tosparse(), A)),
-                implementations=_pynla_implementation(lambda S, A: S @ A), compare=compare_product, nbytes=nbytes)
+                implementations=_pynla_implementation(lambda S, A: S @ A), compare=compare_product, nbytes=nbytes,
+                targets=TARGETS)
 
 
 #: The small CUR case: shape and rank (the anchor's ID takes twice the rank).
@@ -165,7 +168,7 @@ def _cur_case(times=5):
     return Case(name=f"cur dense {CUR_SHAPE[0]}x{CUR_SHAPE[1]} k={CUR_RANK}, {times} calls", setup=setup,
                 anchor=_scipy(_repeated(lambda A: cur.interp_decomp(A, 2 * CUR_RANK), times)),
                 implementations=_pynla_implementation(_repeated(lambda A: cur._pynla_cur(A, CUR_RANK), times)),
-                compare=compare, nbytes=cur.cur_nbytes)
+                compare=compare, nbytes=cur.cur_nbytes, targets=TARGETS)
 
 
 def _loop_case():
@@ -184,7 +187,7 @@ def _loop_case():
 
     return Case(name=f"numpy matmul + spgemm 900 rows, loop of {LOOP_ITERATIONS}", setup=setup,
                 anchor=_scipy(loop(_square)), implementations=_pynla_implementation(loop(_pynla_square)),
-                compare=compare_product, nbytes=nbytes)
+                compare=compare_product, nbytes=nbytes, targets=TARGETS)
 
 
 def cases(full=False):

@@ -107,6 +107,9 @@ class Case:
         Bytes held by an answer (the memory column is peak extra memory as % of this).
     describe
         ``describe(inputs, expected)``: a dict of facts for the report (shape, nnz, flops).
+    targets
+        The ratios an issue asks of implementations, by "name" or "name@threads" (the latter
+        first): marked on ``--plot`` and in ``--markdown`` (pynla/bench/report.py).
     """
 
     name: str
@@ -116,10 +119,15 @@ class Case:
     compare: Callable[[Any, Any, bool], tuple]
     nbytes: Callable[[Any], int]
     describe: Callable[[tuple, Any], dict] = lambda inputs, expected: {}
+    targets: dict = dataclasses.field(default_factory=dict)
 
     @property
     def all_implementations(self):
         return (self.anchor, *self.implementations)
+
+    def target(self, impl):
+        """The ratio asked of ``impl`` (an Implementation), or None."""
+        return self.targets.get(f"{impl.name}@{impl.threads}", self.targets.get(impl.name))
 
     def implementation(self, key):
         """The implementation called ``key``: a name, or "name@threads" when names repeat."""
@@ -357,25 +365,51 @@ def format_table(header, rows, align=None):
 
 
 class Progress:
-    """One progress line on stderr (rewritten in place on a terminal)."""
+    """Where a long run stands, on stderr. On a terminal, one line rewritten in place (case,
+    implementation, repeat, time left); in a log, one line per finished case (its time, the
+    time left), not one per repeat. Time left: the mean time of the cases done so far, times
+    the cases still to run."""
 
-    def __init__(self, stream=sys.stderr):
+    def __init__(self, cases, stream=sys.stderr):
         self.stream, self.tty = stream, stream.isatty()
+        self.cases, self.finished = cases, 0
+        self.start = time.perf_counter()
         self.width = 0
 
+    def expect(self, more):
+        """``more`` cases added to the run (the gate's reruns)."""
+        self.cases += more
+
+    def time_left(self):
+        """"~N min left" (or s), or "" before the first case ends."""
+        if not self.finished:
+            return ""
+        left = (time.perf_counter() - self.start) / self.finished * (self.cases - self.finished)
+        return f"~{left / 60:.0f} min left" if left >= 90 else f"~{left:.0f} s left"
+
     def show(self, text):
+        """What the run is doing now: on a terminal only."""
         if self.tty:
-            self.stream.write("\r" + text.ljust(self.width))
-            self.width = len(text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+            left = self.time_left()
+            self._rewrite(f"{text} ({left})" if left else text)
+
+    def case_done(self, label, seconds):
+        """A case has finished: a line in a log."""
+        self.finished += 1
+        if not self.tty:
+            left = self.time_left()
+            self.stream.write(f"{label}: {seconds:.1f} s{', ' + left if self.finished < self.cases else ''}\n")
+            self.stream.flush()
 
     def done(self):
         if self.tty and self.width:
-            self.stream.write("\r" + " " * self.width + "\r")
-            self.stream.flush()
+            self._rewrite("")
         self.width = 0
+
+    def _rewrite(self, text):
+        self.stream.write("\r" + text.ljust(self.width) + ("\r" if not text else ""))
+        self.width = len(text)
+        self.stream.flush()
 
 
 def write_json(path, report):
