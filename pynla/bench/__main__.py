@@ -10,7 +10,7 @@ Examples::
     python -P -m pynla.bench --json out.json --repeat 7 --case rmat
     python -P -m pynla.bench small --busy           # small inputs beside a busy process
     python -P -m pynla.bench --compare base.json  # the regression gate against a stored run
-    python -P -m pynla.bench --from-json run.json --plot docs/performance.svg --markdown docs/performance.md
+    python -P -m pynla.bench --from-json run.json --plot docs/performance.png --markdown docs/performance.md
 """
 
 import argparse

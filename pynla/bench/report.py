@@ -54,7 +54,7 @@ def plot(records, path, title):
     axes.set_title(title, fontsize=9)
     axes.grid(axis="x", which="both", alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=80)
     plt.close(figure)
     return len(rows)
 
