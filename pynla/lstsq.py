@@ -381,8 +381,9 @@ def _gram_solve(A, B, G, C, rtol, maxiter):
     The problem solved is ``min ||(A D) y - b||``, x = D y, with D the powers of two that take
     A's columns to about unit norm (exactly): Cholesky's error depends on the condition of the
     Gram matrix so scaled (van der Sluis), R's singular values for the check come accurately
-    from its eigenvalues, and the check measures the rounding level of A D, the level of a
-    solver whose backward error is columnwise, as Householder QR's, whatever the columns' sizes.
+    from its eigenvalues (or estimates, _extreme_singular_values), and the check measures the
+    rounding level of A D, the level of a solver whose backward error is columnwise, as
+    Householder QR's, whatever the columns' sizes.
     """
     factored = _scaled_cholesky(G)
     if factored is None:

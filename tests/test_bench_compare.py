@@ -118,3 +118,25 @@ def test_main_reruns_suspects_and_sets_the_exit_code(tmp_path, monkeypatch, caps
 def test_main_refuses_a_bad_baseline_with_exit_code_2(tmp_path, capsys):
     assert bench_main.main(["tall", "--compare", str(tmp_path / "none.json")]) == 2
     assert "none.json: cannot read the baseline" in capsys.readouterr().err
+
+
+def test_merged_baseline_takes_each_rows_lowest_ratio(tmp_path):
+    """A baseline merged from stored runs: each ratio the lowest over the runs that have it
+    (a run's accident, as a slow anchor once, no longer sets the bar)."""
+    runs = [{"full": False, "environment": {"date": f"day {i}"},
+             "cases": [record("a", {2: ratio_a, 1: 1.0}), *([record("b", {2: 3.0})] if i else [])]}
+            for i, ratio_a in enumerate([4.0, 1.3, 1.2])]
+    paths = []
+    for i, run in enumerate(runs):
+        paths.append(tmp_path / f"run{i}.json")
+        paths[-1].write_text(json.dumps(run))
+    out = tmp_path / "baseline.json"
+    assert compare.main([str(out), *map(str, paths)]) == 0
+    merged = json.loads(out.read_text())
+    assert merged["merged_from"] == {"runs": 3, "dates": ["day 0", "day 1", "day 2"]}
+    assert compare.load_baseline(str(out), full=False) == {
+        ("tall", "a", "pynla", 2): 1.2, ("tall", "a", "pynla", 1): 1.0}  # b is not in the first run
+    runs[1]["full"] = True
+    paths[1].write_text(json.dumps(runs[1]))
+    assert compare.main([str(out), *map(str, paths)]) == 2
+    assert compare.main([str(out)]) == 2

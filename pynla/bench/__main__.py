@@ -16,7 +16,7 @@ Examples::
 import argparse
 import datetime
 import importlib
-import json
+import importlib.util
 import math
 import os
 import pkgutil
@@ -78,6 +78,8 @@ def parse_args(argv=None):
         parser.error("--from-json takes a stored run: it cannot be compared (--compare) or stored (--json) again")
     if args.from_json and not (args.plot or args.markdown):
         parser.error("--from-json needs --plot or --markdown")
+    if args.plot and importlib.util.find_spec("matplotlib") is None:  # known before a long run, not after
+        parser.error("--plot needs matplotlib: python -m pip install matplotlib (it is in the bench extras)")
     known = capability_names()
     args.capability = [name.replace("-", "_") for name in args.capability]  # svd-update: svd_update
     for name in args.capability:
@@ -374,8 +376,10 @@ def write_pictures(args, report, argv):
     """--plot and --markdown, for a report as --json writes it."""
     environment = report.get("environment", {})
     suite = "full" if report.get("full") else "default"
-    title = (f"pynla, {suite} suite: anchor time / time, {environment.get('date', '?')[:10]}, "
-             f"{environment.get('cpu', '?')}, {environment.get('cpu_count', '?')} cores")
+    runs = report.get("merged_from", {}).get("runs")
+    title = (f"pynla, {suite} suite: anchor time / time{f', lowest of {runs} runs' if runs else ''}, "
+             f"{environment.get('date', '?')[:10]}, {environment.get('cpu', '?')}, "
+             f"{environment.get('cpu_count', '?')} cores")
     if args.plot:
         bars = report_module.plot(report["cases"], args.plot, title)
         print(f"wrote {args.plot} ({bars} bars)")
@@ -391,11 +395,9 @@ def main(argv=None):
     args = parse_args(argv)
     if args.from_json:
         try:
-            with open(args.from_json) as f:
-                report = json.load(f)
-            report["cases"]
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            print(f"{args.from_json}: not a stored run of python -m pynla.bench --json ({error})", file=sys.stderr)
+            report = report_module.load_run(args.from_json)
+        except ValueError as error:
+            print(error, file=sys.stderr)
             return 2
         write_pictures(args, report, argv)
         return 0

@@ -7,9 +7,17 @@ runs and machines. A row whose ratio fell below ``BAND`` times its baseline is s
 case is rerun at once, and the row fails only if the rerun falls below the band too (a drop
 that the rerun does not repeat was noise). Cases the baseline lacks are reported as new, and
 baseline cases that were not run as missing; neither fails.
+
+A baseline taken from one run keeps that run's accidents: a case whose anchor happened to be
+slow then sets a ratio the next runs rarely reach. ``python -m pynla.bench.compare OUT RUN...``
+merges stored runs into one whose every ratio is that row's lowest over them: a bar that
+unchanged code cleared in every run (on the shared machines here a whole capability's ratios
+can shift 2x for tens of minutes, so a median of three runs can still be an accident).
 """
 
+import copy
 import json
+import sys
 from collections import namedtuple
 
 #: A row is suspect, and fails if its rerun agrees, when its ratio falls below this fraction of
@@ -102,3 +110,50 @@ def format_rows(rows):
                  f"{sum(row.verdict == 'noise' for row in rows)} once only, "
                  f"{sum(row.verdict == 'new' for row in rows)} new, {sum(row.verdict == 'missing' for row in rows)} missing)")
     return "\n".join(lines)
+
+
+def merged(reports):
+    """The first of several ``--json`` reports (its cases), with every ratio replaced by that
+    row's lowest over the reports that have it, and ``merged_from`` their number and dates."""
+    ratios = {}
+    for report in reports:
+        for record in report["cases"]:
+            for result in record["results"]:
+                if isinstance(result.get("ratio"), (int, float)):
+                    key = (record["capability"], record["case"], result["impl"], result["threads"])
+                    ratios.setdefault(key, []).append(result["ratio"])
+    base = copy.deepcopy(reports[0])
+    for record in base["cases"]:
+        for result in record["results"]:
+            key = (record["capability"], record["case"], result["impl"], result["threads"])
+            if key in ratios:
+                result["ratio"] = min(ratios[key])
+    base["merged_from"] = {"runs": len(reports),
+                           "dates": [report.get("environment", {}).get("date") for report in reports]}
+    return base
+
+
+def main(argv=None):
+    """python -m pynla.bench.compare OUT RUN [RUN ...]: write the stored runs merged (merged)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) < 2:
+        print("usage: python -P -m pynla.bench.compare OUT.json RUN.json [RUN.json ...]", file=sys.stderr)
+        return 2
+    out, runs = argv[0], argv[1:]
+    reports = []
+    for path in runs:
+        with open(path) as f:
+            reports.append(json.load(f))
+    full = {bool(report.get("full")) for report in reports}
+    if len(full) != 1:
+        print("the runs mix the default and the full suite", file=sys.stderr)
+        return 2
+    with open(out, "w") as f:
+        json.dump(merged(reports), f, indent=2)
+        f.write("\n")
+    print(f"wrote {out}: each ratio the lowest of {len(reports)} runs")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
