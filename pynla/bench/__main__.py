@@ -395,8 +395,8 @@ def main(argv=None):
     args = parse_args(argv)
     if args.from_json:
         try:
-            report = report_module.load_run(args.from_json)
-        except ValueError as error:
+            report = compare.read_run(args.from_json, "stored run")
+        except compare.BaselineError as error:
             print(error, file=sys.stderr)
             return 2
         write_pictures(args, report, argv)

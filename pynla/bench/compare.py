@@ -34,18 +34,25 @@ class BaselineError(ValueError):
     """A baseline that cannot be compared with: missing, malformed, or of another suite."""
 
 
-def load_baseline(path, full):
-    """The pynla ratios of the ``--json`` report at ``path``, keyed by (capability, case, impl,
-    threads); BaselineError naming the file and what is wrong."""
+def read_run(path, role="baseline"):
+    """The ``--json`` report at ``path`` (a dict with a list of cases); BaselineError naming the
+    file, its ``role`` ("baseline", "stored run") and what is wrong."""
     try:
         with open(path) as f:
             report = json.load(f)
     except OSError as error:
-        raise BaselineError(f"{path}: cannot read the baseline ({error.strerror or error})") from None
+        raise BaselineError(f"{path}: cannot read the {role} ({error.strerror or error})") from None
     except json.JSONDecodeError as error:
         raise BaselineError(f"{path}: not JSON ({error.msg}, line {error.lineno})") from None
     if not isinstance(report, dict) or not isinstance(report.get("cases"), list):
         raise BaselineError(f"{path}: not a report of python -m pynla.bench --json (no list of cases)")
+    return report
+
+
+def load_baseline(path, full):
+    """The pynla ratios of the ``--json`` report at ``path``, keyed by (capability, case, impl,
+    threads); BaselineError naming the file and what is wrong."""
+    report = read_run(path)
     if bool(report.get("full")) != bool(full):
         suites = {True: "full", False: "default"}
         raise BaselineError(f"{path}: a baseline of the {suites[bool(report.get('full'))]} suite; this run is the "
@@ -140,10 +147,11 @@ def main(argv=None):
         print("usage: python -P -m pynla.bench.compare OUT.json RUN.json [RUN.json ...]", file=sys.stderr)
         return 2
     out, runs = argv[0], argv[1:]
-    reports = []
-    for path in runs:
-        with open(path) as f:
-            reports.append(json.load(f))
+    try:
+        reports = [read_run(path, "stored run") for path in runs]
+    except BaselineError as error:
+        print(error, file=sys.stderr)
+        return 2
     full = {bool(report.get("full")) for report in reports}
     if len(full) != 1:
         print("the runs mix the default and the full suite", file=sys.stderr)

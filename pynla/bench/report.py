@@ -4,24 +4,11 @@ matplotlib; ``--markdown PATH`` writes them as a page (docs/performance.md is on
 the stored baseline run with ``--from-json``), with the picture and a table.
 """
 
-import json
 import os
 
 #: Bars of implementations at or above their target (or at least as fast as the anchor where no
 #: target is set) and of the rest.
 AHEAD, BEHIND = "#2b7bba", "#d7301f"
-
-
-def load_run(path):
-    """A run stored by ``--json``; ValueError naming the file where it cannot be read as one."""
-    try:
-        with open(path) as f:
-            run = json.load(f)
-    except (OSError, ValueError) as error:
-        raise ValueError(f"{path}: cannot read a stored run ({error})") from None
-    if not isinstance(run, dict) or not isinstance(run.get("cases"), list):
-        raise ValueError(f"{path}: not a run of python -m pynla.bench --json (no list of cases)")
-    return run
 
 
 def ratio_rows(records):
