@@ -21,6 +21,7 @@ from pynla.recycling_gmres import RecyclingGMRES
 from pynla.sequences import SequenceResult, solve_sequence, sort_systems
 from pynla.sketch import SRHT, CountSketch, GaussianSketch, SparseSignSketch
 from pynla.spgemm import spgemm
+from pynla.spgemm_plan import SpgemmPlan, spgemm_plan
 from pynla.svd_update import IncrementalSVD, TruncatedSVDOperator
 from pynla.tall import qr
 
@@ -42,6 +43,7 @@ __all__ = [
     "SlidingFisherInverse",
     "SolveStats",
     "SparseSignSketch",
+    "SpgemmPlan",
     "TruncatedSVDOperator",
     "aslinearoperator",
     "block_diagonal_inverse",
@@ -61,6 +63,7 @@ __all__ = [
     "solve_sequence",
     "sort_systems",
     "spgemm",
+    "spgemm_plan",
     "to_bsr",
 ]
 __version__ = "0.1.0"

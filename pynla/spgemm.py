@@ -74,10 +74,7 @@ def spgemm(A, B, *, sort_indices=True):
     """
     require_sparse(A, "A")
     require_sparse(B, "B")
-    if A.shape[1] != B.shape[0]:
-        raise ValueError(
-            f"matmul: dimension mismatch with signature (n,k={A.shape[1]}),(k={B.shape[0]},m)->(n,m)"
-        )
+    check_inner_dimensions(A, B)
     both_bsr = A.format == "bsr" and B.format == "bsr"
     # SciPy's BSR product hands 1 x 1 blocks to its CSR product (B re-blocked to A's block width
     # first), which drops entries that sum to zero: those take the CSR kernel here too.
@@ -93,14 +90,29 @@ def spgemm(A, B, *, sort_indices=True):
     if dtype not in KERNEL_DTYPES:
         return _scipy_product(A, a_parts, b_parts, shape, index_dtype, sort_indices)
 
+    indptr, indices, data = product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices)
+    C = csr_like(A, (data, indices, indptr), shape, sorted_indices=sort_indices)
+    return C.tobsr(blocksize=(1, 1)) if scalar_blocks else C
+
+
+def product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices):
+    """(indptr, indices, data) of the kernel's product of checked CSR parts, in ``dtype`` (a
+    kernel dtype), with ``index_dtype`` indices or int64 where nnz(C) needs them."""
     try:
-        indptr, indices, data = _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices)
+        return _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices)
     except OverflowError:  # nnz(C) may not fit int32 (the product count does not): int64 indices
         indptr, indices, data = _multiply(a_parts, b_parts, dtype, np.dtype(np.int64), sort_indices)
         if index_dtype == np.int32 and indptr[-1] <= np.iinfo(np.int32).max:  # it fits: SciPy's int32
             indptr, indices = indptr.astype(np.int32), indices.astype(np.int32)
-    C = csr_like(A, (data, indices, indptr), shape, sorted_indices=sort_indices)
-    return C.tobsr(blocksize=(1, 1)) if scalar_blocks else C
+        return indptr, indices, data
+
+
+def check_inner_dimensions(A, B):
+    """SciPy's ValueError for ``A @ B`` with A's columns not B's rows."""
+    if A.shape[1] != B.shape[0]:
+        raise ValueError(
+            f"matmul: dimension mismatch with signature (n,k={A.shape[1]}),(k={B.shape[0]},m)->(n,m)"
+        )
 
 
 def _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices):

@@ -8,6 +8,7 @@ import pynla
 
 PUBLIC = [
     pynla.spgemm,
+    pynla.spgemm_plan,
     pynla.set_num_threads,
     pynla.get_num_threads,
     pynla.release_cached_memory,

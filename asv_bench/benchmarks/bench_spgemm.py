@@ -104,3 +104,34 @@ class SpGEMM:
         return _timed.interleaved_ratio(lambda: PRODUCTS["scipy"](A, B), lambda: self.product(A, B))
 
     track_ratio.unit = "SciPy time / time"
+
+
+class SpGEMMPlan:
+    """The numeric phase of ``pynla.spgemm_plan``: ``plan(A, B, out=C)`` for new values in fixed
+    patterns (the analysis, done once, is untimed). track_ratio: a fresh ``pynla.spgemm`` (sorted
+    output, same threads) over the plan's call, in turns in one process."""
+
+    params = [list(MATRICES), [1, 2]]
+    param_names = ["matrix", "threads"]
+    timeout = 120
+    repeat = (3, 10, 10.0)
+
+    def setup(self, matrix, threads):
+        self.A, self.B = _inputs(matrix)
+        pynla.set_num_threads(threads)
+        self.plan = pynla.spgemm_plan(self.A, self.B)
+        self.C = self.plan(self.A, self.B)
+        problem, _ = compare(self.A @ self.B, self.C, explicit_zeros=True)
+        assert problem is None, f"the plan disagrees with SciPy on {matrix}: {problem}"
+
+    def numeric(self):
+        return self.plan(self.A, self.B, out=self.C)
+
+    def time_numeric(self, matrix, threads):
+        self.numeric()
+
+    def track_ratio(self, matrix, threads):
+        A, B = self.A, self.B
+        return _timed.interleaved_ratio(lambda: pynla.spgemm(A, B), self.numeric)
+
+    track_ratio.unit = "fresh pynla.spgemm time / time"

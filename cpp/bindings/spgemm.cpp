@@ -1,5 +1,7 @@
-// pynla._core.spgemm: the sparse x sparse product of pynla/spgemm/multiply.hpp.
+// pynla._core.spgemm and spgemm_into_pattern: the sparse x sparse products of
+// pynla/spgemm/multiply.hpp and pynla/spgemm/numeric.hpp.
 #include "pynla/spgemm/multiply.hpp"
+#include "pynla/spgemm/numeric.hpp"
 
 #include <pybind11/stl.h>
 
@@ -24,6 +26,19 @@ py::tuple spgemm_typed(const py::tuple& a_in, const py::tuple& b_in, bool sort_i
     return csr_to_python(std::move(c));
 }
 
+template <class I, class T>
+void spgemm_into_pattern_typed(const py::tuple& a_in, const py::tuple& b_in, const py::handle& c_indptr,
+                               const py::handle& c_indices, const py::handle& out) {
+    const auto a = csr_view<I, T>(a_in, "a");
+    const auto b = csr_view<I, T>(b_in, "b");
+    const I* indptr = vector_data<I>(c_indptr, "c_indptr", a.n_rows + 1);
+    const std::int64_t nnz = indptr[a.n_rows];
+    const I* indices = vector_data<I>(c_indices, "c_indices", nnz);
+    T* values = mutable_vector_data<T>(out, "out", nnz);
+    py::gil_scoped_release no_gil;
+    spgemm::multiply_into_pattern(a, b, indptr, indices, values);
+}
+
 }  // namespace
 
 void bind_spgemm(py::module_& m) {
@@ -41,6 +56,23 @@ void bind_spgemm(py::module_& m) {
         "b_rows_sorted: whether every row of B lists its columns in non-decreasing order (None: the kernel checks).\n"
         "Returns (indptr, indices, data). Raises OverflowError, before any work, if nnz(C) may not fit the\n"
         "index dtype (the product count, which bounds it, does not).");
+
+    m.def(
+        "spgemm_into_pattern",
+        [](const py::tuple& a, const py::tuple& b, const py::handle& c_indptr, const py::handle& c_indices,
+           const py::handle& out) {
+            dispatch_index_value(a[1], a[2], [&](auto index, auto value) {
+                using I = typename decltype(index)::type;
+                using T = typename decltype(value)::type;
+                spgemm_into_pattern_typed<I, T>(a, b, c_indptr, c_indices, out);
+                return py::none();
+            });
+        },
+        py::arg("a"), py::arg("b"), py::arg("c_indptr"), py::arg("c_indices"), py::arg("out"),
+        "Writes the values of C = A B into out, in the pattern (c_indptr, c_indices): CSR with sorted rows\n"
+        "that hold every column the products of each row reach (the caller's guarantee: it is the pattern\n"
+        "of the product of A's and B's patterns). A and B are CSR tuples of one index and one value dtype;\n"
+        "the pattern has A's index dtype and out its value dtype.");
 }
 
 }  // namespace pynla::bindings

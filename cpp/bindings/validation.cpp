@@ -1,5 +1,7 @@
-// pynla._core.check_compressed: the structure checks of pynla/common/structure_check.hpp, for
+// pynla._core.check_compressed and equal_arrays: the structure checks of
+// pynla/common/structure_check.hpp, and the comparison of a pattern with a stored one, for
 // pynla/_validation.py.
+#include "pynla/common/equal_bytes.hpp"
 #include "pynla/common/structure_check.hpp"
 
 #include <pybind11/stl.h>
@@ -48,6 +50,21 @@ void bind_validation(py::module_& m) {
         "(first p with offsets[p + 1] < offsets[p], first position of an index outside [0, n_minor),\n"
         "whether every row's indices are non-decreasing, or None unless find_rows_sorted), positions -1\n"
         "if there is none; the indices are only checked if the offsets never decrease.");
+
+    m.def(
+        "equal_arrays",
+        [](const py::array& x, const py::array& y) {
+            const bool comparable = x.ndim() == 1 && y.ndim() == 1 && (x.flags() & py::array::c_style) &&
+                                    (y.flags() & py::array::c_style) && x.dtype().equal(y.dtype());
+            if (!comparable) throw py::value_error("equal_arrays: expected contiguous 1-D arrays of one dtype");
+            if (x.shape(0) != y.shape(0)) return false;
+            const auto bytes = static_cast<std::size_t>(x.nbytes());
+            const void *x_data = x.data(), *y_data = y.data();
+            return without_gil([&] { return equal_bytes(x_data, y_data, bytes); });
+        },
+        py::arg("x"), py::arg("y"),
+        "Whether two contiguous 1-D arrays of one dtype hold the same bytes (compared on the threads\n"
+        "their length earns, without the GIL).");
 }
 
 }  // namespace pynla::bindings

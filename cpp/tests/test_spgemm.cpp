@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pynla/spgemm/multiply.hpp"
+#include "pynla/spgemm/numeric.hpp"
 
 namespace {
 
@@ -82,6 +83,37 @@ int check(std::mt19937_64& rng, std::int64_t m, std::int64_t k, std::int64_t n, 
     return failures;
 }
 
+// The numeric phase into a fixed pattern: the pattern is the product of A's and B's patterns
+// (a product of all-ones copies, whose sums never cancel); every value must equal the dense
+// product's, explicit zeros included.
+template <class I, class T>
+int check_into_pattern(const RandomCsr<I, T>& a, const RandomCsr<I, T>& b) {
+    ++n_checks;
+    const std::int64_t m = a.n_rows, n = b.n_cols;
+    auto a_ones = a, b_ones = b;
+    std::fill(a_ones.data.begin(), a_ones.data.end(), T(1));
+    std::fill(b_ones.data.begin(), b_ones.data.end(), T(1));
+    const auto pattern = pynla::spgemm::multiply(a_ones.view(), b_ones.view());
+    std::vector<T> values(static_cast<std::size_t>(pattern.indptr[m]), T(7));  // every one must be overwritten
+    pynla::spgemm::multiply_into_pattern(a.view(), b.view(), pattern.indptr.data(), pattern.indices.data(),
+                                         values.data());
+    std::vector<T> dense(static_cast<std::size_t>(m * n), T(0)), seen(dense.size(), T(0));
+    for (std::int64_t i = 0; i < m; ++i)
+        for (I p = a.indptr[i]; p < a.indptr[i + 1]; ++p)
+            for (I q = b.indptr[a.indices[p]]; q < b.indptr[a.indices[p] + 1]; ++q)
+                dense[i * n + b.indices[q]] += pynla::multiply(a.data[p], b.data[q]);
+    bool ok = true;
+    for (std::int64_t i = 0; i < m; ++i) {
+        for (I p = pattern.indptr[i]; p < pattern.indptr[i + 1]; ++p) {
+            ok = ok && values[p] == dense[i * n + pattern.indices[p]];
+            seen[i * n + pattern.indices[p]] += values[p];
+        }
+    }
+    ok = ok && seen == dense;
+    if (!ok) std::printf("FAIL into pattern m=%ld k=%ld n=%ld\n", (long)m, (long)a.n_cols, (long)n);
+    return !ok;
+}
+
 // With one thread, nnz(C) is bounded by nnz(A) times B's longest row if that fits the limit, else
 // by the flops counted.
 template <class I, class T>
@@ -119,6 +151,14 @@ int check_all(std::mt19937_64& rng) {
                     for (std::int64_t initial_capacity : {0, 1})  // 0: the kernel's reserve; 1: C grows
                         failures += check<I, T>(rng, s[0], s[1], s[2], sorted_b, tell_sorted, sort_out,
                                                 initial_capacity);
+    for (const auto& s : shapes)
+        for (bool sorted_b : {true, false})
+            failures += check_into_pattern(random_csr<I, T>(rng, s[0], s[1], true), random_csr<I, T>(rng, s[1], s[2], sorted_b));
+    // Rows spanning more than the window's 2^20 columns: places found by binary search.
+    const std::int64_t wide = (std::int64_t{1} << 20) + 40;
+    const RandomCsr<I, T> b{2, wide, {0, 3, 5}, {0, static_cast<I>(wide - 1), 9, 5, static_cast<I>(wide - 2)},
+                            {T(1), T(2), T(-1), T(3), T(1)}};
+    failures += check_into_pattern(random_csr<I, T>(rng, 4, 2, true), b);
     return failures + check_one_task_bound<I, T>(rng);
 }
 

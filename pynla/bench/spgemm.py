@@ -136,6 +136,18 @@ def _mkl_unsorted(A, B):
 
 
 @functools.lru_cache(maxsize=None)
+def _plan_prepare(A, B):
+    """The plan and a result to compute into (untimed: the analysis is done once)."""
+    import pynla
+
+    plan = pynla.spgemm_plan(A, B)
+    return plan, A, B, plan(A, B)
+
+
+def _plan_numeric(plan, A, B, C):
+    return plan(A, B, out=C)
+
+
 def _graphblas_unavailable():
     if _missing("graphblas"):
         return "not installed (pip install python-graphblas)"
@@ -181,6 +193,10 @@ IMPLEMENTATIONS = (
                    activate=_pynla_threads(THREADS), memory=True),
     Implementation("pynla", _pynla_sorted, threads=1, activate=_pynla_threads(1), memory=True,
                    check=check_sorted),
+    # The numeric phase of a plan (pynla.spgemm_plan): the pattern is the plan's, so entries that
+    # cancel stay as explicit zeros.
+    Implementation("pynla-plan", _plan_numeric, threads=THREADS, prepare=_plan_prepare,
+                   activate=_pynla_threads(THREADS), check=check_sorted, explicit_zeros=True),
     Implementation("mkl", _mkl_sorted, threads=THREADS, activate=_mkl_activate,
                    unavailable=_mkl_unavailable, check=check_sorted, explicit_zeros=True),
     Implementation("mkl-unsorted", _mkl_unsorted, threads=THREADS, activate=_mkl_activate,

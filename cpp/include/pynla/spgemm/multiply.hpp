@@ -63,10 +63,6 @@ struct Options {
 
 namespace detail {
 
-// With more than one thread, tasks make at most about this many products: a task's rows then
-// fit a thread's chunk in L2 cache on their way to C.
-constexpr std::int64_t kFlopsPerTask = std::int64_t{1} << 16;
-
 // C is first reserved for min(a bound on nnz(C), entries in half the machine's memory) entries:
 // reserving costs address space, not memory, but Linux refuses a single reservation
 // much larger than its memory. A larger C grows by remapping.
@@ -101,9 +97,6 @@ std::int64_t initial_capacity(std::int64_t max_entries, const Options& options) 
 
 }  // namespace detail
 
-// SpGEMM's work in parallel.hpp's currency: bytes a flop (B's index and value, the accumulator).
-constexpr std::int64_t kBytesPerFlop = 12;
-
 template <class I, class T>
 Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options& options = {}) {
     static_assert(is_kernel_scalar_v<T>, "spgemm: float, double, complex<float> or complex<double>");
@@ -112,13 +105,8 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
                   "spgemm: shape does not fit the index type");
     const std::int64_t n_rows = a.n_rows;
 
-    // Threads from the work: first from a bound on the flops (B's row offsets only), then, once
-    // the flops are counted, from the flops themselves.
-    const std::int64_t flops_bound = detail::coarse_flops_bound(a, b, std::numeric_limits<std::int64_t>::max() / kBytesPerFlop);
-    int n_threads = threads_for(flops_bound < 0 ? std::numeric_limits<std::int64_t>::max() : kBytesPerFlop * flops_bound);
-    const detail::RowTasks tasks =
-        detail::split_rows_by_flops(a, b, n_threads, detail::kFlopsPerTask, std::numeric_limits<I>::max(), flops_bound);
-    n_threads = threads_for(kBytesPerFlop * tasks.max_entries, n_threads);
+    const detail::RowTasks tasks = detail::tasks_by_flops(a, b, std::numeric_limits<I>::max());
+    const int n_threads = tasks.n_threads;
     const std::vector<std::int64_t>& bounds = tasks.bounds;
     // Past I's range C may not fit, and finding out would cost the product.
     if (tasks.max_entries > std::numeric_limits<I>::max()) {

@@ -5,13 +5,25 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "pynla/common/buffer.hpp"
 #include "pynla/common/csr.hpp"
 #include "pynla/common/parallel.hpp"
 
+namespace pynla::spgemm {
+
+// SpGEMM's work in parallel.hpp's currency: bytes a flop (B's index and value, the accumulator).
+constexpr std::int64_t kBytesPerFlop = 12;
+
+}  // namespace pynla::spgemm
+
 namespace pynla::spgemm::detail {
+
+// With more than one thread, tasks make at most about this many products: a task's rows then
+// fit a thread's chunk in L2 cache on their way to C.
+constexpr std::int64_t kFlopsPerTask = std::int64_t{1} << 16;
 
 // A row is summed in a dense window over its column span if the span is at most kMaxWindow
 // columns and at most kWindowColumnsPerProduct times its product count (the bitmap scan then
@@ -68,6 +80,7 @@ private:
 struct RowTasks {
     std::vector<std::int64_t> bounds;  // task t: rows [bounds[t], bounds[t + 1])
     std::int64_t max_entries;          // the flops of A B, or with one task a coarser bound (see below)
+    int n_threads = 1;                 // threads for the tasks (tasks_by_flops)
 };
 
 // nnz(A) times the length of B's longest row (a bound on the flops of A B) if that is at most
@@ -118,6 +131,19 @@ RowTasks split_rows_by_flops(const CsrView<I, T>& a, const CsrView<I, T>& b, int
     auto bounds = split_by_cost(n_blocks, n_tasks, [&](std::int64_t j) { return cumulative[j] + j; });
     for (auto& bound : bounds) bound = std::min(bound * rows_per_block, a.n_rows);
     return {std::move(bounds), flops};
+}
+
+// The rows of A B cut into tasks of about equal flops, on threads chosen from the work: first
+// from a bound on the flops (B's row offsets only), then, once the flops are counted, from the
+// flops themselves. max_entries_limit: as split_rows_by_flops's.
+template <class I, class T>
+RowTasks tasks_by_flops(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t max_entries_limit) {
+    constexpr std::int64_t kNoLimit = std::numeric_limits<std::int64_t>::max();
+    const std::int64_t flops_bound = coarse_flops_bound(a, b, kNoLimit / kBytesPerFlop);
+    const int n_threads = threads_for(flops_bound < 0 ? kNoLimit : kBytesPerFlop * flops_bound);
+    RowTasks tasks = split_rows_by_flops(a, b, n_threads, kFlopsPerTask, max_entries_limit, flops_bound);
+    tasks.n_threads = threads_for(kBytesPerFlop * tasks.max_entries, n_threads);
+    return tasks;
 }
 
 }  // namespace pynla::spgemm::detail
