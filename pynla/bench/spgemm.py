@@ -135,7 +135,6 @@ def _mkl_unsorted(A, B):
     return sparse_dot_mkl.dot_product_mkl(A, B, reorder_output=False)
 
 
-@functools.lru_cache(maxsize=None)
 def _plan_prepare(A, B):
     """The plan and a result to compute into (untimed: the analysis is done once)."""
     import pynla
@@ -148,6 +147,7 @@ def _plan_numeric(plan, A, B, C):
     return plan(A, B, out=C)
 
 
+@functools.lru_cache(maxsize=None)
 def _graphblas_unavailable():
     if _missing("graphblas"):
         return "not installed (pip install python-graphblas)"
