@@ -10,8 +10,8 @@ from pynla._validation import KERNEL_DTYPES, cast_csr, csr_like, csr_parts, inde
 __all__ = ["spgemm"]
 
 
-def spgemm(A, B, *, sort_indices=True):
-    """Multiply two sparse matrices: ``C = A @ B``, multithreaded.
+def spgemm(A, B, *, sort_indices=True, mask=None, complement=False):
+    """Multiply two sparse matrices: ``C = A @ B``, multithreaded, optionally masked.
 
     Computes the product row by row (Gustavson's algorithm), each row in a per-thread dense
     accumulator over its span of columns (banded and dense rows) or a hash table (scattered
@@ -31,6 +31,14 @@ def spgemm(A, B, *, sort_indices=True):
         rows, no duplicates. If False, columns are left in the order the kernel finds them,
         which is faster; the result has ``has_sorted_indices`` False (and no duplicates).
         BSR results are always sorted.
+    mask : sparse array or matrix, shape (m, n), optional
+        Computes only the entries of ``A @ B`` at the stored entries of ``mask`` (its
+        structure: explicit zeros count, values do not), as GraphBLAS's ``C<M> = A B`` with a
+        structural mask; rows whose mask row is empty make no product at all. Any SciPy sparse
+        format. Used for triangle counting (``spgemm(L, L, mask=L).sum()`` with L a 0/1
+        lower triangle), k-truss support and sampled products.
+    complement : bool, optional
+        With ``mask``: compute the entries of ``A @ B`` outside the mask's structure instead.
 
     Returns
     -------
@@ -40,7 +48,7 @@ def spgemm(A, B, *, sort_indices=True):
         with A's block height and B's block width, computed block by block with dense block
         products; all its blocks are kept, even ones that sum to zero, as SciPy keeps them
         (except with 1 x 1 blocks, which SciPy multiplies as CSR, dropping entries that sum to
-        zero: so does pynla, with its CSR kernel). The
+        zero: so does pynla, with its CSR kernel); with a mask, C is CSR. The
         dtype is NumPy's result type of A's and B's dtypes; the index dtype is int32 unless an
         input has int64 indices or nnz(C) needs int64.
 
@@ -49,7 +57,8 @@ def spgemm(A, B, *, sort_indices=True):
     TypeError
         If A or B is not a SciPy sparse array or matrix (a dense array or LinearOperator).
     ValueError
-        If the inner dimensions differ, or an input has malformed CSR structure.
+        If the inner dimensions differ, an input has malformed CSR structure, the mask's shape
+        is not the product's, or ``complement`` is given without a mask.
     MemoryError
         If the product cannot be allocated.
 
@@ -71,40 +80,75 @@ def spgemm(A, B, *, sort_indices=True):
            [12.,  0.]])
     >>> bool(abs(C - A @ B).max() == 0)
     True
+
+    Only the entries at a mask's structure (here the diagonal):
+
+    >>> pynla.spgemm(A, B, mask=sp.eye_array(2)).toarray()
+    array([[10.,  0.],
+           [ 0.,  0.]])
     """
     require_sparse(A, "A")
     require_sparse(B, "B")
     check_inner_dimensions(A, B)
-    both_bsr = A.format == "bsr" and B.format == "bsr"
+    shape = (A.shape[0], B.shape[1])
+    mask_parts = _mask_parts(mask, complement, shape)
+    both_bsr = A.format == "bsr" and B.format == "bsr" and mask is None
     # SciPy's BSR product hands 1 x 1 blocks to its CSR product (B re-blocked to A's block width
     # first), which drops entries that sum to zero: those take the CSR kernel here too.
     scalar_blocks = both_bsr and A.blocksize == (1, 1) and B.blocksize[1] == 1
     if both_bsr and not scalar_blocks:
         return spgemm_bsr(A, B)
-    shape = (A.shape[0], B.shape[1])
     dtype = np.result_type(A.dtype, B.dtype)
     a_parts = csr_parts(A, "A", find_rows_sorted=B is A)
     b_parts = a_parts if B is A else csr_parts(B, "B", find_rows_sorted=True)  # A @ A: one check, one conversion
     index_dtype = index_dtype_for((a_parts, b_parts), maxval=max(*A.shape, *B.shape, len(a_parts.data), len(b_parts.data)))
 
     if dtype not in KERNEL_DTYPES:
-        return _scipy_product(A, a_parts, b_parts, shape, index_dtype, sort_indices)
+        C = _scipy_product(A, a_parts, b_parts, shape, index_dtype, sort_indices)
+        return C if mask_parts is None else _masked(C, mask_parts, complement)
 
-    indptr, indices, data = product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices)
+    indptr, indices, data = product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts, complement)
     C = csr_like(A, (data, indices, indptr), shape, sorted_indices=sort_indices)
     return C.tobsr(blocksize=(1, 1)) if scalar_blocks else C
 
 
-def product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices):
+def product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts=None, complement=False):
     """(indptr, indices, data) of the kernel's product of checked CSR parts, in ``dtype`` (a
-    kernel dtype), with ``index_dtype`` indices or int64 where nnz(C) needs them."""
+    kernel dtype), with ``index_dtype`` indices or int64 where nnz(C) needs them; masked by the
+    checked CSR parts ``mask_parts`` if given."""
     try:
-        return _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices)
+        return _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts, complement)
     except OverflowError:  # nnz(C) may not fit int32 (the product count does not): int64 indices
-        indptr, indices, data = _multiply(a_parts, b_parts, dtype, np.dtype(np.int64), sort_indices)
+        wide = np.dtype(np.int64)
+        indptr, indices, data = _multiply(a_parts, b_parts, dtype, wide, sort_indices, mask_parts, complement)
         if index_dtype == np.int32 and indptr[-1] <= np.iinfo(np.int32).max:  # it fits: SciPy's int32
             indptr, indices = indptr.astype(np.int32), indices.astype(np.int32)
         return indptr, indices, data
+
+
+def _mask_parts(mask, complement, shape):
+    """The checked CSR parts of the mask (None without one)."""
+    if mask is None:
+        if complement:
+            raise ValueError("complement=True needs a mask")
+        return None
+    require_sparse(mask, "mask")
+    if mask.shape != shape:
+        raise ValueError(f"mask has shape {mask.shape}, the product has shape {shape}")
+    return csr_parts(mask, "mask")
+
+
+def _masked(C, mask_parts, complement):
+    """CSR C with only its entries at the mask's structure (outside it, with complement)."""
+    pattern = sp.csr_array((np.ones(len(mask_parts.indices), dtype=np.int8), mask_parts.indices, mask_parts.indptr),
+                           shape=mask_parts.shape)
+    rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
+    keep = np.asarray(pattern[rows, np.array(C.indices)]).ravel() != 0
+    if complement:
+        keep = ~keep
+    indptr = np.zeros(C.shape[0] + 1, dtype=C.indptr.dtype)
+    np.cumsum(np.bincount(rows[keep], minlength=C.shape[0]), out=indptr[1:])
+    return csr_like(C, (C.data[keep], C.indices[keep], indptr), C.shape, sorted_indices=C.has_sorted_indices)
 
 
 def check_inner_dimensions(A, B):
@@ -115,10 +159,13 @@ def check_inner_dimensions(A, B):
         )
 
 
-def _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices):
+def _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts, complement):
     a = cast_csr(a_parts, dtype, index_dtype)
     b = cast_csr(b_parts, dtype, index_dtype)
-    return _core.spgemm(a, b, sort_indices=sort_indices, b_rows_sorted=b.rows_sorted)
+    mask = None
+    if mask_parts is not None:
+        mask = tuple(np.ascontiguousarray(x, dtype=index_dtype) for x in (mask_parts.indptr, mask_parts.indices))
+    return _core.spgemm(a, b, sort_indices=sort_indices, b_rows_sorted=b.rows_sorted, mask=mask, complement=complement)
 
 
 def _scipy_product(A, a_parts, b_parts, shape, index_dtype, sort_indices):

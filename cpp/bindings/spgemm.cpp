@@ -15,13 +15,20 @@ namespace {
 
 template <class I, class T>
 py::tuple spgemm_typed(const py::tuple& a_in, const py::tuple& b_in, bool sort_indices,
-                       std::optional<bool> b_rows_sorted) {
+                       std::optional<bool> b_rows_sorted, const py::object& mask_in, bool complement) {
     const auto a = csr_view<I, T>(a_in, "a");  // borrowed: the tuples keep the arrays alive
     const auto b = csr_view<I, T>(b_in, "b");
+    const spgemm::Options options{sort_indices, b_rows_sorted};
     Csr<I, T> c;
-    {
-        py::gil_scoped_release no_gil;  // no Python object is touched in here
-        c = spgemm::multiply(a, b, spgemm::Options{sort_indices, b_rows_sorted});
+    if (mask_in.is_none()) {
+        c = without_gil([&] { return spgemm::multiply(a, b, options); });
+    } else {
+        const auto mask_tuple = mask_in.cast<py::tuple>();
+        if (mask_tuple.size() != 2) throw py::value_error("mask: expected (indptr, indices)");
+        const I* indptr = vector_data<I>(mask_tuple[0], "mask indptr", a.n_rows + 1);
+        const spgemm::MaskView<I> mask{indptr, vector_data<I>(mask_tuple[1], "mask indices", indptr[a.n_rows]),
+                                       complement};
+        c = without_gil([&] { return spgemm::multiply_masked(a, b, mask, options); });
     }
     return csr_to_python(std::move(c));
 }
@@ -44,16 +51,20 @@ void spgemm_into_pattern_typed(const py::tuple& a_in, const py::tuple& b_in, con
 void bind_spgemm(py::module_& m) {
     m.def(
         "spgemm",
-        [](const py::tuple& a, const py::tuple& b, bool sort_indices, std::optional<bool> b_rows_sorted) {
+        [](const py::tuple& a, const py::tuple& b, bool sort_indices, std::optional<bool> b_rows_sorted,
+           const py::object& mask, bool complement) {
             return dispatch_index_value(a[1], a[2], [&](auto index, auto value) {
                 using I = typename decltype(index)::type;
                 using T = typename decltype(value)::type;
-                return spgemm_typed<I, T>(a, b, sort_indices, b_rows_sorted);
+                return spgemm_typed<I, T>(a, b, sort_indices, b_rows_sorted, mask, complement);
             });
         },
         py::arg("a"), py::arg("b"), py::kw_only(), py::arg("sort_indices"), py::arg("b_rows_sorted") = py::none(),
+        py::arg("mask") = py::none(), py::arg("complement") = false,
         "C = A B for CSR tuples (indptr, indices, data, shape) of one index and one value dtype.\n"
         "b_rows_sorted: whether every row of B lists its columns in non-decreasing order (None: the kernel checks).\n"
+        "mask: None, or (indptr, indices) of a checked pattern of C's shape in A's index dtype: only the entries\n"
+        "of A B there (outside it, with complement) are computed.\n"
         "Returns (indptr, indices, data). Raises OverflowError, before any work, if nnz(C) may not fit the\n"
         "index dtype (the product count, which bounds it, does not).");
 

@@ -114,6 +114,37 @@ int check_into_pattern(const RandomCsr<I, T>& a, const RandomCsr<I, T>& b) {
     return !ok;
 }
 
+// The masked product: the dense product's nonzero entries at the mask's stored entries (or,
+// with complement, elsewhere), and nothing else.
+template <class I, class T>
+int check_masked(std::mt19937_64& rng, std::int64_t m, std::int64_t k, std::int64_t n, bool complement) {
+    ++n_checks;
+    const auto a = random_csr<I, T>(rng, m, k, true);
+    const auto b = random_csr<I, T>(rng, k, n, false);
+    const auto mask = random_csr<I, T>(rng, m, n, false);
+    const auto c = pynla::spgemm::multiply_masked(a.view(), b.view(), {mask.indptr.data(), mask.indices.data(), complement});
+    std::vector<T> dense(static_cast<std::size_t>(m * n), T(0));
+    std::vector<char> inside(dense.size(), 0);
+    for (std::int64_t i = 0; i < m; ++i) {
+        for (I p = a.indptr[i]; p < a.indptr[i + 1]; ++p)
+            for (I q = b.indptr[a.indices[p]]; q < b.indptr[a.indices[p] + 1]; ++q)
+                dense[i * n + b.indices[q]] += pynla::multiply(a.data[p], b.data[q]);
+        for (I p = mask.indptr[i]; p < mask.indptr[i + 1]; ++p) inside[i * n + mask.indices[p]] = 1;
+    }
+    bool ok = true;
+    std::int64_t expected_nnz = 0;
+    for (std::size_t t = 0; t < dense.size(); ++t) {
+        if ((inside[t] != 0) == complement) dense[t] = T(0);
+        expected_nnz += dense[t] != T(0);
+    }
+    ok = c.indptr[m] == expected_nnz;
+    for (std::int64_t i = 0; i < m && ok; ++i)
+        for (I p = c.indptr[i]; p < c.indptr[i + 1]; ++p)
+            ok = ok && c.indices[p] >= 0 && c.indices[p] < n && c.data[p] == dense[i * n + c.indices[p]];
+    if (!ok) std::printf("FAIL masked m=%ld k=%ld n=%ld complement=%d\n", (long)m, (long)k, (long)n, complement);
+    return !ok;
+}
+
 // With one thread, nnz(C) is bounded by nnz(A) times B's longest row if that fits the limit, else
 // by the flops counted.
 template <class I, class T>
@@ -154,6 +185,8 @@ int check_all(std::mt19937_64& rng) {
     for (const auto& s : shapes)
         for (bool sorted_b : {true, false})
             failures += check_into_pattern(random_csr<I, T>(rng, s[0], s[1], true), random_csr<I, T>(rng, s[1], s[2], sorted_b));
+    for (const auto& s : shapes)
+        for (bool complement : {false, true}) failures += check_masked<I, T>(rng, s[0], s[1], s[2], complement);
     // Rows spanning more than the window's 2^20 columns: places found by binary search.
     const std::int64_t wide = (std::int64_t{1} << 20) + 40;
     const RandomCsr<I, T> b{2, wide, {0, 3, 5}, {0, static_cast<I>(wide - 1), 9, 5, static_cast<I>(wide - 2)},

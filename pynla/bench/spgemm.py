@@ -6,6 +6,9 @@ scipy               ``A @ B`` (SciPy's sparsetools, single-threaded): the anchor
 pynla               ``pynla.spgemm(A, B)``, sorted (canonical) output, 2 threads.
 pynla-unsorted      ``pynla.spgemm(A, B, sort_indices=False)``, 2 threads.
 pynla               the same as the first, 1 thread.
+pynla-plan          ``plan(A, B, out=C)`` of ``plan = pynla.spgemm_plan(A, B)``: the numeric phase
+                    only (the analysis and the first result are made once, untimed), 2 threads;
+                    it keeps the entries whose products cancel, as explicit zeros.
 mkl                 ``sparse_dot_mkl.dot_product_mkl(A, B, reorder_output=True)`` (sorted output),
                     2 threads (``mkl_set_num_threads``); needs ``sparse-dot-mkl`` and ``mkl``.
 mkl-unsorted        the same with ``reorder_output=False`` (its default).

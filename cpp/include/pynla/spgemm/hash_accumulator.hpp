@@ -25,15 +25,19 @@ class HashAccumulator {
 public:
     // Writes the nonzero entries of row i of A B, which has at most max_entries distinct columns,
     // all in [low, low + width) (sorted by column if asked), dropping sums that are exactly zero
-    // (as SciPy does); empties the table and returns how many entries were written.
+    // (as SciPy does); empties the table and returns how many entries were written. Only products
+    // whose column `filter` keeps are summed (column_filters.hpp).
+    template <class Filter>
     std::int64_t sum_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t max_entries,
-                         std::int64_t low, std::int64_t width, bool sort_indices, I* out_indices, T* out_values) {
+                         std::int64_t low, std::int64_t width, bool sort_indices, const Filter& filter,
+                         I* out_indices, T* out_values) {
         const Table table = reserve(max_entries);
         I* const keys = keys_.data();
         T* const values = values_.data();
         std::uint64_t* const used = used_slots_.data();
         std::int64_t n_used = 0;
         for_each_product(a, b, i, [&](I column, const T& product) {
+            if (!filter.keeps(column)) return;
             const std::uint64_t slot = table.slot_of(keys, column);
             if (keys[slot] == kEmpty) {
                 keys[slot] = column;

@@ -12,6 +12,9 @@
 // its column span when that span is narrow or densely hit (window_accumulator.hpp: banded,
 // stencil and dense rows, sorted for free), else a hash table sized to the row
 // (hash_accumulator.hpp: scattered rows of graphs and power-law matrices).
+// Masked products (multiply_masked) run the same pass with each row's products filtered by the
+// mask's row (column_filters.hpp): rows whose mask is empty make no product, and the others
+// sum only the products they keep, in accumulators sized to what they can keep.
 //
 // In:   CSR views; column indices may be unsorted and may repeat (repeats are summed).
 // Out:  no duplicate columns; sorted columns if options.sort_indices (window rows always are).
@@ -44,6 +47,7 @@
 #include "pynla/common/parallel.hpp"
 #include "pynla/common/scalar.hpp"
 #include "pynla/common/structure_check.hpp"
+#include "pynla/spgemm/column_filters.hpp"
 #include "pynla/spgemm/hash_accumulator.hpp"
 #include "pynla/spgemm/row_plans.hpp"
 #include "pynla/spgemm/rows_in_order.hpp"
@@ -80,12 +84,16 @@ struct Workspace {
     WindowAccumulator<I, T> window;
 };
 
-template <class I, class T>
+// Sums row i, which keeps at most max_entries entries, with the accumulator its plan chose.
+template <class I, class T, class Filter>
 std::int64_t sum_row(Workspace<I, T>& workspace, const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i,
-                     const RowPlan& plan, bool sort_indices, I* out_indices, T* out_values) {
+                     const RowPlan& plan, std::int64_t max_entries, bool sort_indices, const Filter& filter,
+                     I* out_indices, T* out_values) {
     if (plan.flops == 0) return 0;
-    if (plan.window) return workspace.window.sum_row(a, b, i, plan.span.low, plan.span.width, out_indices, out_values);
-    return workspace.hash.sum_row(a, b, i, plan.max_entries(), plan.span.low, plan.span.width, sort_indices,
+    if (plan.window) {
+        return workspace.window.sum_row(a, b, i, plan.span.low, plan.span.width, filter, out_indices, out_values);
+    }
+    return workspace.hash.sum_row(a, b, i, max_entries, plan.span.low, plan.span.width, sort_indices, filter,
                                   out_indices, out_values);
 }
 
@@ -95,17 +103,18 @@ std::int64_t initial_capacity(std::int64_t max_entries, const Options& options) 
     return std::min(max_entries, reservable_bytes() / static_cast<std::int64_t>(sizeof(I) + sizeof(T)));
 }
 
-}  // namespace detail
-
-template <class I, class T>
-Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options& options = {}) {
+// The product with each row's products filtered (column_filters.hpp): one filter per thread,
+// copied from `prototype`.
+template <class I, class T, class Filter>
+Csr<I, T> multiply_filtered(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options& options,
+                            const Filter& prototype) {
     static_assert(is_kernel_scalar_v<T>, "spgemm: float, double, complex<float> or complex<double>");
     PYNLA_REQUIRE(a.n_cols == b.n_rows, "spgemm: inner dimensions differ");
     PYNLA_REQUIRE(a.n_rows < std::numeric_limits<I>::max() && b.n_cols <= std::numeric_limits<I>::max(),
                   "spgemm: shape does not fit the index type");
     const std::int64_t n_rows = a.n_rows;
 
-    const detail::RowTasks tasks = detail::tasks_by_flops(a, b, std::numeric_limits<I>::max());
+    const RowTasks tasks = tasks_by_flops(a, b, std::numeric_limits<I>::max());
     const int n_threads = tasks.n_threads;
     const std::vector<std::int64_t>& bounds = tasks.bounds;
     // Past I's range C may not fit, and finding out would cost the product.
@@ -117,24 +126,50 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
                                    : *check_indices(b.indptr, b.n_rows, b.indices, b.n_cols,
                                                    threads_for(static_cast<std::int64_t>(sizeof(I)) * (b.nnz() + b.n_rows), n_threads),
                                                    true).rows_sorted;
-    const detail::RowPlanner<I, T> plan_row(a, b, b_rows_sorted);
-    std::vector<detail::Workspace<I, T>> workspaces(static_cast<std::size_t>(n_threads));
-    detail::RowsInOrder<I, T> c(n_rows, b.n_cols, detail::initial_capacity<I, T>(tasks.max_entries, options), n_threads);
+    const RowPlanner<I, T> plan_row(a, b, b_rows_sorted);
+    std::vector<Workspace<I, T>> workspaces(static_cast<std::size_t>(n_threads));
+    std::vector<Filter> filters(static_cast<std::size_t>(n_threads), prototype);
+    RowsInOrder<I, T> c(n_rows, b.n_cols, initial_capacity<I, T>(tasks.max_entries, options), n_threads);
 
     parallel_for_ordered(
         static_cast<std::int64_t>(bounds.size()) - 1, n_threads,
         [&](std::int64_t task, int thread) {
             c.begin_task(thread, task, bounds[task]);
+            Filter& filter = filters[thread];
             for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
-                const detail::RowPlan plan = plan_row(i);
-                const auto [indices, values] = c.room(thread, plan.max_entries());
+                const std::int64_t keeps_at_most = filter.begin_row(i);
+                if (keeps_at_most == 0) {  // a masked row with nothing to keep: no product is made
+                    c.end_row(thread, i, 0);
+                    continue;
+                }
+                const RowPlan plan = plan_row(i);
+                const std::int64_t max_entries = std::min(plan.max_entries(), keeps_at_most);
+                const auto [indices, values] = c.room(thread, max_entries);
                 c.end_row(thread, i,
-                          detail::sum_row(workspaces[thread], a, b, i, plan, options.sort_indices, indices, values));
+                          sum_row(workspaces[thread], a, b, i, plan, max_entries, options.sort_indices, filter,
+                                  indices, values));
+                filter.end_row(i);
             }
         },
         [&](std::int64_t task, int thread) { c.commit(thread, task); },
         [&](std::int64_t, int thread) { c.finish(thread); });
     return c.result();
+}
+
+}  // namespace detail
+
+template <class I, class T>
+Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options& options = {}) {
+    return detail::multiply_filtered(a, b, options, detail::EveryColumn{});
+}
+
+// The masked product C<M> = A B: only the entries of A B at the stored entries of M's rows (or,
+// with mask.complement, outside them). M has A's rows and B's columns; its indices must be in
+// range (the caller checks). Entries and values are those of A B there, bit for bit.
+template <class I, class T>
+Csr<I, T> multiply_masked(const CsrView<I, T>& a, const CsrView<I, T>& b, const MaskView<I>& mask,
+                          const Options& options = {}) {
+    return detail::multiply_filtered(a, b, options, detail::MaskColumns<I>(mask, b.n_cols));
 }
 
 }  // namespace pynla::spgemm

@@ -24,13 +24,16 @@ template <class I, class T>
 class WindowAccumulator {
 public:
     // Writes the nonzero entries of row i of A B, whose columns all lie in [low, low + width), in
-    // column order, dropping sums that are exactly zero (as SciPy does); returns how many.
+    // column order, dropping sums that are exactly zero (as SciPy does); returns how many. Only
+    // products whose column `filter` keeps are summed (column_filters.hpp).
+    template <class Filter>
     std::int64_t sum_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t low,
-                         std::int64_t width, I* out_indices, T* out_values) {
+                         std::int64_t width, const Filter& filter, I* out_indices, T* out_values) {
         reserve(width);
         T* const sums = sums_.data();
         std::uint64_t* const touched = touched_.data();
         for_each_product(a, b, i, [&](I column, const T& product) {
+            if (!filter.keeps(column)) return;
             const auto offset = static_cast<std::uint64_t>(column - low);
             sums[offset] += product;  // zero before the row's first touch: SciPy's bits
             touched[offset >> 6] |= std::uint64_t{1} << (offset & 63);
