@@ -135,3 +135,41 @@ class SpGEMMPlan:
         return _timed.interleaved_ratio(lambda: pynla.spgemm(A, B), self.numeric)
 
     track_ratio.unit = "fresh pynla.spgemm time / time"
+
+
+GRAPHS = {
+    "rmat-s13-ef10": lambda: matrices.rmat_square(13),
+    "graph500-s12-ef16": lambda: matrices.graph500(12),
+}
+
+
+class TriangleCount:
+    """Masked products: triangles counted as ``pynla.spgemm(L, L, mask=L).sum()`` (L the strict
+    lower triangle of the undirected graph), against SciPy's ``(L @ L).multiply(L).sum()``.
+    track_ratio: SciPy's time over pynla's, in turns in one process."""
+
+    params = [list(GRAPHS), [1, 2]]
+    param_names = ["graph", "threads"]
+    timeout = 120
+    repeat = (3, 10, 10.0)
+
+    def setup(self, graph, threads):
+        from pynla.bench.spgemm_masked import lower_triangle
+
+        self.L = lower_triangle(GRAPHS[graph]())
+        pynla.set_num_threads(threads)
+        assert self.masked() == self.scipy(), f"pynla's triangle count disagrees with SciPy's on {graph}"
+
+    def masked(self):
+        return pynla.spgemm(self.L, self.L, mask=self.L).sum()
+
+    def scipy(self):
+        return (self.L @ self.L).multiply(self.L).sum()
+
+    def time_masked(self, graph, threads):
+        self.masked()
+
+    def track_ratio(self, graph, threads):
+        return _timed.interleaved_ratio(self.scipy, self.masked)
+
+    track_ratio.unit = "SciPy time / time"
