@@ -143,7 +143,7 @@ def _masked(C, mask_parts, complement):
     pattern = sp.csr_array((np.ones(len(mask_parts.indices), dtype=np.int8), mask_parts.indices, mask_parts.indptr),
                            shape=mask_parts.shape)
     rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
-    keep = np.asarray(pattern[rows, np.array(C.indices)]).ravel() != 0
+    keep = values_at(pattern, rows, C.indices) != 0
     if complement:
         keep = ~keep
     indptr = np.zeros(C.shape[0] + 1, dtype=C.indptr.dtype)
@@ -157,6 +157,14 @@ def check_inner_dimensions(A, B):
         raise ValueError(
             f"matmul: dimension mismatch with signature (n,k={A.shape[1]}),(k={B.shape[0]},m)->(n,m)"
         )
+
+
+def values_at(M, rows, columns):
+    """M's values at the places (rows[t], columns[t]), zero where M has no entry: a 1-D array."""
+    if len(rows) == 0:  # SciPy's indexing returns a sparse array for no places
+        return np.zeros(0, dtype=M.dtype)
+    # Copies: SciPy's indexing sets flags that arrays owned by the core (by a capsule) refuse.
+    return np.asarray(sp.csr_array(M)[np.array(rows), np.array(columns)]).ravel()
 
 
 def _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts, complement):

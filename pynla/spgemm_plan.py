@@ -5,7 +5,7 @@ import scipy.sparse as sp
 
 from pynla import _core
 from pynla._validation import KERNEL_DTYPES, CsrInput, csr_like, csr_parts, index_dtype_for, require_sparse
-from pynla.spgemm import check_inner_dimensions, product_arrays
+from pynla.spgemm import check_inner_dimensions, product_arrays, values_at
 
 __all__ = ["SpgemmPlan", "spgemm_plan"]
 
@@ -177,8 +177,7 @@ class SpgemmPlan:
         a = sp.csr_array((a_data, self._a_indices, self._a_indptr), shape=self._a_shape)
         b = sp.csr_array((b_data, self._b_indices, self._b_indptr), shape=self._b_shape)
         rows = np.repeat(np.arange(self.shape[0]), np.diff(self._c_indptr))
-        # A copy: SciPy's indexing sets flags that the core's arrays (owned by a capsule) refuse.
-        return (a @ b)[rows, np.array(self._c_indices)]
+        return values_at(a @ b, rows, self._c_indices)
 
 
 def _pattern(parts, dtype):

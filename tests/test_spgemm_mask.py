@@ -106,10 +106,11 @@ def test_bsr_inputs_give_csr(rng):
     assert_same_product(C, masked_reference(A, B, mask))
 
 
+@pytest.mark.parametrize("inner", [15, 0], ids=["15", "empty-product"])
 @pytest.mark.parametrize("dtype", SCIPY_PATH_DTYPES)
-def test_other_dtypes_give_scipys_answer(rng, dtype):
-    A = random_csr(rng, (20, 15), 0.3, dtype)
-    B = random_csr(rng, (15, 25), 0.3, dtype)
+def test_other_dtypes_give_scipys_answer(rng, dtype, inner):
+    A = random_csr(rng, (20, inner), 0.3, dtype)
+    B = random_csr(rng, (inner, 25), 0.3, dtype)
     mask = random_csr(rng, (20, 25), 0.3)
     for complement in (False, True):
         C = pynla.spgemm(A, B, mask=mask, complement=complement)

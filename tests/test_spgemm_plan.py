@@ -90,10 +90,11 @@ def test_cancelled_entries_stay_as_zeros(rng, dtype):
     assert np.count_nonzero(C.data == 0) > 0, "no entry cancelled: the test lost its point"
 
 
+@pytest.mark.parametrize("inner", [15, 0], ids=["15", "empty-product"])
 @pytest.mark.parametrize("dtype", SCIPY_PATH_DTYPES)
-def test_other_dtypes_give_scipys_values(rng, dtype):
-    A = random_csr(rng, (20, 15), 0.3, dtype)
-    B = random_csr(rng, (15, 25), 0.3, dtype)
+def test_other_dtypes_give_scipys_values(rng, dtype, inner):
+    A = random_csr(rng, (20, inner), 0.3, dtype)
+    B = random_csr(rng, (inner, 25), 0.3, dtype)
     C = pynla.spgemm_plan(A, B)(A, B)
     expected = A @ B
     assert C.dtype == expected.dtype
