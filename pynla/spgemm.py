@@ -5,12 +5,21 @@ import scipy.sparse as sp
 
 from pynla import _core
 from pynla.block import spgemm_bsr
-from pynla._validation import KERNEL_DTYPES, cast_csr, csr_like, csr_parts, index_dtype_for, require_sparse
+from pynla._semirings import SEMIRINGS, semiring_dtypes, semiring_operand, semiring_result
+from pynla._validation import (
+    KERNEL_DTYPES,
+    cast_csr,
+    check_choice,
+    csr_like,
+    csr_parts,
+    index_dtype_for,
+    require_sparse,
+)
 
 __all__ = ["spgemm"]
 
 
-def spgemm(A, B, *, sort_indices=True, mask=None, complement=False):
+def spgemm(A, B, *, sort_indices=True, mask=None, complement=False, semiring="plus_times"):
     """Multiply two sparse matrices: ``C = A @ B``, multithreaded, optionally masked.
 
     Computes the product row by row (Gustavson's algorithm), each row in a per-thread dense
@@ -39,6 +48,23 @@ def spgemm(A, B, *, sort_indices=True, mask=None, complement=False):
         lower triangle), k-truss support and sampled products.
     complement : bool, optional
         With ``mask``: compute the entries of ``A @ B`` outside the mask's structure instead.
+    semiring : str, optional
+        How products are made and added (GraphBLAS's semirings, as a template parameter of the
+        C++ kernel):
+
+        - ``"plus_times"`` (default): SciPy's ``A @ B``.
+        - ``"min_plus"``: ``C[i, j] = min_k A[i, k] + B[k, j]`` (shortest two-edge paths).
+        - ``"max_plus"``: ``max_k A[i, k] + B[k, j]`` (longest paths).
+        - ``"max_times"``: ``max_k A[i, k] * B[k, j]`` (most reliable paths).
+        - ``"or_and"``: ``any_k A[i, k] and B[k, j]`` on bool matrices (reachability).
+        - ``"plus_pair"``: the number of k with both A[i, k] and B[k, j] stored (common
+          neighbours); values are not read, the counts are float64.
+
+        The minimum and maximum ignore NaN products (as ``fmin``/``fmax``). Over every semiring
+        but plus_times, k runs over stored entries only (explicit zeros are edges), and C has an
+        entry wherever some product reaches it, whatever its value; repeated entries of A or B
+        are summed first. min_plus, max_plus and max_times take float32 and float64 (integers are
+        computed in float64, exact below 2**53, and returned in their dtype).
 
     Returns
     -------
@@ -55,10 +81,12 @@ def spgemm(A, B, *, sort_indices=True, mask=None, complement=False):
     Raises
     ------
     TypeError
-        If A or B is not a SciPy sparse array or matrix (a dense array or LinearOperator).
+        If A or B is not a SciPy sparse array or matrix (a dense array or LinearOperator), or the
+        semiring does not take their dtypes (or_and on non-bool matrices, min_plus on complex).
     ValueError
         If the inner dimensions differ, an input has malformed CSR structure, the mask's shape
-        is not the product's, or ``complement`` is given without a mask.
+        is not the product's, ``complement`` is given without a mask, or the semiring is not one
+        of the above.
     MemoryError
         If the product cannot be allocated.
 
@@ -86,13 +114,24 @@ def spgemm(A, B, *, sort_indices=True, mask=None, complement=False):
     >>> pynla.spgemm(A, B, mask=sp.eye_array(2)).toarray()
     array([[10.,  0.],
            [ 0.,  0.]])
+
+    Shortest two-edge paths (min-plus): D[0, 1] = min(1 + 1, 2 + 6), and D has no entry
+    [1, 1], as no k has both A[1, k] and B[k, 1] stored:
+
+    >>> D = pynla.spgemm(A, B, semiring="min_plus")
+    >>> D.toarray()
+    array([[7., 2.],
+           [7., 0.]])
+    >>> D.nnz
+    3
     """
     require_sparse(A, "A")
     require_sparse(B, "B")
     check_inner_dimensions(A, B)
+    check_choice(semiring, "semiring", SEMIRINGS)
     shape = (A.shape[0], B.shape[1])
     mask_parts = _mask_parts(mask, complement, shape)
-    both_bsr = A.format == "bsr" and B.format == "bsr" and mask is None
+    both_bsr = A.format == "bsr" and B.format == "bsr" and mask is None and semiring == "plus_times"
     # SciPy's BSR product hands 1 x 1 blocks to its CSR product (B re-blocked to A's block width
     # first), which drops entries that sum to zero: those take the CSR kernel here too.
     scalar_blocks = both_bsr and A.blocksize == (1, 1) and B.blocksize[1] == 1
@@ -103,24 +142,32 @@ def spgemm(A, B, *, sort_indices=True, mask=None, complement=False):
     b_parts = a_parts if B is A else csr_parts(B, "B", find_rows_sorted=True)  # A @ A: one check, one conversion
     index_dtype = index_dtype_for((a_parts, b_parts), maxval=max(*A.shape, *B.shape, len(a_parts.data), len(b_parts.data)))
 
+    masking = (mask_parts, complement)
+    if semiring != "plus_times":
+        kernel_dtype, result_dtype = semiring_dtypes(semiring, A.dtype, B.dtype)
+        a, b = (semiring_operand(parts, semiring, kernel_dtype) for parts in (a_parts, b_parts))
+        indptr, indices, data = product_arrays(a, b, kernel_dtype, index_dtype, sort_indices, *masking, semiring)
+        return csr_like(A, (semiring_result(data, kernel_dtype, result_dtype), indices, indptr), shape,
+                        sorted_indices=sort_indices)
     if dtype not in KERNEL_DTYPES:
         C = _scipy_product(A, a_parts, b_parts, shape, index_dtype, sort_indices)
         return C if mask_parts is None else _masked(C, mask_parts, complement)
 
-    indptr, indices, data = product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts, complement)
+    indptr, indices, data = product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices, *masking)
     C = csr_like(A, (data, indices, indptr), shape, sorted_indices=sort_indices)
     return C.tobsr(blocksize=(1, 1)) if scalar_blocks else C
 
 
-def product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts=None, complement=False):
+def product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts=None, complement=False,
+                   semiring="plus_times"):
     """(indptr, indices, data) of the kernel's product of checked CSR parts, in ``dtype`` (a
-    kernel dtype), with ``index_dtype`` indices or int64 where nnz(C) needs them; masked by the
-    checked CSR parts ``mask_parts`` if given."""
+    dtype the semiring's kernel takes), with ``index_dtype`` indices or int64 where nnz(C) needs
+    them; masked by the checked CSR parts ``mask_parts`` if given."""
+    options = (sort_indices, mask_parts, complement, semiring)
     try:
-        return _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts, complement)
+        return _multiply(a_parts, b_parts, dtype, index_dtype, *options)
     except OverflowError:  # nnz(C) may not fit int32 (the product count does not): int64 indices
-        wide = np.dtype(np.int64)
-        indptr, indices, data = _multiply(a_parts, b_parts, dtype, wide, sort_indices, mask_parts, complement)
+        indptr, indices, data = _multiply(a_parts, b_parts, dtype, np.dtype(np.int64), *options)
         if index_dtype == np.int32 and indptr[-1] <= np.iinfo(np.int32).max:  # it fits: SciPy's int32
             indptr, indices = indptr.astype(np.int32), indices.astype(np.int32)
         return indptr, indices, data
@@ -167,13 +214,14 @@ def values_at(M, rows, columns):
     return np.asarray(sp.csr_array(M)[np.array(rows), np.array(columns)]).ravel()
 
 
-def _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts, complement):
+def _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts, complement, semiring):
     a = cast_csr(a_parts, dtype, index_dtype)
     b = cast_csr(b_parts, dtype, index_dtype)
     mask = None
     if mask_parts is not None:
         mask = tuple(np.ascontiguousarray(x, dtype=index_dtype) for x in (mask_parts.indptr, mask_parts.indices))
-    return _core.spgemm(a, b, sort_indices=sort_indices, b_rows_sorted=b.rows_sorted, mask=mask, complement=complement)
+    return _core.spgemm(a, b, sort_indices=sort_indices, b_rows_sorted=b.rows_sorted, mask=mask, complement=complement,
+                        semiring=semiring)
 
 
 def _scipy_product(A, a_parts, b_parts, shape, index_dtype, sort_indices):

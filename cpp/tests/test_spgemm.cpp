@@ -9,6 +9,7 @@
 #include <limits>
 #include <optional>
 #include <random>
+#include <type_traits>
 #include <vector>
 
 #include "pynla/spgemm/multiply.hpp"
@@ -145,6 +146,37 @@ int check_masked(std::mt19937_64& rng, std::int64_t m, std::int64_t k, std::int6
     return !ok;
 }
 
+// A product over semiring S (not plus_times): an entry wherever some product reaches, with the
+// semiring's sum of the products in A's and B's order (exact: min, max and or are exact, and
+// the values are small integers).
+template <class S, class I, class T>
+int check_semiring(std::mt19937_64& rng, std::int64_t m, std::int64_t k, std::int64_t n, bool sorted_b) {
+    ++n_checks;
+    auto a = random_csr<I, T>(rng, m, k, true);
+    auto b = random_csr<I, T>(rng, k, n, sorted_b);
+    for (auto* values : {&a.data, &b.data})
+        for (T& x : *values) x = std::is_same_v<T, std::uint8_t> ? T(rng() % 2) : x;
+    const auto c = pynla::spgemm::multiply<S>(a.view(), b.view());
+    std::vector<T> dense(static_cast<std::size_t>(m * n), S::template identity<T>());
+    std::vector<char> reached(dense.size(), 0);
+    for (std::int64_t i = 0; i < m; ++i)
+        for (I p = a.indptr[i]; p < a.indptr[i + 1]; ++p)
+            for (I q = b.indptr[a.indices[p]]; q < b.indptr[a.indices[p] + 1]; ++q) {
+                const std::size_t at = static_cast<std::size_t>(i * n + b.indices[q]);
+                dense[at] = S::add(dense[at], S::multiply(a.data[p], b.data[q]));
+                reached[at] = 1;
+            }
+    std::int64_t expected_nnz = 0;
+    for (const char r : reached) expected_nnz += r;
+    bool ok = c.indptr[m] == expected_nnz;
+    for (std::int64_t i = 0; i < m && ok; ++i)
+        for (I p = c.indptr[i]; p < c.indptr[i + 1]; ++p)
+            ok = ok && c.indices[p] >= 0 && c.indices[p] < n && reached[i * n + c.indices[p]] &&
+                 c.data[p] == dense[i * n + c.indices[p]];
+    if (!ok) std::printf("FAIL semiring m=%ld k=%ld n=%ld sorted_b=%d\n", (long)m, (long)k, (long)n, sorted_b);
+    return !ok;
+}
+
 // With one thread, nnz(C) is bounded by nnz(A) times B's longest row if that fits the limit, else
 // by the flops counted.
 template <class I, class T>
@@ -192,6 +224,17 @@ int check_all(std::mt19937_64& rng) {
     const RandomCsr<I, T> b{2, wide, {0, 3, 5}, {0, static_cast<I>(wide - 1), 9, 5, static_cast<I>(wide - 2)},
                             {T(1), T(2), T(-1), T(3), T(1)}};
     failures += check_into_pattern(random_csr<I, T>(rng, 4, 2, true), b);
+    if constexpr (std::is_same_v<T, double> || std::is_same_v<T, float>) {
+        for (const auto& s : shapes)
+            for (bool sorted_b : {true, false}) {
+                failures += check_semiring<pynla::spgemm::MinPlus, I, T>(rng, s[0], s[1], s[2], sorted_b);
+                failures += check_semiring<pynla::spgemm::MaxTimes, I, T>(rng, s[0], s[1], s[2], sorted_b);
+                if constexpr (std::is_same_v<T, double>) {
+                    failures += check_semiring<pynla::spgemm::PlusPair, I, T>(rng, s[0], s[1], s[2], sorted_b);
+                    failures += check_semiring<pynla::spgemm::OrAnd, I, std::uint8_t>(rng, s[0], s[1], s[2], sorted_b);
+                }
+            }
+    }
     return failures + check_one_task_bound<I, T>(rng);
 }
 

@@ -20,13 +20,14 @@
 
 namespace pynla::spgemm::detail {
 
-template <class I, class T>
+template <class I, class T, class S = PlusTimes>
 class HashAccumulator {
 public:
-    // Writes the nonzero entries of row i of A B, which has at most max_entries distinct columns,
-    // all in [low, low + width) (sorted by column if asked), dropping sums that are exactly zero
-    // (as SciPy does); empties the table and returns how many entries were written. Only products
-    // whose column `filter` keeps are summed (column_filters.hpp).
+    // Writes the entries of row i of A B over semiring S, which has at most max_entries distinct
+    // columns, all in [low, low + width) (sorted by column if asked), leaving out those S drops
+    // (plus_times: sums exactly zero, as SciPy does); empties the table and returns how many
+    // entries were written. Only products whose column `filter` keeps are summed
+    // (column_filters.hpp).
     template <class Filter>
     std::int64_t sum_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t max_entries,
                          std::int64_t low, std::int64_t width, bool sort_indices, const Filter& filter,
@@ -36,15 +37,16 @@ public:
         T* const values = values_.data();
         std::uint64_t* const used = used_slots_.data();
         std::int64_t n_used = 0;
-        for_each_product(a, b, i, [&](I column, const T& product) {
+        for_each_product<S>(a, b, i, [&](I column, const T& product) {
             if (!filter.keeps(column)) return;
             const std::uint64_t slot = table.slot_of(keys, column);
             if (keys[slot] == kEmpty) {
                 keys[slot] = column;
-                values[slot] = T(0) + product;  // sums start at zero, as SciPy's: -0.0 becomes +0.0
+                // Sums start at the identity, as SciPy's at zero (plus_times: -0.0 becomes +0.0).
+                values[slot] = S::add(S::template identity<T>(), product);
                 used[n_used++] = slot;
             } else {
-                values[slot] += product;
+                values[slot] = S::add(values[slot], product);
             }
         });
         if (sort_indices && ColumnBitmap::pays_off(n_used, width)) {
@@ -56,7 +58,7 @@ public:
             keys[used[t]] = kEmpty;
         }
         if (sort_indices) sort_by_column(first, first + n_used);
-        return write_nonzeros(first, first + n_used, out_indices, out_values);
+        return write_kept<S>(first, first + n_used, out_indices, out_values);
     }
 
 private:
@@ -74,7 +76,7 @@ private:
         }
     };
 
-    // Writes the table's nonzero entries in column order: the columns are marked in a bitmap
+    // Writes the table's kept entries in column order: the columns are marked in a bitmap
     // over [low, low + width) and walked, each value found again by its key. Empties the table.
     std::int64_t write_through_bitmap(const Table& table, std::int64_t n_used, std::int64_t low, std::int64_t width,
                                       I* out_indices, T* out_values) {
@@ -89,7 +91,7 @@ private:
             const std::uint64_t slot = table.slot_of(keys, column);
             out_indices[written] = column;
             out_values[written] = values[slot];
-            written += is_nonzero(values[slot]);
+            written += keeps_sum<S>(values[slot]);
         });
         for (std::int64_t t = 0; t < n_used; ++t) keys[used[t]] = kEmpty;
         return written;

@@ -14,7 +14,8 @@
 // (hash_accumulator.hpp: scattered rows of graphs and power-law matrices).
 // Masked products (multiply_masked) run the same pass with each row's products filtered by the
 // mask's row (column_filters.hpp): rows whose mask is empty make no product, and the others
-// sum only the products they keep, in accumulators sized to what they can keep.
+// sum only the products they keep, in accumulators sized to what they can keep. Other semirings
+// than SciPy's plus-times (min-plus, or-and, ...: semirings.hpp) are a template parameter.
 //
 // In:   CSR views; column indices may be unsorted and may repeat (repeats are summed).
 // Out:  no duplicate columns; sorted columns if options.sort_indices (window rows always are).
@@ -51,6 +52,7 @@
 #include "pynla/spgemm/hash_accumulator.hpp"
 #include "pynla/spgemm/row_plans.hpp"
 #include "pynla/spgemm/rows_in_order.hpp"
+#include "pynla/spgemm/semirings.hpp"
 #include "pynla/spgemm/window_accumulator.hpp"
 
 namespace pynla::spgemm {
@@ -78,15 +80,15 @@ inline std::int64_t reservable_bytes() {
     return std::int64_t{1} << 30;
 }
 
-template <class I, class T>
+template <class I, class T, class S>
 struct Workspace {
-    HashAccumulator<I, T> hash;
-    WindowAccumulator<I, T> window;
+    HashAccumulator<I, T, S> hash;
+    WindowAccumulator<I, T, S> window;
 };
 
 // Sums row i, which keeps at most max_entries entries, with the accumulator its plan chose.
-template <class I, class T, class Filter>
-std::int64_t sum_row(Workspace<I, T>& workspace, const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i,
+template <class I, class T, class S, class Filter>
+std::int64_t sum_row(Workspace<I, T, S>& workspace, const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i,
                      const RowPlan& plan, std::int64_t max_entries, bool sort_indices, const Filter& filter,
                      I* out_indices, T* out_values) {
     if (plan.flops == 0) return 0;
@@ -103,12 +105,12 @@ std::int64_t initial_capacity(std::int64_t max_entries, const Options& options) 
     return std::min(max_entries, reservable_bytes() / static_cast<std::int64_t>(sizeof(I) + sizeof(T)));
 }
 
-// The product with each row's products filtered (column_filters.hpp): one filter per thread,
-// copied from `prototype`.
-template <class I, class T, class Filter>
+// The product over semiring S with each row's products filtered (column_filters.hpp): one filter
+// per thread, copied from `prototype`.
+template <class S, class I, class T, class Filter>
 Csr<I, T> multiply_filtered(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options& options,
                             const Filter& prototype) {
-    static_assert(is_kernel_scalar_v<T>, "spgemm: float, double, complex<float> or complex<double>");
+    static_assert(S::template kTakes<T>, "spgemm: a value type the semiring does not take");
     PYNLA_REQUIRE(a.n_cols == b.n_rows, "spgemm: inner dimensions differ");
     PYNLA_REQUIRE(a.n_rows < std::numeric_limits<I>::max() && b.n_cols <= std::numeric_limits<I>::max(),
                   "spgemm: shape does not fit the index type");
@@ -127,7 +129,7 @@ Csr<I, T> multiply_filtered(const CsrView<I, T>& a, const CsrView<I, T>& b, cons
                                                    threads_for(static_cast<std::int64_t>(sizeof(I)) * (b.nnz() + b.n_rows), n_threads),
                                                    true).rows_sorted;
     const RowPlanner<I, T> plan_row(a, b, b_rows_sorted);
-    std::vector<Workspace<I, T>> workspaces(static_cast<std::size_t>(n_threads));
+    std::vector<Workspace<I, T, S>> workspaces(static_cast<std::size_t>(n_threads));
     std::vector<Filter> filters(static_cast<std::size_t>(n_threads), prototype);
     RowsInOrder<I, T> c(n_rows, b.n_cols, initial_capacity<I, T>(tasks.max_entries, options), n_threads);
 
@@ -158,18 +160,19 @@ Csr<I, T> multiply_filtered(const CsrView<I, T>& a, const CsrView<I, T>& b, cons
 
 }  // namespace detail
 
-template <class I, class T>
+// C = A B over semiring S (semirings.hpp; SciPy's product by default).
+template <class S = PlusTimes, class I, class T>
 Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options& options = {}) {
-    return detail::multiply_filtered(a, b, options, detail::EveryColumn{});
+    return detail::multiply_filtered<S>(a, b, options, detail::EveryColumn{});
 }
 
 // The masked product C<M> = A B: only the entries of A B at the stored entries of M's rows (or,
 // with mask.complement, outside them). M has A's rows and B's columns; its indices must be in
 // range (the caller checks). Entries and values are those of A B there, bit for bit.
-template <class I, class T>
+template <class S = PlusTimes, class I, class T>
 Csr<I, T> multiply_masked(const CsrView<I, T>& a, const CsrView<I, T>& b, const MaskView<I>& mask,
                           const Options& options = {}) {
-    return detail::multiply_filtered(a, b, options, detail::MaskColumns<I>(mask, b.n_cols));
+    return detail::multiply_filtered<S>(a, b, options, detail::MaskColumns<I>(mask, b.n_cols));
 }
 
 }  // namespace pynla::spgemm

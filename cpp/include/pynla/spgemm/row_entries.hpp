@@ -1,5 +1,5 @@
 // Writing one finished row of C from a hash accumulator: entries (column, value) are copied out, in column order if
-// asked, and entries whose value is exactly zero are dropped, as SciPy's csr_matmat does.
+// asked, and entries the semiring drops (plus_times: sums exactly zero, as SciPy's csr_matmat) are left out.
 #pragma once
 
 #include <algorithm>
@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "pynla/common/scalar.hpp"
+#include "pynla/spgemm/semirings.hpp"
 
 namespace pynla::spgemm::detail {
 
@@ -31,15 +32,15 @@ void sort_by_column(Entry<I, T>* first, Entry<I, T>* last) {
     }
 }
 
-// Copies entries to out_indices/out_values, skipping exact zeros. Returns how many were kept;
-// the slots out_indices[0, last - first) may all be written.
-template <class I, class T>
-std::int64_t write_nonzeros(const Entry<I, T>* first, const Entry<I, T>* last, I* out_indices, T* out_values) {
+// Copies the entries semiring S keeps (plus_times: the nonzero ones) to out_indices/out_values.
+// Returns how many were kept; the slots out_indices[0, last - first) may all be written.
+template <class S, class I, class T>
+std::int64_t write_kept(const Entry<I, T>* first, const Entry<I, T>* last, I* out_indices, T* out_values) {
     std::int64_t written = 0;
     for (const auto* e = first; e < last; ++e) {
         out_indices[written] = e->column;
         out_values[written] = e->value;
-        written += is_nonzero(e->value);  // a zero is overwritten by the next entry, or left past the end
+        written += keeps_sum<S>(e->value);  // a dropped entry is overwritten by the next, or left past the end
     }
     return written;
 }
