@@ -154,7 +154,7 @@ class TriangleCount:
     repeat = (3, 10, 10.0)
 
     def setup(self, graph, threads):
-        from pynla.bench.spgemm_masked import lower_triangle
+        from pynla.bench.spgemm_graphs import lower_triangle
 
         self.L = lower_triangle(GRAPHS[graph]())
         pynla.set_num_threads(threads)
@@ -173,3 +173,33 @@ class TriangleCount:
         return _timed.interleaved_ratio(self.scipy, self.masked)
 
     track_ratio.unit = "SciPy time / time"
+
+
+class Semirings:
+    """``pynla.spgemm(A, A, semiring=...)`` on an R-MAT graph (SciPy has no such products but
+    plus_times, and or_and as its bool product). track_ratio: SciPy's plus_times product of the
+    same matrix over pynla's semiring product, in turns in one process (a semiring costs about
+    what the plain product costs)."""
+
+    params = [["min_plus", "max_times", "or_and", "plus_pair"], [1, 2]]
+    param_names = ["semiring", "threads"]
+    timeout = 120
+
+    def setup(self, semiring, threads):
+        A = matrices.rmat_square(13)
+        self.A = A.astype(bool) if semiring == "or_and" else A
+        self.plain = A
+        self.semiring = semiring
+        pynla.set_num_threads(threads)
+
+    def product(self):
+        return pynla.spgemm(self.A, self.A, semiring=self.semiring)
+
+    def time_product(self, semiring, threads):
+        self.product()
+
+    def track_ratio(self, semiring, threads):
+        plain = self.plain
+        return _timed.interleaved_ratio(lambda: plain @ plain, self.product)
+
+    track_ratio.unit = "SciPy plus_times time / time"
