@@ -22,6 +22,7 @@ from pynla.sequences import SequenceResult, solve_sequence, sort_systems
 from pynla.sketch import SRHT, CountSketch, GaussianSketch, SparseSignSketch
 from pynla.spgemm import spgemm
 from pynla.spgemm_plan import SpgemmPlan, spgemm_plan
+from pynla.spgemm_symmetric import spgemm_aat, spgemm_ata
 from pynla.svd_update import IncrementalSVD, TruncatedSVDOperator
 from pynla.tall import qr
 
@@ -63,6 +64,8 @@ __all__ = [
     "solve_sequence",
     "sort_systems",
     "spgemm",
+    "spgemm_aat",
+    "spgemm_ata",
     "spgemm_plan",
     "to_bsr",
 ]

@@ -159,11 +159,12 @@ def spgemm(A, B, *, sort_indices=True, mask=None, complement=False, semiring="pl
 
 
 def product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts=None, complement=False,
-                   semiring="plus_times"):
+                   semiring="plus_times", upper=False):
     """(indptr, indices, data) of the kernel's product of checked CSR parts, in ``dtype`` (a
     dtype the semiring's kernel takes), with ``index_dtype`` indices or int64 where nnz(C) needs
-    them; masked by the checked CSR parts ``mask_parts`` if given."""
-    options = (sort_indices, mask_parts, complement, semiring)
+    them; masked by the checked CSR parts ``mask_parts`` if given, or only its upper triangle
+    (column >= row) if ``upper``."""
+    options = (sort_indices, mask_parts, complement, semiring, upper)
     try:
         return _multiply(a_parts, b_parts, dtype, index_dtype, *options)
     except OverflowError:  # nnz(C) may not fit int32 (the product count does not): int64 indices
@@ -214,14 +215,14 @@ def values_at(M, rows, columns):
     return np.asarray(sp.csr_array(M)[np.array(rows), np.array(columns)]).ravel()
 
 
-def _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts, complement, semiring):
+def _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts, complement, semiring, upper):
     a = cast_csr(a_parts, dtype, index_dtype)
     b = cast_csr(b_parts, dtype, index_dtype)
     mask = None
     if mask_parts is not None:
         mask = tuple(np.ascontiguousarray(x, dtype=index_dtype) for x in (mask_parts.indptr, mask_parts.indices))
     return _core.spgemm(a, b, sort_indices=sort_indices, b_rows_sorted=b.rows_sorted, mask=mask, complement=complement,
-                        semiring=semiring)
+                        semiring=semiring, upper=upper)
 
 
 def _scipy_product(A, a_parts, b_parts, shape, index_dtype, sort_indices):

@@ -9,6 +9,8 @@ import pynla
 PUBLIC = [
     pynla.spgemm,
     pynla.spgemm_plan,
+    pynla.spgemm_aat,
+    pynla.spgemm_ata,
     pynla.set_num_threads,
     pynla.get_num_threads,
     pynla.release_cached_memory,

@@ -203,3 +203,34 @@ class Semirings:
         return _timed.interleaved_ratio(lambda: plain @ plain, self.product)
 
     track_ratio.unit = "SciPy plus_times time / time"
+
+
+class SymmetricProducts:
+    """``pynla.spgemm_aat(A, upper=...)`` against SciPy's ``A @ A.T`` (the whole product: SciPy
+    has no triangle-only one). track_ratio: SciPy's time over pynla's, in turns in one process."""
+
+    params = [["rmat-2^14x2^12", "random-20000x50000-20/row"], [False, True], [1, 2]]
+    param_names = ["matrix", "upper", "threads"]
+    timeout = 120
+
+    def setup(self, matrix, upper, threads):
+        import scipy.sparse as sp
+
+        if matrix.startswith("rmat"):
+            self.A = matrices.rmat_rectangular(14, 12)
+        else:
+            self.A = sp.random_array((20000, 50000), density=4e-4, format="csr", rng=20261206)
+        self.upper = upper
+        pynla.set_num_threads(threads)
+
+    def product(self):
+        return pynla.spgemm_aat(self.A, upper=self.upper)
+
+    def time_aat(self, matrix, upper, threads):
+        self.product()
+
+    def track_ratio(self, matrix, upper, threads):
+        A = self.A
+        return _timed.interleaved_ratio(lambda: A @ A.T, self.product)
+
+    track_ratio.unit = "SciPy A @ A.T time / time"

@@ -17,12 +17,15 @@ namespace {
 
 template <class S, class I, class T>
 py::tuple spgemm_typed(const py::tuple& a_in, const py::tuple& b_in, bool sort_indices,
-                       std::optional<bool> b_rows_sorted, const py::object& mask_in, bool complement) {
+                       std::optional<bool> b_rows_sorted, const py::object& mask_in, bool complement, bool upper) {
     const auto a = csr_view<I, T>(a_in, "a");  // borrowed: the tuples keep the arrays alive
     const auto b = csr_view<I, T>(b_in, "b");
     const spgemm::Options options{sort_indices, b_rows_sorted};
     Csr<I, T> c;
-    if (mask_in.is_none()) {
+    if (upper) {
+        if (!mask_in.is_none()) throw py::value_error("spgemm: a mask or the upper triangle, not both");
+        c = without_gil([&] { return spgemm::multiply_upper<S>(a, b, options); });
+    } else if (mask_in.is_none()) {
         c = without_gil([&] { return spgemm::multiply<S>(a, b, options); });
     } else {
         const auto mask_tuple = mask_in.cast<py::tuple>();
@@ -79,14 +82,14 @@ void bind_spgemm(py::module_& m) {
     m.def(
         "spgemm",
         [](const py::tuple& a, const py::tuple& b, bool sort_indices, std::optional<bool> b_rows_sorted,
-           const py::object& mask, bool complement, const std::string& semiring) {
+           const py::object& mask, bool complement, const std::string& semiring, bool upper) {
             return dispatch_semiring(semiring, [&](auto semiring_tag) {
                 using S = typename decltype(semiring_tag)::type;
                 return dispatch_semiring_types<S>(a[1], a[2], [&](auto index, auto value) -> py::object {
                     using I = typename decltype(index)::type;
                     using T = typename decltype(value)::type;
                     if constexpr (S::template kTakes<T>) {
-                        return spgemm_typed<S, I, T>(a, b, sort_indices, b_rows_sorted, mask, complement);
+                        return spgemm_typed<S, I, T>(a, b, sort_indices, b_rows_sorted, mask, complement, upper);
                     } else {
                         throw py::type_error("semiring " + semiring + ": values of a type it does not take");
                     }
@@ -95,12 +98,14 @@ void bind_spgemm(py::module_& m) {
         },
         py::arg("a"), py::arg("b"), py::kw_only(), py::arg("sort_indices"), py::arg("b_rows_sorted") = py::none(),
         py::arg("mask") = py::none(), py::arg("complement") = false, py::arg("semiring") = "plus_times",
+        py::arg("upper") = false,
         "C = A B for CSR tuples (indptr, indices, data, shape) of one index and one value dtype.\n"
         "b_rows_sorted: whether every row of B lists its columns in non-decreasing order (None: the kernel checks).\n"
         "mask: None, or (indptr, indices) of a checked pattern of C's shape in A's index dtype: only the entries\n"
         "of A B there (outside it, with complement) are computed.\n"
         "semiring: plus_times (any kernel dtype), min_plus, max_plus, max_times (float32, float64), or_and\n"
         "(uint8 values 0 and 1), plus_pair (float64; values not read).\n"
+        "upper: only the entries with column >= row (no mask with it).\n"
         "Returns (indptr, indices, data). Raises OverflowError, before any work, if nnz(C) may not fit the\n"
         "index dtype (the product count, which bounds it, does not).");
 

@@ -1,7 +1,8 @@
-// Which products of a row of C = A B are summed: all of them (the plain product), or only those
-// whose column is in (or, with complement, outside) the row's pattern in a mask M (masked
-// products, as GraphBLAS's C<M> = A B with a structural mask: M's stored entries count, whatever
-// their values). One filter per thread; the numeric pass calls begin_row before a row's products
+// Which products of a row of C = A B are summed: all of them (the plain product), those on or
+// above the diagonal (the upper triangle of a symmetric product), or only those whose column is
+// in (or, with complement, outside) the row's pattern in a mask M (masked products, as
+// GraphBLAS's C<M> = A B with a structural mask: M's stored entries count, whatever their
+// values). One filter per thread; the numeric pass calls begin_row before a row's products
 // and end_row after.
 #pragma once
 
@@ -27,6 +28,21 @@ struct EveryColumn {
     std::int64_t begin_row(std::int64_t) { return std::numeric_limits<std::int64_t>::max(); }
     bool keeps(std::int64_t) const { return true; }
     void end_row(std::int64_t) {}
+};
+
+// Keeps the products on or above the diagonal (column >= row): the upper triangle of a product
+// known to be symmetric, such as A A^T, at half the work.
+class UpperTriangle {
+public:
+    std::int64_t begin_row(std::int64_t i) {
+        row_ = i;
+        return std::numeric_limits<std::int64_t>::max();
+    }
+    bool keeps(std::int64_t column) const { return column >= row_; }
+    void end_row(std::int64_t) {}
+
+private:
+    std::int64_t row_ = 0;
 };
 
 // Keeps the products whose column is in the mask's row (or outside it, with complement): the

@@ -166,6 +166,13 @@ Csr<I, T> multiply(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options
     return detail::multiply_filtered<S>(a, b, options, detail::EveryColumn{});
 }
 
+// The upper triangle of C = A B (the entries with column >= row), for products known to be
+// symmetric (A A^T): the products below the diagonal are not summed.
+template <class S = PlusTimes, class I, class T>
+Csr<I, T> multiply_upper(const CsrView<I, T>& a, const CsrView<I, T>& b, const Options& options = {}) {
+    return detail::multiply_filtered<S>(a, b, options, detail::UpperTriangle{});
+}
+
 // The masked product C<M> = A B: only the entries of A B at the stored entries of M's rows (or,
 // with mask.complement, outside them). M has A's rows and B's columns; its indices must be in
 // range (the caller checks). Entries and values are those of A B there, bit for bit.
