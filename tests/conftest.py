@@ -209,12 +209,12 @@ WINDOW_COLUMNS_PER_PRODUCT = 256
 def row_plans(A, B):
     """(flops, span width, takes the window) for each row of A @ B, as the kernel plans it.
 
-    The span runs from the first to the last column of the rows of B that the row uses when
-    every row of B is sorted; otherwise it is all of B's columns.
+    The span runs from the least to the greatest column of the rows of B that the row uses.
     """
     a, b = csr_copy(A), csr_copy(B)
     b_lengths = np.diff(b.indptr)
-    b_sorted = all(np.all(np.diff(b.indices[b.indptr[k] : b.indptr[k + 1]]) >= 0) for k in range(b.shape[0]))
+    b_low = np.array([b.indices[b.indptr[k] : b.indptr[k + 1]].min(initial=b.shape[1]) for k in range(b.shape[0])])
+    b_high = np.array([b.indices[b.indptr[k] : b.indptr[k + 1]].max(initial=-1) for k in range(b.shape[0])])
     flops = np.zeros(a.shape[0], dtype=np.int64)
     width = np.zeros(a.shape[0], dtype=np.int64)
     for i in range(a.shape[0]):
@@ -223,10 +223,7 @@ def row_plans(A, B):
         flops[i] = b_lengths[used].sum()
         if len(used) == 0:
             continue
-        if b_sorted:
-            width[i] = b.indices[b.indptr[used + 1] - 1].max() - b.indices[b.indptr[used]].min() + 1
-        else:
-            width[i] = b.shape[1]
+        width[i] = b_high[used].max() - b_low[used].min() + 1
     window = (flops > 0) & (width <= WINDOW_MAX) & (width <= WINDOW_COLUMNS_PER_PRODUCT * flops)
     return flops, width, window
 

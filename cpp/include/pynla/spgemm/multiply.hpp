@@ -29,7 +29,8 @@
 // Throws std::overflow_error, before any work, if flops(A B), which bounds nnz(C), does not fit
 //       in I (the caller retries with int64).
 // B's rows: if the caller does not say whether they are sorted (options.b_rows_sorted), the
-//       kernel reads B's indices to find out; column spans are known only for sorted rows.
+//       kernel reads B's indices to find out; for unsorted rows it finds each row's least and
+//       greatest column in one more pass (the spans of C's rows come from them).
 #pragma once
 
 #include <algorithm>
@@ -128,7 +129,7 @@ Csr<I, T> multiply_filtered(const CsrView<I, T>& a, const CsrView<I, T>& b, cons
                                    : *check_indices(b.indptr, b.n_rows, b.indices, b.n_cols,
                                                    threads_for(static_cast<std::int64_t>(sizeof(I)) * (b.nnz() + b.n_rows), n_threads),
                                                    true).rows_sorted;
-    const RowPlanner<I, T> plan_row(a, b, b_rows_sorted);
+    const RowPlanner<I, T> plan_row(a, b, b_rows_sorted, n_threads);
     std::vector<Workspace<I, T, S>> workspaces(static_cast<std::size_t>(n_threads));
     std::vector<Filter> filters(static_cast<std::size_t>(n_threads), prototype);
     RowsInOrder<I, T> c(n_rows, b.n_cols, initial_capacity<I, T>(tasks.max_entries, options), n_threads);
