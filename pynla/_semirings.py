@@ -3,9 +3,8 @@
 what the result holds."""
 
 import numpy as np
-import scipy.sparse as sp
 
-from pynla._validation import CsrInput
+from pynla._validation import CsrInput, as_csr_array
 
 #: The semirings ``pynla.spgemm`` sums over: (how products are added, how they are made).
 SEMIRINGS = ("plus_times", "min_plus", "max_plus", "max_times", "or_and", "plus_pair")
@@ -36,9 +35,9 @@ def semiring_operand(parts, semiring, kernel_dtype):
     """Checked CSR parts as the semiring's kernel takes them: repeated entries summed first (as
     SciPy's formats mean them: an entry's value is the sum of its repeats), values in
     ``kernel_dtype`` (bool seen as bytes; plus_pair's values are not read, so not converted)."""
-    M = sp.csr_array((parts.data, parts.indices, parts.indptr), shape=parts.shape)
+    M = as_csr_array(parts)
     if not M.has_canonical_format:  # a copy: the arrays may be the caller's
-        M = sp.csr_array((parts.data.copy(), parts.indices.copy(), parts.indptr.copy()), shape=parts.shape)
+        M = M.copy()
         M.sum_duplicates()
     data = np.ascontiguousarray(M.data)
     if semiring == "or_and":

@@ -275,6 +275,12 @@ def bsr_like(A, arrays, shape, blocksize):
     return result
 
 
+def as_csr_array(parts, data=None):
+    """Checked CSR parts as a SciPy csr_array sharing their arrays (``data`` in place of theirs
+    if given): for the steps the kernels leave to SciPy."""
+    return sp.csr_array((parts.data if data is None else data, parts.indices, parts.indptr), shape=parts.shape)
+
+
 def csr_like(A, arrays, shape, *, sorted_indices):
     """A CSR result of the kind of A: csr_array for a sparse array, csr_matrix for a sparse matrix.
 

@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pynla import _core
-from pynla._validation import KERNEL_DTYPES, CsrInput, bsr_like, cast_csr, csr_parts, index_dtype_for, require_sparse
+from pynla._validation import KERNEL_DTYPES, CsrInput, as_csr_array, bsr_like, cast_csr, csr_parts, index_dtype_for, require_sparse
 
 __all__ = ["BlocksizeChoice", "bsr_from_blocks", "choose_blocksize", "to_bsr"]
 
@@ -125,7 +125,7 @@ def to_bsr(A, blocksize=None):
     blocksize = choose_blocksize(A).blocksize if blocksize is None else _checked_blocksize(blocksize, A.shape)
     index_dtype = index_dtype_for([parts], maxval=max(*A.shape, len(parts.data)))
     if parts.data.dtype not in KERNEL_DTYPES:
-        csr = sp.csr_array((parts.data, parts.indices, parts.indptr), shape=A.shape)
+        csr = as_csr_array(parts)
         csr.sum_duplicates()
         bsr = csr.tobsr(blocksize=blocksize)
         bsr.sort_indices()

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from scipy.sparse.linalg import LinearOperator
 
 from pynla._threads import blas_threads_for, small_lapack_threads
-from pynla._validation import check_choice, check_integer, csr_parts, dense_compute_dtype
+from pynla._validation import as_csr_array, check_choice, check_integer, csr_parts, dense_compute_dtype
 from pynla.orthogonalize import gaussian, inner, orthonormal_block, small_eigh, thin_factors, times_power_of_two, unit_norm
 
 __all__ = ["randomized_range_finder", "randomized_svd"]
@@ -393,7 +393,7 @@ class _Products:
         self.shape = tuple(A.shape)
         self.dtype = dense_compute_dtype(A.dtype, "A")
         parts = csr_parts(A, "A")
-        csr = sp.csr_array((np.asarray(parts.data, dtype=self.dtype), parts.indices, parts.indptr), shape=self.shape)
+        csr = as_csr_array(parts, np.asarray(parts.data, dtype=self.dtype))
         self._matrix = csr
         adjoint = csr.T.conj() if self.dtype.kind == "c" else csr.T  # CSC, sharing csr's structure
         self._matmat, self._rmatmat = csr.__matmul__, adjoint.__matmul__

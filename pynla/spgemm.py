@@ -8,6 +8,7 @@ from pynla.block import spgemm_bsr
 from pynla._semirings import SEMIRINGS, semiring_dtypes, semiring_operand, semiring_result
 from pynla._validation import (
     KERNEL_DTYPES,
+    as_csr_array,
     cast_csr,
     check_choice,
     csr_like,
@@ -188,8 +189,7 @@ def _mask_parts(mask, complement, shape):
 
 def _masked(C, mask_parts, complement):
     """CSR C with only its entries at the mask's structure (outside it, with complement)."""
-    pattern = sp.csr_array((np.ones(len(mask_parts.indices), dtype=np.int8), mask_parts.indices, mask_parts.indptr),
-                           shape=mask_parts.shape)
+    pattern = as_csr_array(mask_parts, np.ones(len(mask_parts.indices), dtype=np.int8))
     rows = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
     keep = values_at(pattern, rows, C.indices) != 0
     if complement:
@@ -227,9 +227,7 @@ def _multiply(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts, co
 
 def _scipy_product(A, a_parts, b_parts, shape, index_dtype, sort_indices):
     """SciPy's product, for the dtypes the kernel does not take, returned as spgemm returns."""
-    a = sp.csr_array((a_parts.data, a_parts.indices, a_parts.indptr), shape=a_parts.shape)
-    b = sp.csr_array((b_parts.data, b_parts.indices, b_parts.indptr), shape=b_parts.shape)
-    c = sp.csr_array(a @ b, shape=shape)
+    c = sp.csr_array(as_csr_array(a_parts) @ as_csr_array(b_parts), shape=shape)
     if sort_indices:
         c.sort_indices()
     indptr = np.asarray(c.indptr, dtype=np.promote_types(index_dtype, c.indptr.dtype))

@@ -4,7 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from pynla import _core
-from pynla._validation import KERNEL_DTYPES, CsrInput, csr_like, csr_parts, index_dtype_for, require_sparse
+from pynla._validation import KERNEL_DTYPES, CsrInput, as_csr_array, csr_like, csr_parts, index_dtype_for, require_sparse
 from pynla.spgemm import check_inner_dimensions, product_arrays, values_at
 
 __all__ = ["SpgemmPlan", "spgemm_plan"]
@@ -91,7 +91,10 @@ class SpgemmPlan:
         self._c_indptr, self._c_indices = indptr, indices
         # Own copies: the caller may change its arrays in place, and the kernel trusts these.
         self._a_indptr, self._a_indices = (np.array(x, dtype=self.index_dtype) for x in (a_parts.indptr, a_parts.indices))
-        self._b_indptr, self._b_indices = (np.array(x, dtype=self.index_dtype) for x in (b_parts.indptr, b_parts.indices))
+        if B is A:  # one pattern, kept once
+            self._b_indptr, self._b_indices = self._a_indptr, self._a_indices
+        else:
+            self._b_indptr, self._b_indices = (np.array(x, dtype=self.index_dtype) for x in (b_parts.indptr, b_parts.indices))
 
     def __repr__(self):
         return f"<SpgemmPlan of a {self.shape[0]}x{self.shape[1]} product with {self.nnz} entries>"
@@ -174,8 +177,8 @@ class SpgemmPlan:
 
     def _scipy_values(self, a_data, b_data):
         """SciPy's A @ B (for dtypes the kernel does not take) at the places of the plan's pattern."""
-        a = sp.csr_array((a_data, self._a_indices, self._a_indptr), shape=self._a_shape)
-        b = sp.csr_array((b_data, self._b_indices, self._b_indptr), shape=self._b_shape)
+        a = as_csr_array(CsrInput(self._a_indptr, self._a_indices, a_data, self._a_shape))
+        b = as_csr_array(CsrInput(self._b_indptr, self._b_indices, b_data, self._b_shape))
         rows = np.repeat(np.arange(self.shape[0]), np.diff(self._c_indptr))
         return values_at(a @ b, rows, self._c_indices)
 

@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from pynla._validation import KERNEL_DTYPES, CsrInput, csr_like, csr_parts, index_dtype_for, require_sparse
+from pynla._validation import KERNEL_DTYPES, CsrInput, as_csr_array, csr_like, csr_parts, index_dtype_for, require_sparse
 from pynla.spgemm import product_arrays
 
 __all__ = ["spgemm_aat", "spgemm_ata"]
@@ -104,7 +104,7 @@ def spgemm_ata(A, *, upper=False, sort_indices=True):
 
 def _transposed(parts):
     """The CSR parts of the transpose (rows sorted), made by SciPy's conversion to CSC."""
-    At = sp.csr_array((parts.data, parts.indices, parts.indptr), shape=parts.shape).tocsc()
+    At = as_csr_array(parts).tocsc()
     return CsrInput(At.indptr, At.indices, At.data, parts.shape[::-1], True)
 
 
@@ -113,8 +113,7 @@ def _symmetric_product(A, left, right, upper, sort_indices):
     shape = (left.shape[0], right.shape[1])
     dtype = np.dtype(A.dtype)
     if dtype not in KERNEL_DTYPES:  # SciPy's product, and its triangle
-        C = sp.csr_array((left.data, left.indices, left.indptr), shape=left.shape) @ sp.csr_array(
-            (right.data, right.indices, right.indptr), shape=right.shape)
+        C = as_csr_array(left) @ as_csr_array(right)
         C = sp.csr_array(sp.triu(C, format="csr") if upper else C)
         C.sort_indices()
         return csr_like(A, (C.data, C.indices, C.indptr), shape, sorted_indices=True)

@@ -16,7 +16,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import pynla
 from pynla import _core
-from tests.conftest import SEED, csr_from_row_lengths
+from tests.conftest import csr_from_row_lengths
 
 # ---------------------------------------------------------------------------------------------
 # Systems

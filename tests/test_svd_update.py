@@ -287,7 +287,7 @@ def test_integer_and_bool_blocks_are_taken_as_float64():
 def test_duplicate_and_unsorted_indices_add_up():
     rng = np.random.default_rng(SEED + 10)
     U, s, Vt = truncated(rng.standard_normal((12, 10)), 4)
-    rows, cols = np.array([0, 0, 0, 1, 1, 2]), np.array([7, 2, 7, 9, 0, 9])
+    cols = np.array([7, 2, 7, 9, 0, 9])
     vals = np.array([1.0, 2.0, 3.0, -1.0, 0.5, 2.0])
     E = sp.csr_array((vals, cols, np.array([0, 3, 5, 6])), shape=(3, 10))  # row 0 repeats column 7
     assert not E.has_canonical_format
