@@ -5,6 +5,8 @@ what pynla reads: empty rows, dense rows, power-law row lengths, unsorted or rep
 indices, int32 or int64 index arrays, and non-contiguous (strided) arrays.
 """
 
+from collections import namedtuple
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -197,17 +199,26 @@ def csr_copy(M):
 # ---------------------------------------------------------------------------------------------
 # Which accumulator a row of C takes (to check that tests reach both)
 
-#: Mirrors cpp/include/pynla/spgemm/row_plans.hpp (kMaxWindow, kWindowColumnsPerProduct): a row
-#: of C is summed in a dense window over its column span if the span is at most WINDOW_MAX
-#: columns and at most WINDOW_COLUMNS_PER_PRODUCT times its product count, else in a hash
-#: table. Used only to assert that a test reaches the path it means to; if the kernel's rule
-#: changes, update these and the assertions will say which tests lost a path.
+#: Mirrors cpp/include/pynla/spgemm/row_plans.hpp (kMaxWindow, kWindowColumnsPerProduct,
+#: kMaxShortRowWindow, kListColumnsPerProduct) and row_entries.hpp (kMaxRankedEntries): a row of
+#: C is summed in a dense window over its column span if the span is at most WINDOW_MAX columns
+#: and at most WINDOW_COLUMNS_PER_PRODUCT times its product count, else in a hash table. A short
+#: row (at most SHORT_ROW_PRODUCTS products) also takes the window if its span is at most
+#: SHORT_ROW_WINDOW_MAX wide; its columns are then listed, not scanned, if the span has at least
+#: LIST_COLUMNS_PER_PRODUCT columns a product. Used only to assert that a test reaches the path it means to; if the
+#: kernel's rule changes, update these and the assertions will say which tests lost a path.
 WINDOW_MAX = 2**20
 WINDOW_COLUMNS_PER_PRODUCT = 256
+SHORT_ROW_PRODUCTS = 32
+SHORT_ROW_WINDOW_MAX = 2**16
+LIST_COLUMNS_PER_PRODUCT = 128
+
+RowPlans = namedtuple("RowPlans", ["flops", "width", "window", "listed"])
 
 
 def row_plans(A, B):
-    """(flops, span width, takes the window) for each row of A @ B, as the kernel plans it.
+    """RowPlans(flops, span width, takes a window, its columns listed) for each row of A @ B,
+    as the kernel plans it.
 
     The span runs from the least to the greatest column of the rows of B that the row uses.
     """
@@ -224,13 +235,16 @@ def row_plans(A, B):
         if len(used) == 0:
             continue
         width[i] = b_high[used].max() - b_low[used].min() + 1
+    short = (flops > 0) & (flops <= SHORT_ROW_PRODUCTS)
     window = (flops > 0) & (width <= WINDOW_MAX) & (width <= WINDOW_COLUMNS_PER_PRODUCT * flops)
-    return flops, width, window
+    window |= short & (width <= SHORT_ROW_WINDOW_MAX)
+    listed = window & short & (width >= LIST_COLUMNS_PER_PRODUCT * flops)
+    return RowPlans(flops, width, window, listed)
 
 
 def assert_reaches_both_paths(A, B, *, at_least=1):
     """Some rows of A @ B take the window accumulator and some the hash accumulator."""
-    flops, _, window = row_plans(A, B)
+    flops, _, window, _ = row_plans(A, B)
     n_window, n_hash = int(np.sum(window)), int(np.sum((flops > 0) & ~window))
     assert n_window >= at_least, f"only {n_window} rows take the window accumulator"
     assert n_hash >= at_least, f"only {n_hash} rows take the hash accumulator"

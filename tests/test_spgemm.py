@@ -122,7 +122,7 @@ def test_index_dtype_follows_output_width(rng, n_cols, index_dtype, spread):
         (B.data, columns[B.indices].astype(index_dtype), B.indptr.astype(index_dtype)), shape=(5, n_cols)
     )
     assert huge.indices.dtype == index_dtype
-    flops, _, window = row_plans(A, huge)
+    flops, _, window, _ = row_plans(A, huge)
     assert np.all(window[flops > 0] == (spread == "clustered"))
     C = pynla.spgemm(A, huge)
     assert C.shape == (6, n_cols)
@@ -319,8 +319,9 @@ def test_dense_rows(rng, dtype, sort_indices):
 @pytest.mark.parametrize("sort_indices", [True, False])
 @pytest.mark.parametrize("dtype", KERNEL_DTYPES)
 def test_power_law_rows(rng, dtype, sort_indices):
+    # B wider than a short row's window over all columns: light rows scattered over it hash.
     A = power_law_csr(rng, (2000, 2000), dtype, exponent=1.1, minimum=1)
-    B = power_law_csr(rng, (2000, 2000), dtype, exponent=1.1, minimum=1)
+    B = power_law_csr(rng, (2000, 100_000), dtype, exponent=1.1, minimum=1)
     assert np.diff(A.indptr).max() > 50 * max(np.median(np.diff(A.indptr)), 1)  # really heavy-tailed
     assert_reaches_both_paths(A, B, at_least=50)
     C = pynla.spgemm(A, B, sort_indices=sort_indices)
@@ -618,7 +619,7 @@ def test_window_word_boundaries(rng, dtype, low, sort_indices):
     a[:, 0] = 1  # every row of C makes at least 2000 products over the 300 001 columns
     a[0] = [1, 0, 0, 0, 0, 0, 1, 1]  # B's edge columns, cancelled, and one dense row
     A = sp.csr_array(a)
-    flops, width_seen, window = row_plans(A, B)
+    flops, width_seen, window, _ = row_plans(A, B)
     assert np.all(window) and np.all(width_seen == width)
     C = pynla.spgemm(A, B, sort_indices=sort_indices)
     assert_same_product(C, scipy_product(A, B), sort_indices=sort_indices)
@@ -643,7 +644,7 @@ def test_largest_window(rng, span):
     B = sp.csr_array(B)
     B.eliminate_zeros()
     A = random_csr(rng, (30, 20), 0.5)
-    flops, width, _ = row_plans(A, B)
+    flops, width, _, _ = row_plans(A, B)
     assert np.all(width[flops > 0] == span)
     assert_same_product(pynla.spgemm(A, B), scipy_product(A, B))
 
@@ -671,6 +672,38 @@ def test_window_moves_between_rows(rng, threads, n_threads, sort_indices):
     assert_reaches_both_paths(A, A, at_least=500)
     C = pynla.spgemm(A, A, sort_indices=sort_indices)
     assert_same_product(C, scipy_product(A, A), sort_indices=sort_indices)
+
+
+@pytest.mark.parametrize("sort_indices", [True, False])
+@pytest.mark.parametrize("index_dtype", INDEX_DTYPES)
+@pytest.mark.parametrize("dtype", KERNEL_DTYPES)
+@pytest.mark.parametrize("n_cols", [1, 9, 5000, 2**16, 2**16 + 1, 300_000])
+def test_short_rows(rng, n_cols, dtype, index_dtype, sort_indices):
+    """Rows of at most 32 products (random and graph matrices): listed in a window and put in
+    order by rank, or hashed and ranked where B is wide and the row's span too; every product
+    count from 1 to 40 (the ranks' blocks of 8 and the limit of 32), repeated columns in A and B,
+    unsorted rows, and a row that cancels to nothing."""
+    # B: 40 rows of one entry, then rows of 1 to 4 entries, then the negation of row 0.
+    lengths = np.concatenate([np.ones(40, dtype=int), rng.integers(1, 5, size=60)])
+    B = csr_from_row_lengths(rng, lengths, n_cols, dtype, index_dtype=index_dtype, unsorted=True, duplicates=True)
+    B = sp.csr_array(sp.vstack([B, -B[0:1]], format="csr"))
+    # A: row r < 40 takes r + 1 of B's one-entry rows (r + 1 products); then random rows over all
+    # of B (repeated columns too); then B's row 0 and its negation.
+    rows = [sp.csr_array((np.ones(r + 1, dtype=dtype), rng.permutation(40)[: r + 1], [0, r + 1]), shape=(1, 101))
+            for r in range(40)]
+    rows.append(random_csr(rng, (80, 101), 0.04, dtype, unsorted=True, duplicates=True))
+    rows.append(sp.csr_array((np.ones(2, dtype=dtype), [0, 100], [0, 2]), shape=(1, 101)))
+    A = sp.csr_array(sp.vstack(rows, format="csr"))
+    A, B = (with_index_dtype(M, index_dtype) for M in (A, B))
+    plans = row_plans(A, B)
+    short = (plans.flops > 0) & (plans.flops <= 32)
+    if n_cols >= 5000:  # spans wide enough for their products to be listed
+        assert np.any(short & plans.listed)
+    if n_cols > 2**17:
+        assert np.any(short & ~plans.window)  # hashed and ranked
+    C = pynla.spgemm(A, B, sort_indices=sort_indices)
+    assert C.indptr[-1] == C.indptr[-2]  # the last row cancelled exactly
+    assert_same_product(C, scipy_product(A, B), sort_indices=sort_indices)
 
 
 @pytest.mark.parametrize("sort_indices", [True, False])
@@ -705,8 +738,8 @@ def test_unsorted_b_with_wide_rows(rng, dtype, sort_indices):
     """An unsorted B gives each row of C a span of all of B's columns: light rows hash, heavy
     rows use a window of the full width."""
     A = csr_from_row_lengths(rng, np.concatenate([np.full(50, 1), np.full(10, 200)]), 300, dtype)
-    B = random_csr(rng, (300, 50_000), 0.0005, dtype, unsorted=True)
-    B = sp.vstack([B[:5], csr_from_row_lengths(rng, [800], 50_000, dtype, unsorted=True), B[6:]], format="csr")
+    B = random_csr(rng, (300, 200_000), 0.000125, dtype, unsorted=True)
+    B = sp.vstack([B[:5], csr_from_row_lengths(rng, [800], 200_000, dtype, unsorted=True), B[6:]], format="csr")
     assert not B.has_sorted_indices
     assert_reaches_both_paths(A, B, at_least=5)
     assert_same_product(pynla.spgemm(A, B, sort_indices=sort_indices), scipy_product(A, B), sort_indices=sort_indices)
@@ -716,7 +749,7 @@ def test_unsorted_b_with_wide_rows(rng, dtype, sort_indices):
 # Results and arguments
 
 
-@pytest.mark.parametrize("path", ["window", "hash"])
+@pytest.mark.parametrize("path", ["listed", "scanned", "hash"])
 @pytest.mark.parametrize("dtype", [np.complex64, np.complex128])
 def test_complex_signed_zeros(dtype, path):
     """Bit-identical to SciPy also where a real or imaginary part is zero, in both accumulators.
@@ -729,10 +762,14 @@ def test_complex_signed_zeros(dtype, path):
     b = np.array([[-1 + 0j, complex(-0.0, 1.0)], [3, 0], [-0.5 + 0j, 1j]], dtype=dtype)
     # Columns 0 and 1 of b, placed at columns 0 and n - 1 of B: a narrow span, or one so wide
     # for its few products that the row is hashed.
-    n = 2 if path == "window" else 100_000
+    # With A's columns and B's rows repeated 20 times, each row makes more products than a
+    # listed row may: a scanned window.
+    n = {"listed": 1000, "scanned": 2, "hash": 100_000}[path]
     B = sp.csr_array(sp.coo_array((b.ravel(), (np.repeat(np.arange(3), 2), np.tile([0, n - 1], 3))), shape=(3, n)))
-    flops, _, window = row_plans(A, B)
-    assert np.all(window == (path == "window"))
+    if path == "scanned":
+        A, B = sp.csr_array(sp.hstack([A] * 20)), sp.csr_array(sp.vstack([B] * 20))
+    plans = row_plans(A, B)
+    assert np.all(plans.window == (path != "hash")) and np.all(plans.listed == (path == "listed"))
     assert_same_product(pynla.spgemm(A, B), scipy_product(A, B))
 
 

@@ -59,8 +59,8 @@ def test_structures(rng, complement):
     """Power-law rows (window and hash accumulators), unsorted and repeated indices in A, B and
     the mask, integer values (sums that cancel are dropped, as SciPy drops them), unsorted output."""
     A = power_law_csr(rng, (500, 300), integer_valued=True, unsorted=True, duplicates=True)
-    B = power_law_csr(rng, (300, 700), integer_valued=True, unsorted=True)
-    mask = power_law_csr(rng, (500, 700), unsorted=True, duplicates=True)
+    B = power_law_csr(rng, (300, 100_000), integer_valued=True, unsorted=True)  # wide: light rows hash
+    mask = power_law_csr(rng, (500, 100_000), unsorted=True, duplicates=True)
     assert_reaches_both_paths(A, B)
     expected = masked_reference(A, B, mask, complement)
     assert_same_product(pynla.spgemm(A, B, mask=mask, complement=complement), expected)

@@ -11,9 +11,11 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "pynla/common/scalar.hpp"
+#include "pynla/common/simd.hpp"
 #include "pynla/common/column_bitmap.hpp"
 #include "pynla/spgemm/row_entries.hpp"
 #include "pynla/spgemm/row_products.hpp"
@@ -49,6 +51,9 @@ public:
                 values[slot] = S::add(values[slot], product);
             }
         });
+        if (sort_indices && n_used <= kMaxRankedEntries && width <= kMaxOffset) {
+            return write_by_rank(n_used, low, out_indices, out_values);
+        }
         if (sort_indices && ColumnBitmap::pays_off(n_used, width)) {
             return write_through_bitmap(table, n_used, low, width, out_indices, out_values);
         }
@@ -75,6 +80,28 @@ private:
             return slot;
         }
     };
+
+    static constexpr std::int64_t kMaxOffset = std::numeric_limits<std::int32_t>::max();  // ranks compare int32
+
+    // Writes the table's kept entries, at most kMaxRankedEntries, in column order by their ranks
+    // (row_entries.hpp), their columns as offsets from low. Empties the table.
+    std::int64_t write_by_rank(std::int64_t n_used, std::int64_t low, I* out_indices, T* out_values) {
+        I* const keys = keys_.data();
+        const std::uint64_t* const used = used_slots_.data();
+        RankedEntries<T> ranked(wide_);
+        std::uint32_t* const offsets = ranked.offsets();
+        T* const sums = ranked.values();
+        std::int64_t n_kept = 0;
+        for (std::int64_t t = 0; t < n_used; ++t) {
+            const T sum = values_[used[t]];
+            offsets[n_kept] = static_cast<std::uint32_t>(keys[used[t]] - low);
+            sums[n_kept] = sum;
+            keys[used[t]] = kEmpty;
+            n_kept += keeps_sum<S>(sum);  // a dropped entry is overwritten by the next
+        }
+        ranked.write(n_kept, low, out_indices, out_values);
+        return n_kept;
+    }
 
     // Writes the table's kept entries in column order: the columns are marked in a bitmap
     // over [low, low + width) and walked, each value found again by its key. Empties the table.
@@ -118,6 +145,7 @@ private:
     std::vector<std::uint64_t> used_slots_;  // the slots filled in this row, in the order they were filled
     std::vector<Entry<I, T>> entries_;
     ColumnBitmap bitmap_;
+    bool wide_ = use_avx2();  // short rows ranked with AVX2 (asked once per accumulator, that is per product)
 };
 
 }  // namespace pynla::spgemm::detail

@@ -10,8 +10,10 @@
 //      products that pass cost a third of the time.
 // Each row is summed in a per-thread accumulator chosen by the row's shape: a dense window over
 // its column span when that span is narrow or densely hit (window_accumulator.hpp: banded,
-// stencil and dense rows, sorted for free), else a hash table sized to the row
-// (hash_accumulator.hpp: scattered rows of graphs and power-law matrices).
+// stencil and dense rows, sorted for free), or for a short row (at most 32 products) when the
+// span is at most 2^16 columns (random matrices: its columns listed and ranked, not scanned),
+// else a hash table sized to the row (hash_accumulator.hpp: scattered rows of graphs and
+// power-law matrices; short rows ranked there too).
 // Masked products (multiply_masked) run the same pass with each row's products filtered by the
 // mask's row (column_filters.hpp): rows whose mask is empty make no product, and the others
 // sum only the products they keep, in accumulators sized to what they can keep. Other semirings
@@ -93,6 +95,10 @@ std::int64_t sum_row(Workspace<I, T, S>& workspace, const CsrView<I, T>& a, cons
                      const RowPlan& plan, std::int64_t max_entries, bool sort_indices, const Filter& filter,
                      I* out_indices, T* out_values) {
     if (plan.flops == 0) return 0;
+    if (plan.listed) {
+        return workspace.window.sum_short_row(a, b, i, plan.span.low, plan.span.width, sort_indices, filter,
+                                              out_indices, out_values);
+    }
     if (plan.window) {
         return workspace.window.sum_row(a, b, i, plan.span.low, plan.span.width, filter, out_indices, out_values);
     }

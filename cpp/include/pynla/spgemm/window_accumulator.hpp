@@ -10,6 +10,8 @@
 //     columns in increasing order: the output is sorted for free.
 // Cost per row: O(products + entries + width / 64). The arrays grow to the widest window a thread
 // meets; the caller keeps windows narrow enough for the scan to be cheap.
+// Short rows thinly spread over their window (random matrices) take sum_short_row instead: their
+// columns are listed as first touched and put in order by rank (row_entries.hpp), with no scan.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +19,8 @@
 
 #include "pynla/common/csr.hpp"
 #include "pynla/common/scalar.hpp"
+#include "pynla/common/simd.hpp"
+#include "pynla/spgemm/row_entries.hpp"
 #include "pynla/spgemm/row_products.hpp"
 
 namespace pynla::spgemm::detail {
@@ -63,7 +67,68 @@ public:
         return written;
     }
 
+    // As sum_row, for a row of at most kMaxRankedEntries products spread thinly over its window:
+    // the columns are listed as they are first touched and put in order by rank
+    // (row_entries.hpp), not found by scanning the window's words (whose branches, one or two a
+    // column, cost more than the sums on random matrices). Unsorted if !sort_indices.
+    template <class Filter>
+    std::int64_t sum_short_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t low,
+                               std::int64_t width, bool sort_indices, const Filter& filter, I* out_indices,
+                               T* out_values) {
+        reserve(width);
+        T* const sums = sums_.data();
+        std::uint64_t* const touched = touched_.data();
+        std::uint32_t columns[kMaxRankedEntries];  // offsets from low, in the order first touched
+        std::int64_t n_touched = 0;
+        for_each_product<S>(a, b, i, [&](I column, const T& product) {
+            if (!filter.keeps(column)) return;
+            const auto offset = static_cast<std::uint32_t>(column - low);
+            std::uint64_t& word = touched[offset >> 6];
+            const std::uint64_t bit = std::uint64_t{1} << (offset & 63);
+            columns[n_touched] = offset;
+            n_touched += (word & bit) == 0;  // no branch: kept only if new
+            word |= bit;
+            sums[offset] = S::add(sums[offset], product);
+        });
+        if (!sort_indices) return write_touched(columns, n_touched, low, out_indices, out_values);
+        RankedEntries<T> ranked(wide_);
+        std::uint32_t* const kept_columns = ranked.offsets();
+        T* const kept_sums = ranked.values();
+        std::int64_t n_kept = 0;
+        for (std::int64_t t = 0; t < n_touched; ++t) {
+            const std::uint32_t offset = columns[t];
+            const T sum = take(offset);
+            kept_columns[n_kept] = offset;
+            kept_sums[n_kept] = sum;
+            n_kept += keeps_sum<S>(sum);  // a dropped entry is overwritten by the next (tested in a register:
+                                          // read back from kept_sums, it chained the loop through memory)
+        }
+        ranked.write(n_kept, low, out_indices, out_values);
+        return n_kept;
+    }
+
 private:
+    // The sum at offset, leaving the identity and no touched bit there.
+    T take(std::uint32_t offset) {
+        const T sum = sums_[offset];
+        sums_[offset] = S::template identity<T>();
+        touched_[offset >> 6] = 0;
+        return sum;
+    }
+
+    // Writes the sums at the n columns (offsets from low), in that order, leaving out those S drops.
+    std::int64_t write_touched(const std::uint32_t* columns, std::int64_t n, std::int64_t low, I* out_indices,
+                               T* out_values) {
+        std::int64_t written = 0;
+        for (std::int64_t t = 0; t < n; ++t) {
+            const T sum = take(columns[t]);
+            out_indices[written] = static_cast<I>(low + columns[t]);
+            out_values[written] = sum;
+            written += keeps_sum<S>(sum);  // a dropped entry is overwritten by the next
+        }
+        return written;
+    }
+
     static constexpr std::int64_t kWordsPerGroup = 2;  // 1, 2, 4, 8 measured: 2 by 2% on Poisson, even elsewhere
 
     void reserve(std::int64_t width) {
@@ -77,6 +142,7 @@ private:
 
     std::vector<T> sums_;              // the identity outside a row
     std::vector<std::uint64_t> touched_;  // bit j of word w: offset 64 w + j touched in this row; zero outside a row
+    bool wide_ = use_avx2();  // short rows ranked with AVX2 (asked once per accumulator, that is per product)
 };
 
 }  // namespace pynla::spgemm::detail
