@@ -204,21 +204,22 @@ def csr_copy(M):
 #: C is summed in a dense window over its column span if the span is at most WINDOW_MAX columns
 #: and at most WINDOW_COLUMNS_PER_PRODUCT times its product count, else in a hash table. A short
 #: row (at most SHORT_ROW_PRODUCTS products) also takes the window if its span is at most
-#: SHORT_ROW_WINDOW_MAX wide; its columns are then listed, not scanned, if the span has at least
-#: LIST_COLUMNS_PER_PRODUCT columns a product. Used only to assert that a test reaches the path it means to; if the
+#: SHORT_ROW_WINDOW_MAX wide; its columns may then be listed instead of scanned (the kernel
+#: decides from the rows before it) if the span has at least LIST_COLUMNS_PER_PRODUCT columns a
+#: product. Used only to assert that a test reaches the path it means to; if the
 #: kernel's rule changes, update these and the assertions will say which tests lost a path.
 WINDOW_MAX = 2**20
 WINDOW_COLUMNS_PER_PRODUCT = 256
 SHORT_ROW_PRODUCTS = 32
 SHORT_ROW_WINDOW_MAX = 2**16
-LIST_COLUMNS_PER_PRODUCT = 128
+LIST_COLUMNS_PER_PRODUCT = 16
 
 RowPlans = namedtuple("RowPlans", ["flops", "width", "window", "listed"])
 
 
 def row_plans(A, B):
-    """RowPlans(flops, span width, takes a window, its columns listed) for each row of A @ B,
-    as the kernel plans it.
+    """RowPlans(flops, span width, takes a window, its columns may be listed) for each row of
+    A @ B, as the kernel plans it.
 
     The span runs from the least to the greatest column of the rows of B that the row uses.
     """

@@ -682,17 +682,25 @@ def test_short_rows(rng, n_cols, dtype, index_dtype, sort_indices):
     """Rows of at most 32 products (random and graph matrices): listed in a window and put in
     order by rank, or hashed and ranked where B is wide and the row's span too; every product
     count from 1 to 40 (the ranks' blocks of 8 and the limit of 32), repeated columns in A and B,
-    unsorted rows, and a row that cancels to nothing."""
-    # B: 40 rows of one entry, then rows of 1 to 4 entries, then the negation of row 0.
+    unsorted rows, clustered rows among scattered ones, and a row that cancels to nothing."""
+    # B: 40 rows of one entry, then rows of 1 to 4 entries, then the negation of row 0, then 10
+    # rows of 4 neighbouring columns.
     lengths = np.concatenate([np.ones(40, dtype=int), rng.integers(1, 5, size=60)])
     B = csr_from_row_lengths(rng, lengths, n_cols, dtype, index_dtype=index_dtype, unsorted=True, duplicates=True)
-    B = sp.csr_array(sp.vstack([B, -B[0:1]], format="csr"))
+    starts = rng.integers(0, max(n_cols - 4, 1), size=10)
+    runs = sp.csr_array((random_values_like(rng, 40, dtype), (np.repeat(np.arange(10), 4), np.minimum(
+        (starts[:, None] + np.arange(4)).ravel(), n_cols - 1))), shape=(10, n_cols))
+    B = sp.csr_array(sp.vstack([B, -B[0:1], runs], format="csr"))
     # A: row r < 40 takes r + 1 of B's one-entry rows (r + 1 products); then random rows over all
-    # of B (repeated columns too); then B's row 0 and its negation.
-    rows = [sp.csr_array((np.ones(r + 1, dtype=dtype), rng.permutation(40)[: r + 1], [0, r + 1]), shape=(1, 101))
+    # of B (repeated columns too), clustered rows (two runs of B) among them, so that a thread
+    # switches between listing and scanning its short rows; then B's row 0 and its negation.
+    rows = [sp.csr_array((np.ones(r + 1, dtype=dtype), rng.permutation(40)[: r + 1], [0, r + 1]), shape=(1, 111))
             for r in range(40)]
-    rows.append(random_csr(rng, (80, 101), 0.04, dtype, unsorted=True, duplicates=True))
-    rows.append(sp.csr_array((np.ones(2, dtype=dtype), [0, 100], [0, 2]), shape=(1, 101)))
+    for _ in range(20):
+        rows.append(random_csr(rng, (4, 111), 0.04, dtype, unsorted=True, duplicates=True))
+        pair = 101 + rng.choice(10, size=2, replace=False)
+        rows.append(sp.csr_array((np.ones(2, dtype=dtype), pair, [0, 2]), shape=(1, 111)))
+    rows.append(sp.csr_array((np.ones(2, dtype=dtype), [0, 100], [0, 2]), shape=(1, 111)))
     A = sp.csr_array(sp.vstack(rows, format="csr"))
     A, B = (with_index_dtype(M, index_dtype) for M in (A, B))
     plans = row_plans(A, B)

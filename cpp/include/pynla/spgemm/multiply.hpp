@@ -96,8 +96,8 @@ std::int64_t sum_row(Workspace<I, T, S>& workspace, const CsrView<I, T>& a, cons
                      I* out_indices, T* out_values) {
     if (plan.flops == 0) return 0;
     if (plan.listed) {
-        return workspace.window.sum_short_row(a, b, i, plan.span.low, plan.span.width, sort_indices, filter,
-                                              out_indices, out_values);
+        return workspace.window.sum_listable_row(a, b, i, plan.span.low, plan.span.width, sort_indices, filter,
+                                                 out_indices, out_values);
     }
     if (plan.window) {
         return workspace.window.sum_row(a, b, i, plan.span.low, plan.span.width, filter, out_indices, out_values);

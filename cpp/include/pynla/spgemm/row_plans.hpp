@@ -32,13 +32,11 @@ constexpr std::int64_t kFlopsPerTask = std::int64_t{1} << 16;
 constexpr std::int64_t kMaxWindow = std::int64_t{1} << 20;
 constexpr std::int64_t kWindowColumnsPerProduct = 256;
 // A row of at most kMaxRankedEntries products is summed in a window up to kMaxShortRowWindow
-// columns wide, whatever its span: its columns are then listed, not scanned
-// (WindowAccumulator::sum_short_row), when the span has at least kListColumnsPerProduct columns
-// a product (random rows: 400 a product on a random 10000-column matrix with 5 entries a row,
-// 1.6x faster listed; 2-D Poisson squared, 80 a product: 25% slower listed, as its scan's
-// branches repeat row after row and are predicted).
+// columns wide, whatever its span; its columns may then be listed instead of scanned
+// (WindowAccumulator::sum_listable_row decides, from the rows before it) when the span has at
+// least kListColumnsPerProduct columns a product.
 constexpr std::int64_t kMaxShortRowWindow = std::int64_t{1} << 16;
-constexpr std::int64_t kListColumnsPerProduct = 128;
+constexpr std::int64_t kListColumnsPerProduct = 16;
 
 struct ColumnSpan {
     std::int64_t low, width;
@@ -48,7 +46,7 @@ struct RowPlan {
     std::int64_t flops;
     ColumnSpan span;  // the columns the row can touch
     bool window;      // summed in the window accumulator (else in the hash table)
-    bool listed;      // a window row whose columns are listed as touched (else scanned)
+    bool listed;      // a window row whose columns may be listed as touched (else scanned)
 
     // The most entries the row can have: one per product, and one per column of its span.
     std::int64_t max_entries() const { return std::min(flops, span.width); }

@@ -45,7 +45,7 @@ public:
             touched[offset >> 6] |= std::uint64_t{1} << (offset & 63);
         });
 
-        std::int64_t written = 0;
+        std::int64_t written = 0, words_touched = 0;
         const std::int64_t n_words = (width + 63) / 64;
         for (std::int64_t group = 0; group < n_words; group += kWordsPerGroup) {
             // Most words of a wide span are empty (a Poisson row touches 8 of 32): skip a group at once.
@@ -53,6 +53,7 @@ public:
             for (std::int64_t j = 0; j < kWordsPerGroup; ++j) any |= touched[group + j];
             if (any == 0) continue;
             for (std::int64_t w = group; w < group + kWordsPerGroup; ++w) {
+                words_touched += touched[w] != 0;
                 for (std::uint64_t word = touched[w]; word != 0; word &= word - 1) {
                     const std::int64_t offset = w * 64 + __builtin_ctzll(word);
                     const T sum = sums[offset];
@@ -64,6 +65,26 @@ public:
                 touched[w] = 0;
             }
         }
+        words_touched_ = words_touched;
+        return written;
+    }
+
+    // Sums a short row that may be listed (RowPlan::listed) as sum_row would: listed
+    // (sum_short_row) if the last such row was scattered, else scanned (sum_row); each such row
+    // sets the choice for the next: listed if its entries sat about one to a word of 64 columns
+    // (random rows, whose scan mispredicts a branch or two a column), else scanned (stencils:
+    // 2-D Poisson squared, 13 entries in 5 or 6 words, scans 1.5x faster, its branches repeating
+    // row after row). Sorted, both give the same entries and bits, so the result does not depend
+    // on the choice, nor on how rows fall to threads.
+    template <class Filter>
+    std::int64_t sum_listable_row(const CsrView<I, T>& a, const CsrView<I, T>& b, std::int64_t i, std::int64_t low,
+                                  std::int64_t width, bool sort_indices, const Filter& filter, I* out_indices,
+                                  T* out_values) {
+        // Unsorted rows are always listed: their order (as first touched) must not depend on the choice.
+        const std::int64_t written =
+            list_next_ || !sort_indices ? sum_short_row(a, b, i, low, width, sort_indices, filter, out_indices, out_values)
+                                        : sum_row(a, b, i, low, width, filter, out_indices, out_values);
+        list_next_ = 2 * written < 3 * words_touched_;
         return written;
     }
 
@@ -79,17 +100,20 @@ public:
         T* const sums = sums_.data();
         std::uint64_t* const touched = touched_.data();
         std::uint32_t columns[kMaxRankedEntries];  // offsets from low, in the order first touched
-        std::int64_t n_touched = 0;
+        std::int64_t n_touched = 0, words_touched = 0;
         for_each_product<S>(a, b, i, [&](I column, const T& product) {
             if (!filter.keeps(column)) return;
             const auto offset = static_cast<std::uint32_t>(column - low);
             std::uint64_t& word = touched[offset >> 6];
             const std::uint64_t bit = std::uint64_t{1} << (offset & 63);
+            const std::uint64_t before = word;
             columns[n_touched] = offset;
-            n_touched += (word & bit) == 0;  // no branch: kept only if new
-            word |= bit;
+            n_touched += (before & bit) == 0;  // no branch: kept only if new
+            words_touched += before == 0;
+            word = before | bit;
             sums[offset] = S::add(sums[offset], product);
         });
+        words_touched_ = words_touched;
         if (!sort_indices) return write_touched(columns, n_touched, low, out_indices, out_values);
         RankedEntries<T> ranked(wide_);
         std::uint32_t* const kept_columns = ranked.offsets();
@@ -143,6 +167,8 @@ private:
     std::vector<T> sums_;              // the identity outside a row
     std::vector<std::uint64_t> touched_;  // bit j of word w: offset 64 w + j touched in this row; zero outside a row
     bool wide_ = use_avx2();  // short rows ranked with AVX2 (asked once per accumulator, that is per product)
+    std::int64_t words_touched_ = 0;  // by the last row: words of 64 columns it touched
+    bool list_next_ = true;          // the next listable row is listed (sum_listable_row)
 };
 
 }  // namespace pynla::spgemm::detail
