@@ -38,6 +38,7 @@ MATRICES = {
     "rmat-2^14x2^12-AAT": lambda: _times_transpose(matrices.rmat_rectangular(14, 12)),
     "rmat-s13-ef10": lambda: _square(matrices.rmat_square(13)),
     "graph500-s12-ef16": lambda: _square(matrices.graph500(12)),
+    "uniform-10000-5/row": lambda: _square(matrices.uniform_random(10_000, 5)),
 }
 
 PRODUCTS = {

@@ -50,6 +50,7 @@ __all__ = [
     "rmat_rectangular",
     "rmat_square",
     "graph500",
+    "uniform_random",
     "product_flops",
     "csr_nbytes",
 ]
@@ -58,6 +59,7 @@ __all__ = [
 SEED_RMAT_RECTANGULAR = 20_180_416
 SEED_RMAT_SQUARE = 31_415_926
 SEED_GRAPH500 = 27_182_818
+SEED_UNIFORM = 16_180_339
 
 
 def _canonical_csr(A):
@@ -236,6 +238,18 @@ def graph500(scale=16, edge_factor=16):
     """
     return rmat(scale, scale, edge_factor << scale, (0.57, 0.19, 0.19, 0.05), SEED_GRAPH500,
                 self_loops=False)
+
+
+def uniform_random(n, per_row, seed=SEED_UNIFORM):
+    """``n x n``, ``per_row`` entries a row in columns drawn uniformly (duplicates merged),
+    values uniform in [0.5, 1.5): the matrix users first try (``scipy.sparse.random``'s
+    structure with a fixed row length). Its products have short rows scattered over every
+    column: n = 10000, 5 a row gives about 25 products a row, nnz(A^2) = 0.25M."""
+    rng = np.random.default_rng(seed)
+    cols = rng.integers(0, n, size=n * per_row)
+    rows = np.repeat(np.arange(n), per_row)
+    values = rng.uniform(0.5, 1.5, size=n * per_row)
+    return _canonical_csr(sp.csr_array((values, (rows, cols)), shape=(n, n)))
 
 
 def product_flops(A, B):

@@ -28,6 +28,7 @@ family                          --full                              default
 R-MAT 2^18 x 2^16, A A^T        1.31M edges (edge factor 5/row)     2^15 x 2^13, edge factor 5
 R-MAT scale 18, ef 10, A^2      a,b,c,d = .45,.22,.22,.11           scale 14
 Graph500 R-MAT scale 16, A^2    ef 16, a,b,c,d = .57,.19,.19,.05    scale 13
+uniform random, 5 a row, A^2    100000 x 100000                     10000 x 10000
 =============================  ==================================  =============================
 
 ``pynla.bench.matrices`` lists each matrix's nnz(A), nnz(C), flops and SciPy time, and why
@@ -316,6 +317,7 @@ def cases(full=False):
     poisson = 1000 if full else 500
     quads = 499 if full else 249
     grid = 80 if full else 40
+    uniform = 100_000 if full else 10_000
     dofs = 2 * (quads + 1) ** 2
     return [
         _case(f"poisson2d-{poisson}x{poisson} A^2", _square(lambda: matrices.poisson2d(poisson))),
@@ -323,4 +325,5 @@ def cases(full=False):
               _square(lambda: matrices.elasticity2d(quads))),
         _case(f"stencil27-{grid}^3 A^2", _square(lambda: matrices.stencil27(grid))),
         *rmat_cases(full),
+        _case(f"uniform-{uniform}-5/row A^2", _square(lambda: matrices.uniform_random(uniform, 5))),
     ]
