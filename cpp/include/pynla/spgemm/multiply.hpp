@@ -11,7 +11,7 @@
 // Each row is summed in a per-thread accumulator chosen by the row's shape: a dense window over
 // its column span when that span is narrow or densely hit (window_accumulator.hpp: banded,
 // stencil and dense rows, sorted for free), or for a short row (at most 32 products) when the
-// span is at most 2^16 columns (random matrices: its columns listed and ranked, not scanned),
+// span is at most 2^16 columns (random rows: listed and ranked, not scanned; sum_listable_row),
 // else a hash table sized to the row (hash_accumulator.hpp: scattered rows of graphs and
 // power-law matrices; short rows ranked there too).
 // Masked products (multiply_masked) run the same pass with each row's products filtered by the

@@ -10,7 +10,8 @@
 //     columns in increasing order: the output is sorted for free.
 // Cost per row: O(products + entries + width / 64). The arrays grow to the widest window a thread
 // meets; the caller keeps windows narrow enough for the scan to be cheap.
-// Short rows thinly spread over their window (random matrices) take sum_short_row instead: their
+// Short rows thinly spread over their window may take sum_short_row instead (sum_listable_row
+// decides, from the thread's last such row: random rows are listed, stencil rows scanned): their
 // columns are listed as first touched and put in order by rank (row_entries.hpp), with no scan.
 #pragma once
 
