@@ -290,7 +290,7 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
             if scale != (0, 0):
                 A, B = scale.applied(A, B)
                 gram = _core.tall_gram(A, B)
-            solved = _gram_solve(A, B, *gram, rtol, maxiter)
+            solved = _gram_solve(Passes(A), B, *gram, rtol, maxiter)
         if solved is not None:
             return _finished(A, B, *solved, b, scale)
     if 2 * s > n:
@@ -307,7 +307,7 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     # What follows runs little BLAS (the s x d QR, d x d solves) besides the core's passes; BLAS
     # threads, which spin between calls, would only take the cores from those passes.
     with one_blas_thread():
-        solved = _sketched(A, B, SA.toarray() if sp.issparse(SA) else SA, SB, method, rtol, maxiter)
+        solved = _sketched(Passes(A), B, SA.toarray() if sp.issparse(SA) else SA, SB, method, rtol, maxiter)
     return _finished(A, B, *solved, b, scale)
 
 
@@ -372,9 +372,37 @@ def _finished(A, B, X, residual, iterations, info, b, scale):
                    iterations, info, b)
 
 
-def _gram_solve(A, B, G, C, rtol, maxiter):
+class Passes:
+    """The passes over A that the methods take after the first (each reads A once): on one
+    machine here; pynla.dask gives the same over the row blocks of a Dask array.
+
+    ``gradient(X, B)``: ``(A^H (B - A X), squared column norms of B - A X)``.
+    ``preconditioned_gram(R0, B)``: ``(Y^H Y, Y^H B)`` for ``Y = A R0^-1``.
+    ``column_norms(B)``: the norms of B's columns.
+    ``densifiable``: whether LAPACK may take A when a method's answer fails its check.
+    """
+
+    def __init__(self, A):
+        self.A = A
+        self.gradient = _gradient_function(A)
+        self.densifiable = not sp.issparse(A) or A.shape[0] * A.shape[1] <= _DENSE_FALLBACK_ENTRIES
+
+    def preconditioned_gram(self, R0, B):
+        # Triangular solves (trsm), not a product with R0's inverse: Y's rows stay accurate to
+        # rounding whatever R0's condition.
+        A = self.A
+        Y = np.array(A, order="F" if A.flags.f_contiguous else "C")
+        _core.tall_times_upper(Y, np.asfortranarray(R0), inverse=True)
+        return _core.tall_gram(Y, B)
+
+    @staticmethod
+    def column_norms(B):
+        return np.linalg.norm(B, axis=0)
+
+
+def _gram_solve(passes, B, G, C, rtol, maxiter):
     """method="cholesky" by the Cholesky factor of A's own Gram matrix G (C = A^H B, from the
-    same pass), then refinement. (X, residual norms, iterations, info), X None where LAPACK must
+    same pass), then refinement (``passes``: Passes over A). (X, residual norms, iterations, info), X None where LAPACK must
     answer; None where G is too ill conditioned for its factor to precondition A (A R0^-1, from
     a sketch, is factored instead).
 
@@ -391,7 +419,7 @@ def _gram_solve(A, B, G, C, rtol, maxiter):
     R, scale, G_scaled = factored
     Y = _triangular_solve(R, _triangular_solve(R, scale[:, None] * C, adjoint=True))
     singular_values = _extreme_singular_values(R, G_scaled)
-    Y, residual, iterations, info = _refined(A, B, R, singular_values, Y, rtol, maxiter, column_scale=scale)
+    Y, residual, iterations, info = _refined(passes, B, R, singular_values, Y, rtol, maxiter, column_scale=scale)
     return (None if Y is None else scale[:, None] * Y), residual, iterations, info
 
 
@@ -452,10 +480,11 @@ def _krylov_start(d, dtype):
     return start
 
 
-def _sketched(A, B, SA, SB, method, rtol, maxiter):
-    """sketched_lstsq after the sketch (SA = S A, SB = S B): (X, residual norms, iterations, info),
-    with X None where LAPACK must answer instead; maxiter None where the caller set none."""
-    densifiable = not sp.issparse(A) or A.shape[0] * A.shape[1] <= _DENSE_FALLBACK_ENTRIES
+def _sketched(passes, B, SA, SB, method, rtol, maxiter):
+    """sketched_lstsq after the sketch (SA = S A, SB = S B; ``passes``: Passes over A): (X,
+    residual norms, iterations, info), with X None where LAPACK must answer instead; maxiter None
+    where the caller set none."""
+    densifiable = passes.densifiable
     Q, R = sl.qr(SA, mode="economic")
     singular_values = sl.svdvals(R)
     eps = np.finfo(SA.dtype).eps
@@ -466,16 +495,16 @@ def _sketched(A, B, SA, SB, method, rtol, maxiter):
         raise np.linalg.LinAlgError(f"A is rank deficient (numerical rank {rank} < {R.shape[1]} columns, from its "
                                     "sketch; A is too large to confirm densely): use scipy.linalg.lstsq or lsqr")
     if method == "cholesky":
-        return _preconditioned_gram_solve(A, B, R, rtol, maxiter)
+        return _preconditioned_gram_solve(passes, B, R, rtol, maxiter)
     X = sl.solve_triangular(R, Q.conj().T @ SB)
-    gradient = _gradient_function(A)
     if method == "solve":
-        return X, np.sqrt(gradient(X, B)[1]), 0, 0
+        return X, np.sqrt(passes.gradient(X, B)[1]), 0, 0
     # The optimal heavy-ball parameters for a sketch of distortion sqrt(d / s); it ends only
     # where steps stall, well below one unit of rounding.
     ratio = R.shape[1] / SA.shape[0]
     schedule = _Schedule(alpha=(1 - ratio) ** 2, beta=ratio, stall_steps=_STALL_STEPS, enough_units=0.0)
-    X, residual, iterations, certified = _iterate(R, singular_values, X, B, gradient, rtol,
+    X, residual, iterations, certified = _iterate(R, singular_values, X, passes.column_norms(B),
+                                                  functools.partial(passes.gradient, B=B), rtol,
                                                   _DEFAULT_MAXITER if maxiter is None else maxiter, schedule)
     if certified:
         return X, residual, iterations, 0
@@ -486,40 +515,38 @@ def _sketched(A, B, SA, SB, method, rtol, maxiter):
     return None, None, iterations, 0
 
 
-def _preconditioned_gram_solve(A, B, R0, rtol, maxiter):
+def _preconditioned_gram_solve(passes, B, R0, rtol, maxiter):
     """method="cholesky" for an A too ill conditioned for its own Gram matrix (randomized
     Cholesky QR): Y = A R0^-1 (triangular solves, which keep Y's rows accurate to rounding
     whatever R0's condition) is well conditioned when the sketch embeds A's range, so its Gram
     matrix gives R1 safely, and ``A = (Y R1^-1) (R1 R0)`` is a QR factorization: x = R^-1 R1^-H
-    Y^H b with R = R1 R0, then refinement. Takes a copy of A. As _gram_solve."""
-    Y = np.array(A, order="F" if A.flags.f_contiguous else "C")
-    _core.tall_times_upper(Y, np.asfortranarray(R0), inverse=True)
-    G, C = _core.tall_gram(Y, B)
-    del Y
+    Y^H b with R = R1 R0, then refinement. On one machine it takes a copy of A. As _gram_solve."""
+    G, C = passes.preconditioned_gram(R0, B)
     factored = _scaled_cholesky(G)
     if factored is None:  # the sketch did not embed A's range: R0 does not precondition A
         return None, None, 0, 0
     R1 = factored[0] / factored[1]
     R = R1 @ R0
     X = _triangular_solve(R, _triangular_solve(R1, C, adjoint=True))
-    return _refined(A, B, R, _extreme_singular_values(R), X, rtol, maxiter)
+    return _refined(passes, B, R, _extreme_singular_values(R), X, rtol, maxiter)
 
 
-def _refined(A, B, R, singular_values, X, rtol, maxiter, column_scale=None):
+def _refined(passes, B, R, singular_values, X, rtol, maxiter, column_scale=None):
     """Refinement of X with a factor R that makes A R^-1 nearly orthonormal (_GRAM_MIN_UNITS):
     x <- x + R^-1 R^-H A^H (b - A x), each step a pass over A, until the check of _iterate
     certifies it (_REFINEMENT); with ``column_scale``, of A diag(column_scale) instead of A.
     (X, residual norms, iterations, info) as _sketched."""
-    gradient = _gradient_function(A)
+    gradient = functools.partial(passes.gradient, B=B)
     if column_scale is not None:
         unscaled, scale = gradient, column_scale[:, None]
 
-        def gradient(X, B):
-            G, squared_norms = unscaled(scale * X, B)
+        def gradient(X):
+            G, squared_norms = unscaled(scale * X)
             return scale * G, squared_norms
 
     steps = _DEFAULT_REFINEMENT_STEPS if maxiter is None else maxiter
-    X, residual, iterations, certified = _iterate(R, singular_values, X, B, gradient, rtol, steps, _REFINEMENT)
+    X, residual, iterations, certified = _iterate(R, singular_values, X, passes.column_norms(B), gradient, rtol,
+                                                  steps, _REFINEMENT)
     if certified:
         return X, residual, iterations, 0
     if maxiter is not None:
@@ -527,9 +554,10 @@ def _refined(A, B, R, singular_values, X, rtol, maxiter, column_scale=None):
     return None, None, iterations, 0
 
 
-def _iterate(R, singular_values, X, B, gradient, rtol, maxiter, schedule):
+def _iterate(R, singular_values, X, B_norms, gradient, rtol, maxiter, schedule):
     """The iteration of ``schedule`` (_Schedule) from X, for the triangular R and its singular
-    values (descending): (X, residual norms, iterations, certified).
+    values (descending), B's column norms and ``gradient(X) -> (A^H (B - A X), squared column
+    norms of B - A X)``: (X, residual norms, iterations, certified).
 
     Each pass over A gives, for the current X, A^H r and ||r||: enough for the check
     (_excess_units) and for the step. The iteration ends once ||R^-H A^H r|| <= rtol ||R x||,
@@ -538,10 +566,9 @@ def _iterate(R, singular_values, X, B, gradient, rtol, maxiter, schedule):
     error keeps shrinking below it for several steps); it is certified when it ends within
     _CERTIFICATE_FACTOR units."""
     X_previous = X
-    B_norms = np.linalg.norm(B, axis=0)
     best, stalled, iterations = np.inf, 0, 0
     while True:
-        G, squared_norms = gradient(X, B)
+        G, squared_norms = gradient(X)
         residual = np.sqrt(squared_norms)
         Z, units = _excess_units(R, singular_values, X, G, residual)
         if np.any(residual > _DIVERGED * B_norms):
