@@ -49,6 +49,19 @@ class _Sketch(KernelLinearOperator):
         """S as a dense (m, n) array of S's dtype."""
         return self @ np.eye(self.shape[1], dtype=self.dtype)
 
+    def columns(self, start, stop):
+        """``S[:, start:stop]``, an operator of the same kind and dtype, for sketching A by row
+        blocks: ``S @ A`` is the sum over A's row blocks ``A[start:stop]`` of
+        ``S.columns(start, stop) @ A[start:stop]`` (pynla.dask sketches each block where it is
+        stored)."""
+        if not (isinstance(start, (int, np.integer)) and isinstance(stop, (int, np.integer))
+                and 0 <= start <= stop <= self.shape[1]):
+            raise ValueError(f"columns needs integers 0 <= start <= stop <= {self.shape[1]}, got {start!r}, {stop!r}")
+        return self._columns(int(start), int(stop))
+
+    def _columns(self, start, stop):
+        raise NotImplementedError
+
     def _sparse_product(self, X, adjoint):
         dtype = np.result_type(self.dtype, X.dtype)
         if adjoint or (self.kernel_dtypes is not None and dtype not in self.kernel_dtypes):
@@ -126,9 +139,22 @@ class SparseSignSketch(_Sketch):
         if k > self.shape[0]:
             raise ValueError(f"nonzeros_per_column={k} exceeds sketch_size={self.shape[0]}")
         self.nonzeros_per_column = k
-        key = int(np.random.default_rng(rng).integers(2**64, dtype=np.uint64))
-        self.rows, self.signs = _core.draw_sparse_sketch(self.shape[0], self.shape[1], k, key)
+        self._draw(int(np.random.default_rng(rng).integers(2**64, dtype=np.uint64)), first=0)
+
+    def _draw(self, key, first):
+        """Columns [first, first + n) of the sketch drawn from ``key``: each column's draws
+        depend on the key and its index only."""
+        self.key, self.first_column = key, first
+        k = self.nonzeros_per_column
+        self.rows, self.signs = _core.draw_sparse_sketch(self.shape[0], self.shape[1], k, key, first)
         self._scale = self._entry(1.0 / math.sqrt(k))
+
+    def _columns(self, start, stop):
+        part = object.__new__(type(self))
+        _Sketch.__init__(part, self.shape[0], stop - start, self.dtype)
+        part.nonzeros_per_column = self.nonzeros_per_column
+        part._draw(self.key, self.first_column + start)
+        return part
 
     @property
     def _core_tuple(self):
@@ -280,6 +306,9 @@ class SRHT(_Sketch):
         Z[: self.shape[1]] = self.signs[:, None] * X
         return _walsh_hadamard(Z)[self.samples] * X.dtype.type(self._scale)
 
+    def _columns(self, start, stop):
+        return _SRHTColumns(self, start, stop)
+
     def _sampled_rows(self, Y):
         """P^T Y: the padded_size rows of which the sampled ones are Y's (Fortran order, for
         the C++ transform's columns)."""
@@ -290,6 +319,67 @@ class SRHT(_Sketch):
     def _signed_rows(self, Z):
         """scale D Z[:n]: the last factor of S^H Y = scale D H P^T Y."""
         return Z[: self.shape[1]] * (self.signs[:, None] * Z.dtype.type(self._scale))
+
+
+class _SRHTColumns(_Sketch):
+    """Columns [first, first + n) of an SRHT (``SRHT.columns``): ``sqrt(1/m) P H[:, cols] D[cols]``.
+    The range splits into aligned runs of 2^p columns (its dyadic pieces); on a run starting at
+    o, ``H[i, o + c] = (-1)^popcount(i & o) H_{2^p}[i mod 2^p, c]``, because o's bits and c's
+    are disjoint, so each run costs one transform of its own size."""
+
+    def __init__(self, whole, start, stop):
+        super().__init__(whole.shape[0], stop - start, whole.dtype)
+        self.first = whole.first + start if isinstance(whole, _SRHTColumns) else start
+        self.signs, self.samples, self._scale = whole.signs[start:stop], whole.samples, whole._scale
+
+    def _columns(self, start, stop):
+        return _SRHTColumns(self, start, stop)
+
+    def _kernel_product(self, X, adjoint):
+        return self._by_runs(X, adjoint, _core_walsh_hadamard)
+
+    def _exact_product(self, X, adjoint):
+        return self._by_runs(X, adjoint, _walsh_hadamard)
+
+    def _by_runs(self, X, adjoint, transform):
+        m, n = self.shape
+        out = np.zeros((n if adjoint else m, X.shape[1]), dtype=X.dtype)
+        for offset, size in _dyadic_runs(self.first, self.first + n):
+            local = slice(offset - self.first, offset - self.first + size)
+            rows = self.samples & (size - 1)
+            flips = (1 - 2 * _parity(self.samples & offset)).astype(np.int8)[:, None]
+            if adjoint:  # the sampled rows of Y, signed, summed into the run's rows, transformed
+                Z = np.zeros((size, X.shape[1]), dtype=X.dtype, order="F")
+                np.add.at(Z, rows, flips * X)
+                out[local] = self.signs[local, None] * transform(Z)
+            else:
+                out += flips * transform(np.asfortranarray(self.signs[local, None] * X[local]))[rows]
+        return out * X.dtype.type(self._scale)
+
+
+def _dyadic_runs(start, stop):
+    """(offset, size) of the aligned power-of-two runs that make up [start, stop), in order:
+    each size is the largest power of two that divides its offset and fits."""
+    while start < stop:
+        size = start & -start if start else 1 << 62
+        while size > stop - start:
+            size >>= 1
+        yield start, size
+        start += size
+
+
+def _parity(values):
+    """popcount(v) mod 2 of nonnegative int64 values."""
+    values = values.copy()
+    for shift in (32, 16, 8, 4, 2, 1):
+        values ^= values >> shift
+    return values & 1
+
+
+def _core_walsh_hadamard(Z):
+    """H Z, in place, for a Fortran-ordered Z of a kernel dtype."""
+    _core.walsh_hadamard(Z)
+    return Z
 
 
 def _walsh_hadamard(Z):
@@ -342,6 +432,12 @@ class GaussianSketch(_Sketch):
 
     def _kernel_product(self, X, adjoint):
         return (self.matrix.T if adjoint else self.matrix) @ X
+
+    def _columns(self, start, stop):
+        part = object.__new__(type(self))
+        _Sketch.__init__(part, self.shape[0], stop - start, self.dtype)
+        part.matrix = self.matrix[:, start:stop]
+        return part
 
     def _apply_sparse(self, A):
         return np.asarray((A.T @ self.matrix.T).T)

@@ -117,6 +117,45 @@ def test_same_seed_same_sketch(name):
 
 
 # ---------------------------------------------------------------------------------------------
+# Column blocks (S.columns), which sketch A by row blocks
+
+
+@pytest.mark.parametrize("name", SKETCHES)
+@pytest.mark.parametrize("n, cuts", [(1000, [300, 301]), (1024, [1, 2, 3, 517, 999]), (7, []), (1, [])])
+@pytest.mark.parametrize("dtype", [np.float64, np.complex64, np.longdouble])
+def test_column_blocks_sum_to_the_sketch(name, n, cuts, dtype):
+    """Sketching A's row blocks with S's matching columns and adding gives S @ A; the blocks'
+    adjoints stack to S^H Y; a block of a block is the block of S."""
+    rng = np.random.default_rng(SEED)
+    S = SKETCHES[name](min(n, 30), n, SEED)
+    A, Y = random_dense(rng, (n, 3), dtype), random_dense(rng, (S.shape[0], 2), dtype)
+    bounds = list(zip([0, *cuts], [*cuts, n]))
+    parts = sum(S.columns(start, stop) @ A[start:stop] for start, stop in bounds)
+    assert_allclose(parts, S @ A, rtol=tolerance(dtype), atol=tolerance(dtype) * np.abs(S @ A).max())
+    adjoint = np.vstack([S.columns(start, stop).H @ Y for start, stop in bounds])
+    assert_allclose(adjoint, S.H @ Y, rtol=tolerance(dtype), atol=tolerance(dtype) * np.abs(S.H @ Y).max())
+    start, stop = n // 5, n - n // 4
+    inner = S.columns(start, stop).columns(1, stop - start) if stop - start > 1 else S.columns(start, stop)
+    offset = 1 if stop - start > 1 else 0
+    assert_allclose(inner.toarray(), S.toarray()[:, start + offset:stop], rtol=1e-15, atol=1e-15)
+    assert type(S.columns(0, n)) is type(S) or name == "srht"
+
+
+@pytest.mark.parametrize("name", ["countsketch", "sparse_sign"])
+def test_sparse_sign_column_blocks_are_the_same_draws(name):
+    S = SKETCHES[name](40, 5000, SEED)
+    block = S.columns(1234, 4321)
+    assert_array_equal(block.rows, S.rows.reshape(5000, -1)[1234:4321].ravel())
+    assert_array_equal(block.signs, S.signs.reshape(5000, -1)[1234:4321].ravel())
+
+
+@pytest.mark.parametrize("start, stop", [(-1, 3), (3, 2), (0, 11), (0.5, 3)])
+def test_column_block_bounds_are_checked(start, stop):
+    with pytest.raises(ValueError, match="columns needs integers"):
+        pynla.CountSketch(4, 10, rng=0).columns(start, stop)
+
+
+# ---------------------------------------------------------------------------------------------
 # S @ dense A
 
 

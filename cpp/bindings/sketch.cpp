@@ -43,15 +43,16 @@ const T* matrix_data(const py::handle& object, const char* what, std::int64_t n_
 void bind_sketch(py::module_& m) {
     m.def(
         "draw_sparse_sketch",
-        [](std::int64_t n_rows, std::int64_t n_cols, std::int64_t per_column, std::uint64_t key) {
-            if (n_rows < 1 || n_rows > INT32_MAX || n_cols < 0 || per_column < 1 || per_column > n_rows) {
-                throw py::value_error("need 1 <= per_column <= n_rows <= 2^31 - 1 and n_cols >= 0");
+        [](std::int64_t n_rows, std::int64_t n_cols, std::int64_t per_column, std::uint64_t key, std::int64_t first) {
+            if (n_rows < 1 || n_rows > INT32_MAX || n_cols < 0 || per_column < 1 || per_column > n_rows || first < 0) {
+                throw py::value_error("need 1 <= per_column <= n_rows <= 2^31 - 1, n_cols >= 0 and first >= 0");
             }
-            auto s = without_gil([&] { return sketch::draw_sparse_sketch(n_rows, n_cols, per_column, key); });
+            auto s = without_gil([&] { return sketch::draw_sparse_sketch(n_rows, n_cols, per_column, key, first); });
             return py::make_tuple(to_numpy(std::move(s.rows)), to_numpy(std::move(s.signs)));
         },
-        py::arg("n_rows"), py::arg("n_cols"), py::arg("per_column"), py::arg("key"),
-        "(rows int32, signs int8) of a sparse sketch with per_column nonzeros per column, drawn from key.");
+        py::arg("n_rows"), py::arg("n_cols"), py::arg("per_column"), py::arg("key"), py::arg("first") = 0,
+        "(rows int32, signs int8) of columns [first, first + n_cols) of a sparse sketch with per_column nonzeros "
+        "per column, drawn from key.");
 
     m.def(
         "sketch_dense",

@@ -86,6 +86,15 @@ void test_draw(std::int64_t m, std::int64_t n, std::int64_t k) {
     bool same = true;
     for (std::int64_t p = 0; p < n * k; ++p) same = same && again.rows[p] == s.rows[p] && again.signs[p] == s.signs[p];
     expect(same, "draw: same key, same sketch", m, n, k);
+    for (const std::int64_t first : {std::int64_t{0}, n / 3, n - 1}) {
+        if (first < 0) continue;
+        const std::int64_t count = std::min<std::int64_t>(n - first, 5);
+        const auto part = sketch::draw_sparse_sketch(m, count, k, 12345, first);
+        bool slice = true;
+        for (std::int64_t p = 0; p < count * k; ++p)
+            slice = slice && part.rows[p] == s.rows[first * k + p] && part.signs[p] == s.signs[first * k + p];
+        expect(slice, "draw: columns drawn alone equal the full draw's", m, first, k);
+    }
 }
 
 void test_dense(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t d, std::mt19937_64& rng) {

@@ -33,13 +33,15 @@ struct SparseSketch {
     Buffer<std::int8_t> signs;
 };
 
-// Draws S: column i uses draws [k i, k (i + 1)) of the stream `key`, so it does not depend on
-// how columns are shared among threads. Rows are a uniform k-subset of [0, m) by Floyd's
+// Draws columns [first, first + n) of S: column i uses draws [k i, k (i + 1)) of the stream
+// `key`, so it does not depend on how columns are shared among threads, and any range of columns
+// can be drawn alone (a row block of A, sketched where it is stored, takes its own). Rows are a uniform k-subset of [0, m) by Floyd's
 // algorithm (each draw picks among j + 1 rows, taking row j itself if the pick is already in);
 // a draw's row comes from its high bits (uniform_below) and its sign from its lowest bit, which
 // moves the row by less than m / 2^64: the two are independent for any practical purpose.
 // Requires 1 <= k <= m <= 2^31 - 1.
-inline SparseSketch draw_sparse_sketch(std::int64_t m, std::int64_t n, std::int64_t k, std::uint64_t key) {
+inline SparseSketch draw_sparse_sketch(std::int64_t m, std::int64_t n, std::int64_t k, std::uint64_t key,
+                                       std::int64_t first = 0) {
     SparseSketch s{m, n, k, Buffer<std::int32_t>(n * k), Buffer<std::int8_t>(n * k)};
     const int n_threads = threads_for(16 * n * k);  // a hashed draw costs about 16 bytes' work
     const auto bounds = split_by_cost(n, tasks_for(n_threads), [](std::int64_t i) { return i; });
@@ -48,12 +50,13 @@ inline SparseSketch draw_sparse_sketch(std::int64_t m, std::int64_t n, std::int6
         // reload every captured value after each of them.
         const std::int64_t begin = bounds[task], end = bounds[task + 1], m_ = m, k_ = k;
         const std::uint64_t key_ = key;
+        const auto first_ = static_cast<std::uint64_t>(first);
         std::int32_t* const all_rows = s.rows.data();
         std::int8_t* const all_signs = s.signs.data();
         // Signs are computed, not branched on: a branch on a fair coin mispredicts half the time.
         if (k_ == 1) {  // CountSketch: a draw per column, no subset to keep distinct
             for (std::int64_t i = begin; i < end; ++i) {
-                const std::uint64_t bits = random_bits(key_, static_cast<std::uint64_t>(i));
+                const std::uint64_t bits = random_bits(key_, first_ + static_cast<std::uint64_t>(i));
                 all_rows[i] = static_cast<std::int32_t>(uniform_below(bits, m_));
                 all_signs[i] = static_cast<std::int8_t>(2 * static_cast<int>(bits & 1) - 1);
             }
@@ -63,7 +66,9 @@ inline SparseSketch draw_sparse_sketch(std::int64_t m, std::int64_t n, std::int6
             std::int32_t* const rows = all_rows + i * k_;
             std::int8_t* const signs = all_signs + i * k_;
             for (std::int64_t t = 0; t < k_; ++t) {
-                const std::uint64_t bits = random_bits(key_, static_cast<std::uint64_t>(k_ * i + t));
+                const std::uint64_t bits =
+                    random_bits(key_, static_cast<std::uint64_t>(k_) * (first_ + static_cast<std::uint64_t>(i)) +
+                                          static_cast<std::uint64_t>(t));
                 const std::int64_t j = m_ - k_ + t;
                 auto row = static_cast<std::int32_t>(uniform_below(bits, j + 1));
                 if (std::find(rows, rows + t, row) != rows + t) row = static_cast<std::int32_t>(j);
