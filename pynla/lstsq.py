@@ -325,16 +325,9 @@ class _Scale(namedtuple("_Scale", ["a", "b"])):
         B: 0 for each whose magnitude lies within 2**(+-0.4 maxexp) of the dtype (2**+-409 in
         float64, 2**+-51 in float32), else the exponent that takes its norm to at most 1, from
         its largest magnitude (for A, a pass)."""
-        limit = 2.0 ** int(0.4 * np.finfo(B.dtype).maxexp)
         b_largest = _largest_magnitude(B)
-
-        def exponent(M, magnitude, largest):
-            if 1 / limit <= magnitude <= limit or magnitude == largest == 0:
-                return 0
-            largest = _largest_magnitude(M) if largest is None else largest
-            return math.frexp(largest)[1] + math.ceil(math.log2(math.sqrt(M.size))) if largest > 0 else 0
-
-        return cls(exponent(A, a_magnitude, None), exponent(B, b_largest, b_largest))
+        return cls(scale_exponent(a_magnitude, lambda: _largest_magnitude(A), A.size, B.dtype),
+                   scale_exponent(b_largest, lambda: b_largest, B.size, B.dtype))
 
     def applied(self, A, B, *sketched):
         """(A, B) scaled, or ((A, S A), (B, S B)) with the sketches of each."""
@@ -343,6 +336,18 @@ class _Scale(namedtuple("_Scale", ["a", "b"])):
         SA, SB = sketched
         return ((times_power_of_two(A, -self.a), times_power_of_two(SA, -self.a)),
                 (times_power_of_two(B, -self.b), times_power_of_two(SB, -self.b)))
+
+
+def scale_exponent(magnitude, largest, size, dtype):
+    """_Scale's exponent for an array of ``size`` entries of ``dtype``, of norm about
+    ``magnitude``, whose largest magnitude (or a bound on it within a few times) ``largest()``
+    gives: 0 where the magnitude lies within 2**(+-0.4 maxexp), else the exponent that takes
+    its norm to at most 1."""
+    limit = 2.0 ** int(0.4 * np.finfo(dtype).maxexp)
+    if 1 / limit <= magnitude <= limit:
+        return 0
+    largest = largest()
+    return math.frexp(largest)[1] + math.ceil(math.log2(math.sqrt(size))) if largest > 0 else 0
 
 
 def _largest_magnitude(M):

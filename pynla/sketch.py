@@ -143,11 +143,30 @@ class SparseSignSketch(_Sketch):
 
     def _draw(self, key, first):
         """Columns [first, first + n) of the sketch drawn from ``key``: each column's draws
-        depend on the key and its index only."""
+        depend on the key and its index only, and are made when first needed (a column block
+        of S, or S sent to another process, carries only the key)."""
         self.key, self.first_column = key, first
-        k = self.nonzeros_per_column
-        self.rows, self.signs = _core.draw_sparse_sketch(self.shape[0], self.shape[1], k, key, first)
-        self._scale = self._entry(1.0 / math.sqrt(k))
+        self._draws = None
+        self._scale = self._entry(1.0 / math.sqrt(self.nonzeros_per_column))
+
+    @property
+    def rows(self):
+        """Each column's k rows (int32, column after column)."""
+        return self._drawn()[0]
+
+    @property
+    def signs(self):
+        """Each column's k signs (int8, +-1), as ``rows``."""
+        return self._drawn()[1]
+
+    def _drawn(self):
+        if self._draws is None:  # two threads may both draw: the same values
+            self._draws = _core.draw_sparse_sketch(self.shape[0], self.shape[1], self.nonzeros_per_column, self.key,
+                                                   self.first_column)
+        return self._draws
+
+    def __getstate__(self):
+        return {**self.__dict__, "_draws": None}
 
     def _columns(self, start, stop):
         part = object.__new__(type(self))

@@ -1,0 +1,72 @@
+"""Row-chunked Dask arrays as pynla's distributed functions read them: the checks on their
+chunks, each block's task, and sums of per-block results added in a fixed order."""
+
+from collections import namedtuple
+
+import dask
+import dask.array as da
+import numpy as np
+import scipy.sparse as sp
+
+#: A row-chunked Dask array, checked: its blocks as Delayed objects (in row order), the row
+#: where each block starts and ends (``bounds[i]:bounds[i + 1]``), its shape and dtype, and
+#: whether its chunks are SciPy sparse (else NumPy).
+RowBlocks = namedtuple("RowBlocks", ["blocks", "bounds", "shape", "dtype", "sparse"])
+
+
+def row_blocks(A, name):
+    """``A`` (a 2-D dask.array.Array chunked by rows only, with NumPy or SciPy sparse chunks) as
+    RowBlocks; TypeError or ValueError naming ``name`` otherwise."""
+    if not isinstance(A, da.Array):
+        raise TypeError(f"{name} must be a dask.array.Array, got {type(A).__name__} (pynla's own functions "
+                        "take NumPy and SciPy inputs)")
+    if A.ndim != 2:
+        raise ValueError(f"{name} must be 2-D, got shape {A.shape}")
+    if any(np.isnan(size) for size in A.chunks[0]):
+        raise ValueError(f"{name} has unknown chunk sizes: call {name}.compute_chunk_sizes() first")
+    if len(A.chunks[1]) != 1:
+        raise ValueError(f"{name} must be chunked by rows only (one chunk across its {A.shape[1]} columns), "
+                         f"got column chunks {A.chunks[1]}: rechunk with {name}.rechunk({{1: -1}})")
+    meta = A._meta
+    sparse = sp.issparse(meta)
+    if not sparse and type(meta) is not np.ndarray:
+        raise TypeError(f"{name}'s chunks must be NumPy arrays or SciPy sparse arrays/matrices, got {type(meta).__name__}")
+    if A.dtype.kind not in "biufc":
+        raise TypeError(f"{name} must have a numeric dtype, got {A.dtype}")
+    bounds = np.concatenate([[0], np.cumsum(A.chunks[0])]).astype(np.int64)
+    return RowBlocks(list(A.to_delayed()[:, 0]), bounds, A.shape, np.dtype(A.dtype), sparse)
+
+
+def same_row_chunks(A, B, a_name, b_name):
+    """B's row blocks, with a ValueError naming both unless they split the rows as A's do."""
+    if not np.array_equal(A.bounds, B.bounds):
+        raise ValueError(f"{b_name}'s row chunks {tuple(np.diff(B.bounds))} must match {a_name}'s "
+                         f"{tuple(np.diff(A.bounds))}: rechunk {b_name} with {b_name}.rechunk({{0: {a_name}.chunks[0]}})")
+    return B
+
+
+def block_values(block, sparse, name):
+    """A block as a task sees it: CSR for a sparse array, an ndarray otherwise; TypeError naming
+    ``name`` for a chunk unlike the array's others (a Dask array's chunk types must agree)."""
+    if sp.issparse(block) != sparse:
+        expected = "SciPy sparse" if sparse else "NumPy"
+        raise TypeError(f"{name} mixes chunk types: its chunks are {expected}, but one is {type(block).__name__}")
+    return block.tocsr() if sparse else np.asarray(block)
+
+
+def tree_sum(parts):
+    """The sum of Delayed values (arrays, sparse matrices, or tuples of them, added entry by
+    entry), added pairwise in a balanced tree whose shape depends on the number of parts only:
+    the same bits on any cluster and for any number of workers."""
+    parts = list(parts)
+    while len(parts) > 1:
+        paired = [_added(parts[i], parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
+        parts = paired + parts[len(parts) - len(parts) % 2:]
+    return parts[0]
+
+
+@dask.delayed(pure=True)
+def _added(first, second):
+    if isinstance(first, tuple):
+        return tuple(a + b for a, b in zip(first, second))
+    return first + second
