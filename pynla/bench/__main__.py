@@ -89,8 +89,13 @@ def parse_args(argv=None):
         parser.error("--repeat must be at least 1")
     if args.compare:
         args.no_memory = True  # the gate compares times' ratios only
-    args.capability = args.capability or known
+    args.capability = args.capability or [name for name in known if _in_default_run(name)]
     return args
+
+
+def _in_default_run(name):
+    """Whether the capability runs when none is named (a module says no by IN_DEFAULT_RUN = False)."""
+    return getattr(importlib.import_module(f"pynla.bench.{name}"), "IN_DEFAULT_RUN", True)
 
 
 def selected_cases(args):
