@@ -11,7 +11,7 @@ import numpy as np
 from pynla import _core
 from pynla import lstsq as one_machine
 from pynla._validation import check_choice, float_kernel_dtype
-from pynla.dask._blocks import block_values, row_blocks, same_row_chunks, tree_sum
+from pynla.dask._blocks import block_values, row_blocks, same_row_chunks, summed
 from pynla.dask.sketch import sketch as dask_sketch
 from pynla.orthogonalize import times_power_of_two
 
@@ -158,28 +158,35 @@ class BlockPasses:
         self.count += 1
         parts = [task(block, b_block, self.rows.sparse, self.dtype, self.scale, *arguments)
                  for block, b_block in zip(self.rows.blocks, self.b_blocks.blocks)]
-        return dask.compute(tree_sum(parts))[0]
+        return summed(parts, small=True)
 
     def gram(self):
         """(A^H A, A^H b): a pass, and a second when A or b must be scaled (their norms beyond
         2^+-409 in float64, as pynla.sketched_lstsq's _Scale)."""
-        G, C, b_squares, a_largest, b_largest = self._each_block(_gram_block)
-        if not math.isfinite(a_largest):
-            raise ValueError("A must not contain NaN or infinity")
+        G, C, b_squares, b_largest = self._each_block(_gram_block)
         if not math.isfinite(b_largest):
             raise ValueError("b must not contain NaN or infinity")
-        # The blocks' largest magnitudes are added, not compared: a bound within the number of
-        # blocks, which only moves the exponent by that factor's.
+        # A's magnitude from its Gram matrix, as on one machine; its largest entry (a pass) only
+        # where that is not finite or is far from 1. The blocks' largest magnitudes are added,
+        # not compared: a bound within the number of blocks, which only moves the exponent by
+        # that factor's.
         (n, d), q = self.rows.shape, self.b_blocks.q
         with np.errstate(over="ignore", invalid="ignore"):
-            a_magnitude = math.sqrt(abs(np.trace(G)))
-        scale = (one_machine.scale_exponent(a_magnitude, lambda: a_largest, n * d, self.dtype),
+            a_magnitude = math.sqrt(abs(np.trace(G))) if np.isfinite(np.diagonal(G)).all() else math.inf
+        scale = (one_machine.scale_exponent(a_magnitude, self._a_largest, n * d, self.dtype),
                  one_machine.scale_exponent(b_largest, lambda: b_largest, n * q, self.dtype))
         if scale != (0, 0):
             self.scale = scale
-            G, C, b_squares, _, _ = self._each_block(_gram_block)
+            G, C, b_squares, _ = self._each_block(_gram_block)
         self._b_norms = np.sqrt(b_squares)
         return G, C
+
+    def _a_largest(self):
+        """A bound on A's largest magnitude (a pass); ValueError if A holds NaN or infinity."""
+        largest = self._each_block(_largest_block)
+        if not math.isfinite(largest):
+            raise ValueError("A must not contain NaN or infinity")
+        return largest
 
     def gradient(self, X, B=None):
         G, squared_norms = self._each_block(_gradient_block, np.ascontiguousarray(X, dtype=self.dtype))
@@ -206,15 +213,20 @@ def _block(block, b_block, sparse, dtype, scale):
 @dask.delayed(pure=True)
 def _gram_block(block, b_block, sparse, dtype, scale):
     A_i, B_i = _block(block, b_block, sparse, dtype, scale)
-    values = A_i.data if sparse else A_i
     with np.errstate(over="ignore", invalid="ignore"):  # overflow is what the scale then removes
         G, C = _core.tall_gram(A_i.toarray() if sparse else A_i, B_i)
-        return G, C, np.sum(np.abs(B_i) ** 2, axis=0), _largest(values), _largest(B_i)
+        return G, C, np.sum(np.abs(B_i) ** 2, axis=0), _largest(B_i)
 
 
-def _largest(values):
-    """max |v| (0 for none; NaN or infinity if values hold one)."""
-    return float(np.max(np.abs(values), initial=0.0)) if np.isfinite(values).all() else math.inf
+@dask.delayed(pure=True)
+def _largest_block(block, b_block, sparse, dtype, scale):
+    return _largest(_block(block, b_block, sparse, dtype, scale)[0])
+
+
+def _largest(M):
+    """max |M_ij| (0 for none; infinity where M holds NaN or infinity)."""
+    largest = one_machine._largest_magnitude(M)
+    return largest if math.isfinite(largest) else math.inf
 
 
 @dask.delayed(pure=True)

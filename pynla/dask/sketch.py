@@ -4,8 +4,11 @@ the columns of S it meets, and the partial sketches added in a fixed tree."""
 import dask
 import scipy.sparse as sp
 
-from pynla.dask._blocks import block_values, row_blocks, tree_sum
+from pynla.dask._blocks import block_values, row_blocks, summed
 from pynla.sketch import _Sketch
+
+#: Sketches of at most this many entries are added on the client (pynla.dask._blocks.summed).
+_SMALL_PART_ENTRIES = 1 << 18
 
 
 def sketch(S, A):
@@ -42,7 +45,8 @@ def sketch(S, A):
         return S @ (sp.csr_array(rows.shape, dtype=rows.dtype) if rows.sparse else A.compute())
     parts = [_sketched_block(S.columns(int(start), int(stop)), block, rows.sparse)
              for block, start, stop in zip(rows.blocks, rows.bounds[:-1], rows.bounds[1:])]
-    return tree_sum(parts).compute()
+    # A part is s x n: added in tasks unless it is small.
+    return summed(parts, small=S.shape[0] * rows.shape[1] <= _SMALL_PART_ENTRIES)
 
 
 @dask.delayed(pure=True)
