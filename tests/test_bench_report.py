@@ -109,3 +109,12 @@ def test_progress_on_a_terminal_rewrites_one_line_with_the_time_left():
     assert "\n" not in text and text.count("\r") >= 3
     assert "case 1: pynla 2t repeat 1/5 (~" in text and " left)" in text
     assert text.endswith("\r")  # the line is cleared at the end
+
+
+def test_the_dask_section_runs_only_when_named():
+    """``python -m pynla.bench`` leaves the cluster cases out; naming the section runs them."""
+    assert "dask" in bench_main.capability_names()
+    assert "dask" not in bench_main.parse_args([]).capability
+    assert bench_main.parse_args(["dask"]).capability == ["dask"]
+    assert [case.name.split()[1] for case in bench_main.importlib.import_module("pynla.bench.dask").cases()] == [
+        "lstsq", "rsvd", "countsketch", "spgemm"]
