@@ -257,6 +257,28 @@ def test_lstsq_dense(client, cond, q):
         assert result.passes == 4  # the Gram matrix's (too ill conditioned), the sketch's, A R0^-1's, a step's
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.complex128, np.int64])
+def test_lstsq_dtypes(client, dtype):
+    rng = np.random.default_rng(SEED)
+    A = rng.standard_normal((6000, 8)) * 10
+    if dtype == np.complex128:
+        A = A + 1j * rng.standard_normal((6000, 8))
+    A, b = A.astype(dtype), rng.standard_normal(6000).astype(np.float32 if dtype == np.float32 else np.float64)
+    result = pynla.dask.sketched_lstsq(chunked(A, 2500), b)
+    expected = pynla.sketched_lstsq(A, b)
+    assert result.x.dtype == expected.x.dtype and result.info == 0
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    assert_allclose(result.x, expected.x, rtol=tolerance, atol=tolerance * np.abs(expected.x).max())
+
+
+@pytest.mark.parametrize("shape", [(5, 0), (1, 1), (30, 30)])
+def test_lstsq_edge_shapes(client, shape):
+    A = np.random.default_rng(SEED).standard_normal(shape) + 3 * np.eye(*shape)
+    b = np.arange(shape[0], dtype=float)
+    result = pynla.dask.sketched_lstsq(chunked(A, 2), b)
+    assert_allclose(result.x, sl.lstsq(A, b)[0], rtol=1e-12, atol=1e-12)
+
+
 def test_lstsq_sparse_and_dask_b(client):
     rng = np.random.default_rng(SEED)
     M = sp.random_array((20000, 40), density=0.05, format="csr", rng=rng) + sp.eye_array(20000, 40)
