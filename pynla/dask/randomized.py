@@ -14,8 +14,9 @@ def randomized_svd(A, k, **options):
     basis (m x about 4 (k + oversamples)) is built on the client. Pass a DaskOperator
     (``pynla.dask.aslinearoperator(A)``) to read the passes taken from its ``passes``.
 
-    Where the exact SVD costs less (small A; see pynla.randomized_svd), it is computed from
-    A's product with the identity, which brings A's shorter side to the client.
+    Where pynla.randomized_svd's cost model picks the exact SVD (A with few columns or rows
+    for k: 4000000 x 20 at k = 5, say), it is computed from A's product with the identity,
+    which brings the whole of A to the client.
 
     Examples
     --------
