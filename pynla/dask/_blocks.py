@@ -77,6 +77,9 @@ def _pairwise(parts, add):
 
 
 def _added(first, second):
-    if isinstance(first, tuple):
-        return tuple(a + b for a, b in zip(first, second))
-    return first + second
+    # Overflow here is a caller's to judge (least squares reads it off the Gram matrix's
+    # diagonal and rescales), as in the tasks, which run with NumPy's warnings unseen.
+    with np.errstate(over="ignore", invalid="ignore"):
+        if isinstance(first, tuple):
+            return tuple(a + b for a, b in zip(first, second))
+        return first + second
