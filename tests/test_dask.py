@@ -21,7 +21,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 import pynla
 from tests.conftest import SEED, power_law_csr
 
-da = pytest.importorskip("dask.array", reason="the dask extra (pip install '.[dask,test]') is part of the test extra")
+dask = pytest.importorskip("dask", reason="the dask extra (pip install '.[dask,test]') is part of the test extra")
+da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 import pynla.dask  # noqa: E402  (after the importorskip above)
 
@@ -215,6 +216,33 @@ def test_sketch(client, name, sparse):
     assert_allclose(dense_got, dense_expected, rtol=1e-12, atol=1e-13 * np.abs(dense_expected).max())
     again = pynla.dask.sketch(S, chunked(M, 1300))
     assert_array_equal(again.toarray() if sp.issparse(again) else again, dense_got)
+
+
+@pytest.mark.parametrize("sparse", [False, True])
+def test_sums_in_tasks_and_on_the_client_are_the_same_bits(client, monkeypatch, sparse):
+    """Large parts are added in tasks, small ones on the client, in the same tree, and the
+    cluster's answer is Dask's synchronous scheduler's (the blocks that arrive unaligned in a
+    worker are copied: NumPy would multiply them by other loops)."""
+    import importlib
+
+    blocks_module = importlib.import_module("pynla.dask._blocks")
+    M = sp.random_array((6000, 40), density=0.1, format="csr", rng=SEED)
+    M = M if sparse else M.toarray()
+    S, A = pynla.SparseSignSketch(300, 6000, rng=SEED), chunked(M, 700)
+    results = []
+    for limit in (0, 1 << 40):
+        monkeypatch.setattr(blocks_module, "SMALL_PART_ENTRIES", limit)
+        results.append(pynla.dask.sketch(S, A))
+        results.append(pynla.dask.aslinearoperator(A).H @ np.arange(12000.0).reshape(6000, 2))
+    with dask.config.set(scheduler="synchronous"):  # no cluster: the same bits
+        results.append(pynla.dask.sketch(S, A))
+        results.append(pynla.dask.aslinearoperator(A).H @ np.arange(12000.0).reshape(6000, 2))
+    as_dense = [r.toarray() if sp.issparse(r) else r for r in results]
+    assert_array_equal(as_dense[0], as_dense[2])
+    assert_array_equal(as_dense[0], as_dense[4])
+    assert_array_equal(as_dense[1], as_dense[3])
+    assert_array_equal(as_dense[1], as_dense[5])
+    assert_allclose(as_dense[0], (S @ M).toarray() if sparse else S @ M, rtol=1e-12, atol=1e-12)
 
 
 def test_sketch_of_integer_values_is_exact(client):

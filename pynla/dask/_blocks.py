@@ -46,24 +46,44 @@ def same_row_chunks(A, B, a_name, b_name):
 
 
 def block_values(block, sparse, name):
-    """A block as a task sees it: CSR for a sparse array, an ndarray otherwise; TypeError naming
-    ``name`` for a chunk unlike the array's others (a Dask array's chunk types must agree)."""
+    """A block as a task sees it: CSR for a sparse array, an aligned ndarray otherwise
+    (``aligned``); TypeError naming ``name`` for a chunk unlike the array's others (a Dask
+    array's chunk types must agree)."""
     if sp.issparse(block) != sparse:
         expected = "SciPy sparse" if sparse else "NumPy"
         raise TypeError(f"{name} mixes chunk types: its chunks are {expected}, but one is {type(block).__name__}")
-    return block.tocsr() if sparse else np.asarray(block)
+    if not sparse:
+        return aligned(np.asarray(block))
+    block = block.tocsr()
+    if all(part.flags.aligned for part in (block.data, block.indices, block.indptr)):
+        return block
+    return type(block)((aligned(block.data), aligned(block.indices), aligned(block.indptr)), shape=block.shape)
 
 
-def summed(parts, small):
+def aligned(array):
+    """``array``, or an aligned copy of it. Arrays a task receives from another process may sit
+    at any byte offset of a message (measured: addresses 53 and 37 mod 64), and NumPy multiplies
+    unaligned arrays by its own loops instead of the BLAS, which sum in another order: without
+    the copy, one block's product came out in other bits on another worker."""
+    return array if array.flags.aligned else array.copy()
+
+
+#: Parts of at most this many entries are added on the client (summed).
+SMALL_PART_ENTRIES = 1 << 18
+
+
+def summed(parts, part_entries):
     """The sum of Delayed values (arrays, sparse matrices, or tuples of them, added entry by
-    entry), computed, added pairwise in a balanced tree whose shape depends on the number of
-    parts only: the same bits on any cluster and for any number of workers.
+    entry) of about ``part_entries`` entries each, computed, added pairwise in a balanced tree
+    whose shape depends on the number of parts only: the same bits on any cluster and for any
+    number of workers.
 
-    ``small`` parts (a few d x d and d x q blocks) come to the client and are added there: a
-    tree of tasks costs a scheduler round trip per level (a pass of 8 blocks on a 2-worker
-    local cluster: about 60 ms with the tree in tasks, 30 with it on the client). Large parts
-    (a dense sketch) are added in tasks, so that only the sum travels to the client."""
-    if small:
+    Small parts (up to SMALL_PART_ENTRIES: the d x d and d x q blocks of least squares) come to
+    the client and are added there: a tree of tasks costs a scheduler round trip per level (a
+    pass of 8 blocks on a 2-worker local cluster: about 60 ms with the tree in tasks, 30 with it
+    on the client). Large parts (a sketch, A^H Y for a wide A) are added in tasks, so that only
+    the sum travels to the client."""
+    if part_entries <= SMALL_PART_ENTRIES:
         return _pairwise(list(dask.compute(*parts)), _added)
     return _pairwise(list(parts), dask.delayed(_added, pure=True)).compute()
 

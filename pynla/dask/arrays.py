@@ -58,7 +58,8 @@ def from_files(paths):
     """A Dask array with one row block per file, each read by its own task (the client reads
     only the files' headers): ``.npz`` (``scipy.sparse.save_npz``), ``.mtx`` or ``.mtx.gz``
     (Matrix Market; sparse chunks, CSR), ``.npy`` (dense chunks, memory-mapped by the task).
-    Files must hold blocks of one kind with the same number of columns.
+    Files must hold blocks of one kind with the same number of columns, at paths every worker
+    can read (on a cluster: a shared file system).
 
     Examples
     --------

@@ -11,7 +11,7 @@ import numpy as np
 from pynla import _core
 from pynla import lstsq as one_machine
 from pynla._validation import check_choice, float_kernel_dtype
-from pynla.dask._blocks import block_values, row_blocks, same_row_chunks, summed
+from pynla.dask._blocks import aligned, block_values, row_blocks, same_row_chunks, summed
 from pynla.dask.sketch import sketch as dask_sketch
 from pynla.orthogonalize import times_power_of_two
 
@@ -158,7 +158,8 @@ class BlockPasses:
         self.count += 1
         parts = [task(block, b_block, self.rows.sparse, self.dtype, self.scale, *arguments)
                  for block, b_block in zip(self.rows.blocks, self.b_blocks.blocks)]
-        return summed(parts, small=True)
+        d = self.rows.shape[1]
+        return summed(parts, part_entries=d * (d + self.b_blocks.q))
 
     def gram(self):
         """(A^H A, A^H b): a pass, and a second when A or b must be scaled (their norms beyond
@@ -232,6 +233,7 @@ def _largest(M):
 @dask.delayed(pure=True)
 def _gradient_block(block, b_block, sparse, dtype, scale, X):
     A_i, B_i = _block(block, b_block, sparse, dtype, scale)
+    X = aligned(X)
     if sparse:
         residual = B_i - A_i @ X
         adjoint = A_i.T.conj() if dtype.kind == "c" else A_i.T
@@ -243,6 +245,7 @@ def _gradient_block(block, b_block, sparse, dtype, scale, X):
 @dask.delayed(pure=True)
 def _preconditioned_gram_block(block, b_block, sparse, dtype, scale, R0):
     A_i, B_i = _block(block, b_block, sparse, dtype, scale)
+    R0 = aligned(R0)
     Y = A_i.toarray() if sparse else np.array(A_i)
     _core.tall_times_upper(Y, R0, inverse=True)
     return _core.tall_gram(Y, B_i)

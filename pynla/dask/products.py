@@ -5,7 +5,7 @@ import dask
 import numpy as np
 
 from pynla._operator import KernelLinearOperator
-from pynla.dask._blocks import block_values, row_blocks, summed
+from pynla.dask._blocks import aligned, block_values, row_blocks, summed
 
 
 class DaskOperator(KernelLinearOperator):
@@ -44,7 +44,7 @@ class DaskOperator(KernelLinearOperator):
         if adjoint:
             parts = [_adjoint_times(block, X[start:stop], rows.sparse)
                      for block, start, stop in zip(rows.blocks, rows.bounds[:-1], rows.bounds[1:])]
-            return np.asarray(summed(parts, small=True), dtype=X.dtype)
+            return np.asarray(summed(parts, part_entries=self.shape[1] * X.shape[1]), dtype=X.dtype)
         X_task = dask.delayed(X, pure=True)
         blocks = dask.compute(*[_times(block, X_task, rows.sparse) for block in rows.blocks])
         return np.vstack(blocks).astype(X.dtype, copy=False) if blocks else np.zeros((0, X.shape[1]), dtype=X.dtype)
@@ -57,11 +57,11 @@ def aslinearoperator(A):
 
 @dask.delayed(pure=True)
 def _times(block, X, sparse):
-    return np.asarray(block_values(block, sparse, "A") @ X)
+    return np.asarray(block_values(block, sparse, "A") @ aligned(X))
 
 
 @dask.delayed(pure=True)
 def _adjoint_times(block, Y, sparse):
     block = block_values(block, sparse, "A")
     adjoint = block.T.conj() if block.dtype.kind == "c" else block.T
-    return np.asarray(adjoint @ Y)
+    return np.asarray(adjoint @ aligned(Y))

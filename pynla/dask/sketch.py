@@ -2,13 +2,11 @@
 the columns of S it meets, and the partial sketches added in a fixed tree."""
 
 import dask
+import numpy as np
 import scipy.sparse as sp
 
-from pynla.dask._blocks import block_values, row_blocks, summed
+from pynla.dask._blocks import aligned, block_values, row_blocks, summed
 from pynla.sketch import _Sketch
-
-#: Sketches of at most this many entries are added on the client (pynla.dask._blocks.summed).
-_SMALL_PART_ENTRIES = 1 << 18
 
 
 def sketch(S, A):
@@ -45,10 +43,14 @@ def sketch(S, A):
         return S @ (sp.csr_array(rows.shape, dtype=rows.dtype) if rows.sparse else A.compute())
     parts = [_sketched_block(S.columns(int(start), int(stop)), block, rows.sparse)
              for block, start, stop in zip(rows.blocks, rows.bounds[:-1], rows.bounds[1:])]
-    # A part is s x n: added in tasks unless it is small.
-    return summed(parts, small=S.shape[0] * rows.shape[1] <= _SMALL_PART_ENTRIES)
+    return summed(parts, part_entries=S.shape[0] * rows.shape[1])
 
 
 @dask.delayed(pure=True)
 def _sketched_block(S_columns, block, sparse):
+    # The sketch's own arrays (a Gaussian block's columns) arrive as the block does: aligned
+    # here, so that its product sums as on the client (pynla.dask._blocks.aligned).
+    for name, value in vars(S_columns).items():
+        if isinstance(value, np.ndarray):
+            setattr(S_columns, name, aligned(value))
     return S_columns @ block_values(block, sparse, "A")

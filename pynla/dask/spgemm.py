@@ -78,7 +78,7 @@ def _one_dimensional(rows, b_rows, options):
 
 @dask.delayed(pure=True)
 def _block_product(block, B, options):
-    return pynla.spgemm(block_values(block, True, "A"), B, **options)
+    return pynla.spgemm(block_values(block, True, "A"), block_values(B, True, "B"), **options)
 
 
 @dask.delayed(pure=True)
