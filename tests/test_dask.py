@@ -339,17 +339,39 @@ def test_lstsq_rank_deficient_is_named(client):
         pynla.dask.sketched_lstsq(chunked(A, 1000), np.ones(3000))
 
 
-@pytest.mark.parametrize("sparse", [False, True])
-def test_randomized_svd(client, sparse):
+@pytest.mark.parametrize("sparse, decay, k, passes", [(False, 0.7, 8, 2), (True, 0.7, 8, 2), (False, 0.5, 30, 7),
+                                                    (False, 0.99, 2, 8)])
+def test_randomized_svd(client, sparse, decay, k, passes):
+    """From the Gram matrix where it costs less than block Krylov and sigma_k >= sigma_1 / 100
+    (2 passes: the exact SVD); block Krylov where it costs less (8 passes), or where the Gram
+    matrix's sigma_k is too small (1 pass, then 6 at q = 2): pynla's one-machine answer."""
     rng = np.random.default_rng(SEED)
-    M = (rng.standard_normal((3000, 40)) * 0.7 ** np.arange(40)) @ rng.standard_normal((40, 300))
-    M = sp.csr_array(np.where(np.abs(M) > 0.5, M, 0)) if sparse else M
+    M = (rng.standard_normal((3000, 40)) * decay ** np.arange(40)) @ rng.standard_normal((40, 300))
+    M = sp.csr_array(np.where(np.abs(M) > 0.2 * np.abs(M).max(), M, 0)) if sparse else M
     op = pynla.dask.aslinearoperator(chunked(M, 1700))
-    U, s, Vh = pynla.dask.randomized_svd(op, 8, rng=SEED)
-    U0, s0, Vh0 = pynla.randomized_svd(M, 8, rng=SEED)
-    assert_allclose(s, s0, rtol=1e-12)
-    assert_allclose(np.abs(np.sum(U * U0, axis=0)), 1, atol=1e-10)
-    assert op.passes == 8
+    U, s, Vh = pynla.dask.randomized_svd(op, k, rng=SEED)
+    U0, s0, Vh0 = pynla.randomized_svd(M, k, rng=SEED)
+    assert op.passes == passes
+    assert (U.dtype, s.dtype, Vh.dtype) == (U0.dtype, s0.dtype, Vh0.dtype)
+    if passes == 2:  # exact: against LAPACK's SVD
+        U0, s0, Vh0 = np.linalg.svd(M.toarray() if sparse else M, full_matrices=False)
+        U0, s0, Vh0 = U0[:, :k], s0[:k], Vh0[:k]
+    assert_allclose(s, s0, rtol=1e-12 if passes == 2 else 1e-10, atol=1e-14 * s0[0])
+    assert_allclose(np.abs(U.T @ U), np.eye(k), atol=1e-13)
+    assert_allclose(np.abs(Vh @ Vh.T), np.eye(k), atol=1e-13)
+    good = s0 >= 1e-6 * s0[0]  # vectors of singular values at rounding level are not defined
+    assert_allclose(np.abs(np.sum(U * U0, axis=0))[good], 1, atol=1e-8)
+
+
+def test_randomized_svd_exact_from_gram(client):
+    rng = np.random.default_rng(SEED)
+    M = rng.standard_normal((5000, 60)) @ np.diag(np.linspace(1, 0.1, 60)) + 1j * rng.standard_normal((5000, 60))
+    op = pynla.dask.aslinearoperator(chunked(M, 1300))
+    U, s, Vh = pynla.dask.randomized_svd(op, 25)
+    U0, s0, Vh0 = np.linalg.svd(M, full_matrices=False)
+    assert op.passes == 2
+    assert_allclose(s, s0[:25], rtol=1e-13)
+    assert_allclose((U * s) @ Vh, (U0[:, :25] * s0[:25]) @ Vh0[:25], atol=1e-12 * s0[0])
 
 
 # ---------------------------------------------------------------------------------------------
