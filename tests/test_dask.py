@@ -332,6 +332,28 @@ def test_lstsq_any_magnitude(client, scale_a, scale_b):
     assert_allclose(result.x, x, rtol=1e-12)
 
 
+@pytest.mark.parametrize("scale_a, scale_b", [(1e-200, 1e-150), (1e200, 1e190), (1.0, 1e-300)])
+def test_lstsq_sparse_any_magnitude(client, scale_a, scale_b):
+    rng = np.random.default_rng(SEED)
+    M = sp.csr_array(sp.random_array((6000, 12), density=0.3, rng=rng) + sp.eye_array(6000, 12))
+    b = rng.standard_normal(6000)
+    result = pynla.dask.sketched_lstsq(chunked(M * scale_a, 2000), b * scale_b, rng=SEED)
+    x = sl.lstsq(M.toarray(), b)[0] * (scale_b / scale_a)
+    assert result.info == 0
+    assert_allclose(result.x, x, rtol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_lstsq_sparse_nan_is_named(client, bad):
+    M = sp.csr_array(sp.random_array((3000, 5), density=0.5, rng=SEED))
+    M.data[7] = bad
+    with pytest.raises(ValueError, match="A must not contain NaN or infinity"):
+        pynla.dask.sketched_lstsq(chunked(M, 1000), np.ones(3000))
+    with pytest.raises(ValueError, match="b must not contain NaN or infinity"):
+        pynla.dask.sketched_lstsq(chunked(sp.csr_array(sp.random_array((3000, 5), density=0.5, rng=SEED)), 1000),
+                                  np.where(np.arange(3000) == 5, bad, 1.0))
+
+
 def test_lstsq_rank_deficient_is_named(client):
     A = np.random.default_rng(SEED).standard_normal((3000, 6))
     A[:, 5] = A[:, 4]

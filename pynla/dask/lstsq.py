@@ -99,8 +99,10 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
         SA = dask_sketch(S, A)
         passes.count += 1
         SA = np.asarray(SA.toarray() if hasattr(SA, "toarray") else SA, dtype=dtype)
-        SA = times_power_of_two(SA, -passes.scale[0])
-        SB = times_power_of_two(np.asarray(dask_sketch(S, b_blocks.array), dtype=dtype), -passes.scale[1])
+        SB = np.asarray(dask_sketch(S, b_blocks.array), dtype=dtype)
+        if method != "cholesky":  # no Gram pass has checked and scaled A and b
+            passes.scale_from_sketch(SA, SB)
+        SA, SB = times_power_of_two(SA, -passes.scale[0]), times_power_of_two(SB, -passes.scale[1])
         solved = one_machine._sketched(passes, b, SA, SB, "cholesky" if method == "cholesky" else "precondition",
                                        rtol, maxiter)
     if solved is None or solved[0] is None:
@@ -181,6 +183,23 @@ class BlockPasses:
             G, C, b_squares, _ = self._each_block(_gram_block)
         self._b_norms = np.sqrt(b_squares)
         return G, C
+
+    def scale_from_sketch(self, SA, SB):
+        """Checks and scales A and b from their sketches, as pynla.sketched_lstsq does for a
+        sparse A: NaN or infinity in A or b reaches S A or S b (every row of A meets S), and
+        |S A| is within a few times of A's magnitude. A pass over A (and one over b) only where
+        a sketch is not finite, to say why."""
+        if not np.isfinite(SB).all():
+            b_largest = float(abs(self.b_blocks.array).max().compute())
+            if not math.isfinite(b_largest):
+                raise ValueError("b must not contain NaN or infinity")
+        if not np.isfinite(SA).all():
+            self._a_largest()  # raises for NaN or infinity in A
+            raise ValueError("A's sketch overflowed: A's entries are too large in magnitude; scale A down")
+        (n, d), q = self.rows.shape, self.b_blocks.q
+        a_largest, b_largest = _largest(SA), _largest(SB)
+        self.scale = (one_machine.scale_exponent(a_largest, lambda: a_largest, n * d, self.dtype),
+                      one_machine.scale_exponent(b_largest, lambda: b_largest, n * q, self.dtype))
 
     def _a_largest(self):
         """A bound on A's largest magnitude (a pass); ValueError if A holds NaN or infinity."""
