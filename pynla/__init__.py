@@ -11,6 +11,7 @@ from pynla.block import BsrLinearOperator, aslinearoperator, block_diagonal_inve
 from pynla.block_build import bsr_from_blocks, choose_blocksize, to_bsr
 from pynla.cur import CURDecomposition, cur, cur_from_functions
 from pynla.cur_neighbors import CURNearestNeighbors, NeighborsResult
+from pynla.galerkin import ptap, rap
 from pynla.fisher import EmpiricalFisher, FisherInverse, SlidingFisherInverse
 from pynla.lstsq import LstsqResult, sketched_lstsq
 from pynla.orthogonalize import orthogonalize
@@ -55,9 +56,11 @@ __all__ = [
     "cur_from_functions",
     "get_num_threads",
     "orthogonalize",
+    "ptap",
     "qr",
     "randomized_range_finder",
     "randomized_svd",
+    "rap",
     "release_cached_memory",
     "set_num_threads",
     "sketched_lstsq",

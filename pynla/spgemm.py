@@ -156,7 +156,7 @@ def spgemm(A, B, *, sort_indices=True, mask=None, complement=False, semiring="pl
 
     indptr, indices, data = product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices, *masking)
     C = csr_like(A, (data, indices, indptr), shape, sorted_indices=sort_indices)
-    return C.tobsr(blocksize=(1, 1)) if scalar_blocks else C
+    return C.tobsr(blocksize=(1, 1), copy=False) if scalar_blocks else C
 
 
 def product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts=None, complement=False,

@@ -11,6 +11,8 @@ PUBLIC = [
     pynla.spgemm_plan,
     pynla.spgemm_aat,
     pynla.spgemm_ata,
+    pynla.ptap,
+    pynla.rap,
     pynla.set_num_threads,
     pynla.get_num_threads,
     pynla.release_cached_memory,

@@ -1,8 +1,9 @@
-// pynla._core.check_compressed and equal_arrays: the structure checks of
-// pynla/common/structure_check.hpp, and the comparison of a pattern with a stored one, for
-// pynla/_validation.py.
+// pynla._core.check_compressed, equal_arrays, symmetry and mirror_upper: the structure checks of
+// pynla/common/structure_check.hpp, the comparison of a pattern with a stored one, and the
+// symmetry test and mirroring of pynla/common/symmetry.hpp (for pynla/galerkin.py).
 #include "pynla/common/equal_bytes.hpp"
 #include "pynla/common/structure_check.hpp"
+#include "pynla/common/symmetry.hpp"
 
 #include <pybind11/stl.h>
 
@@ -65,6 +66,37 @@ void bind_validation(py::module_& m) {
         py::arg("x"), py::arg("y"),
         "Whether two contiguous 1-D arrays of one dtype hold the same bytes (compared on the threads\n"
         "their length earns, without the GIL).");
+
+    m.def(
+        "symmetry",
+        [](const py::tuple& bsr) {
+            return with_bsr_view(bsr, "A", [](const auto& a) -> py::object {
+                switch (without_gil([&] { return symmetry(a); })) {
+                    case Symmetry::symmetric: return py::str("symmetric");
+                    case Symmetry::not_symmetric: return py::str("not symmetric");
+                    default: return py::str("not canonical");
+                }
+            });
+        },
+        py::arg("bsr"),
+        "Whether checked BSR parts (indptr, indices, flat data, block grid, blocksize) equal their\n"
+        "transpose, value for value: 'symmetric', 'not symmetric', or 'not canonical' when a block\n"
+        "row is unsorted or repeats a column (the answer then needs a canonical copy). CSR is the\n"
+        "case of 1 x 1 blocks. Without the GIL.");
+
+    m.def(
+        "mirror_upper",
+        [](const py::tuple& bsr) {
+            return with_bsr_view(bsr, "C", [&](const auto& c) -> py::object {
+                using T = std::remove_const_t<std::remove_pointer_t<decltype(c.data)>>;
+                T* data = mutable_vector_data<T>(bsr[2], "C data", c.n_blocks() * c.block_size());
+                return py::bool_(without_gil([&] { return mirror_upper(c, data); }));
+            });
+        },
+        py::arg("bsr"),
+        "Writes each value below the diagonal of checked canonical BSR parts (as for symmetry; the\n"
+        "flat data writeable) as a copy of its mirror above, in place. False where the pattern is not\n"
+        "symmetric, with some values below the diagonal written and none above.");
 }
 
 }  // namespace pynla::bindings

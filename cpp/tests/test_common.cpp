@@ -1,7 +1,8 @@
 // C++-only test of the shared core (common/) under AddressSanitizer and UBSan: the structure
 // checks of compressed index arrays, against plain loops, over random arrays with and without
 // faults, both index types, 1 to 3 threads, with and without AVX2; the rule that takes a
-// kernel's thread count from its work, and parallel loops on one thread and on several.
+// kernel's thread count from its work, and parallel loops on one thread and on several; the
+// symmetry test of BSR and CSR matrices against their dense transposes.
 // Build and run as test_spgemm.cpp says.
 #include <algorithm>
 #include <cstdint>
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "pynla/common/structure_check.hpp"
+#include "pynla/common/symmetry.hpp"
 
 namespace {
 
@@ -214,6 +216,145 @@ int check_parallel_loops() {
     return failures;
 }
 
+
+// A random BSR matrix (sorted, canonical) with n x n blocks of R x R over a symmetric block
+// pattern, symmetric values: indptr, indices, data.
+template <class I>
+struct BlockMatrix {
+    std::int64_t n = 0, r = 1;
+    std::vector<I> indptr, indices;
+    std::vector<double> data;
+    pynla::BsrView<I, double> view() const {
+        return {n, n, r, r, indptr.data(), indices.data(), data.data()};
+    }
+};
+
+template <class I>
+BlockMatrix<I> symmetric_blocks(std::mt19937_64& rng, std::int64_t n, std::int64_t r) {
+    std::vector<double> dense(static_cast<std::size_t>(n * n * r * r), 0.0);
+    std::vector<char> stored(static_cast<std::size_t>(n * n), 0);
+    const auto at = [&](std::int64_t row, std::int64_t column) -> double& { return dense[static_cast<std::size_t>(row * n * r + column)]; };
+    for (std::int64_t i = 0; i < n; ++i) {
+        for (std::int64_t j = i; j < n; ++j) {
+            if (i != j && rng() % 3 != 0) continue;
+            stored[static_cast<std::size_t>(i * n + j)] = stored[static_cast<std::size_t>(j * n + i)] = 1;
+            for (std::int64_t a = 0; a < r; ++a) {
+                for (std::int64_t b = 0; b < r; ++b) {
+                    const double value = static_cast<double>(rng() % 7) - 3.0;  // zeros too: stored all the same
+                    at(i * r + a, j * r + b) = value;
+                    at(j * r + b, i * r + a) = value;
+                }
+            }
+        }
+    }
+    BlockMatrix<I> m;
+    m.n = n;
+    m.r = r;
+    m.indptr.push_back(0);
+    for (std::int64_t i = 0; i < n; ++i) {
+        for (std::int64_t j = 0; j < n; ++j) {
+            if (!stored[static_cast<std::size_t>(i * n + j)]) continue;
+            m.indices.push_back(static_cast<I>(j));
+            for (std::int64_t a = 0; a < r; ++a) {
+                for (std::int64_t b = 0; b < r; ++b) m.data.push_back(at(i * r + a, j * r + b));
+            }
+        }
+        m.indptr.push_back(static_cast<I>(m.indices.size()));
+    }
+    return m;
+}
+
+// symmetry(): symmetric matrices found so; one changed value, one removed mirror, an unsorted
+// or repeated block row, rectangular grids and blocks each found; on 1 and 3 threads.
+template <class I>
+int check_symmetry(std::mt19937_64& rng) {
+    using pynla::Symmetry;
+    int failures = 0;
+    const auto expect = [&](Symmetry got, Symmetry expected, const char* what, std::int64_t n, std::int64_t r) {
+        ++n_checks;
+        if (got != expected) {
+            std::printf("FAIL symmetry: %s (n %lld, R %lld)\n", what, (long long)n, (long long)r);
+            ++failures;
+        }
+    };
+    pynla::bytes_per_thread().store(1);  // every size reaches the parallel path
+    for (int threads : {1, 3}) {
+        pynla::set_max_threads(threads);
+        for (std::int64_t r : {1, 2, 3}) {
+            for (std::int64_t n : {0, 1, 2, 5, 40}) {
+                auto m = symmetric_blocks<I>(rng, n, r);
+                expect(pynla::symmetry(m.view()), Symmetry::symmetric, "symmetric", n, r);
+                if (m.indices.empty()) continue;
+                const auto p = static_cast<std::size_t>(rng() % m.indices.size());
+                const auto value = static_cast<std::size_t>(p * r * r + rng() % (r * r));
+                const std::int64_t row = std::upper_bound(m.indptr.begin(), m.indptr.end(), static_cast<I>(p)) - m.indptr.begin() - 1;
+                const bool diagonal_of_diagonal = m.indices[p] == row && (value - p * r * r) % (r + 1) == 0;
+                m.data[value] += 1.0;
+                expect(pynla::symmetry(m.view()), diagonal_of_diagonal ? Symmetry::symmetric : Symmetry::not_symmetric,
+                       "a changed value", n, r);
+                m.data[value] = std::numeric_limits<double>::quiet_NaN();
+                expect(pynla::symmetry(m.view()), Symmetry::not_symmetric, "NaN", n, r);
+                auto lower = symmetric_blocks<I>(rng, n, r);  // drop the last block of the last non-empty row
+                std::int64_t last = n - 1;
+                while (lower.indptr[static_cast<std::size_t>(last)] == lower.indptr[static_cast<std::size_t>(last + 1)]) --last;
+                const bool diagonal = lower.indices.back() == last;
+                lower.indices.pop_back();
+                lower.data.resize(lower.data.size() - static_cast<std::size_t>(r * r));
+                for (std::int64_t i = last + 1; i <= n; ++i) --lower.indptr[static_cast<std::size_t>(i)];
+                expect(pynla::symmetry(lower.view()), diagonal ? Symmetry::symmetric : Symmetry::not_symmetric,
+                       "a removed block", n, r);
+                auto unsorted = symmetric_blocks<I>(rng, n, r);
+                for (std::int64_t i = 0; i < n; ++i) {
+                    const auto begin = unsorted.indptr[static_cast<std::size_t>(i)], end = unsorted.indptr[static_cast<std::size_t>(i + 1)];
+                    if (end - begin >= 2) {
+                        std::swap(unsorted.indices[static_cast<std::size_t>(begin)], unsorted.indices[static_cast<std::size_t>(begin + 1)]);
+                        expect(pynla::symmetry(unsorted.view()), Symmetry::not_canonical, "an unsorted row", n, r);
+                        unsorted.indices[static_cast<std::size_t>(begin)] = unsorted.indices[static_cast<std::size_t>(begin + 1)];
+                        expect(pynla::symmetry(unsorted.view()), Symmetry::not_canonical, "a repeated column", n, r);
+                        break;
+                    }
+                }
+            }
+        }
+        for (std::int64_t r : {1, 3}) {  // mirror_upper restores a symmetric matrix whose lower values changed
+            for (std::int64_t n : {0, 1, 7, 40}) {
+                auto m = symmetric_blocks<I>(rng, n, r);
+                const auto original = m.data;
+                for (auto& value : m.data) value += static_cast<double>(rng() % 2);
+                for (std::int64_t i = 0; i < n; ++i) {  // the changes above the diagonal undone
+                    for (auto p = m.indptr[static_cast<std::size_t>(i)]; p < m.indptr[static_cast<std::size_t>(i + 1)]; ++p) {
+                        for (std::int64_t e = 0; e < r * r; ++e) {
+                            const auto at = static_cast<std::size_t>(p * r * r + e);
+                            const std::int64_t column = m.indices[static_cast<std::size_t>(p)] * r + e % r, row = i * r + e / r;
+                            if (column >= row) m.data[at] = original[at];
+                        }
+                    }
+                }
+                const bool mirrored = pynla::mirror_upper(m.view(), m.data.data());
+                expect(mirrored && m.data == original ? Symmetry::symmetric : Symmetry::not_symmetric, Symmetry::symmetric,
+                       "mirror_upper", n, r);
+            }
+        }
+        // A block above the diagonal without a mirror, and one below: mirror_upper refuses both.
+        for (const auto& [indices, second_row] : {std::pair{std::vector<I>{0, 1, 1}, I{2}}, std::pair{std::vector<I>{0, 0, 1}, I{1}}}) {
+            BlockMatrix<I> lopsided;
+            lopsided.n = 2;
+            lopsided.indptr = {0, second_row, 3};
+            lopsided.indices = indices;
+            lopsided.data = {1.0, 2.0, 3.0};
+            expect(pynla::mirror_upper(lopsided.view(), lopsided.data.data()) ? Symmetry::symmetric : Symmetry::not_symmetric,
+                   Symmetry::not_symmetric, "mirror_upper of a lopsided pattern", 2, 1);
+        }
+        auto m = symmetric_blocks<I>(rng, 4, 2);
+        auto rectangular = m.view();
+        rectangular.block_cols = 1;
+        rectangular.n_block_cols = 8;
+        expect(pynla::symmetry(rectangular), Symmetry::not_symmetric, "rectangular blocks", 4, 2);
+    }
+    pynla::bytes_per_thread().store(pynla::kBytesPerThread);
+    return failures;
+}
+
 }  // namespace
 
 int main() {
@@ -225,6 +366,7 @@ int main() {
         failures += check_beyond_index_range<std::int32_t>();
     }
     failures += check_threads_for() + check_tasks_for() + check_parallel_loops();
+    failures += check_symmetry<std::int32_t>(rng) + check_symmetry<std::int64_t>(rng);
     std::printf("%d passed, %d failed\n", n_checks - failures, failures);
     return failures == 0 ? 0 : 1;
 }

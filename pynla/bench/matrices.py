@@ -13,6 +13,8 @@ elasticity2d(n)
     (finite elements, up to 18 entries a row).
 stencil27(n)
     27-point stencil on an n x n x n grid (3D PDE, 27 entries a row).
+smoothed_aggregation(A, aggregates, ...)
+    A prolongation P as algebraic multigrid builds one (Galerkin products P^T A P).
 rmat(...), rmat_rectangular(...), rmat_square(...), graph500(...)
     R-MAT / Kronecker random graphs, square or rectangular (power-law degrees: a few hub
     rows and columns make products "explode").
@@ -51,6 +53,7 @@ __all__ = [
     "rmat_square",
     "graph500",
     "uniform_random",
+    "smoothed_aggregation",
     "product_flops",
     "csr_nbytes",
 ]
@@ -149,6 +152,38 @@ def elasticity2d(n, young=1.0, poisson=0.3):
     A = _canonical_csr(sp.coo_array((vals, (rows, cols)), shape=(size, size)))
     A.eliminate_zeros()
     return A
+
+
+def smoothed_aggregation(A, aggregates, near_null=None, omega=2.0 / 3.0):
+    """A smoothed-aggregation prolongation ``P = (I - omega / rho D^-1 A) T`` for a symmetric A.
+
+    ``aggregates[i]`` is node i's aggregate; a node owns ``d = A.shape[0] // len(aggregates)``
+    consecutive rows of A (its dofs). T puts on each aggregate the columns of ``near_null``
+    (one row per dof, ``c`` columns: c columns per aggregate; default the constant, one per dof
+    kind), so P has shape ``(n, c * n_aggregates)``. rho bounds D^-1 A's spectral radius by its
+    largest absolute row sum (Gershgorin), so the smoothing is deterministic and cheap. Canonical
+    CSR, float64, as the other generators; ``.tobsr((d, c))`` gives pyamg's block layout.
+    """
+    n = A.shape[0]
+    dofs_per_node = n // len(aggregates)
+    if near_null is None:
+        near_null = np.tile(np.eye(dofs_per_node), (len(aggregates), 1))
+    columns_per_aggregate = near_null.shape[1]
+    rows = np.repeat(np.arange(n), columns_per_aggregate)
+    cols = (columns_per_aggregate * np.repeat(aggregates, dofs_per_node)[:, None] + np.arange(columns_per_aggregate)).ravel()
+    n_coarse = columns_per_aggregate * (int(aggregates.max()) + 1)
+    T = sp.csr_array((near_null.ravel(), (rows, cols)), shape=(n, n_coarse))
+    inverse_diagonal = 1.0 / A.diagonal()
+    DA = sp.csr_array(sp.diags_array(inverse_diagonal) @ A)
+    rho = float(np.abs(DA).sum(axis=1).max())
+    return _canonical_csr(T - (omega / rho) * (DA @ T))
+
+
+def grid_aggregates(shape, size):
+    """Aggregates of the nodes of a grid of ``shape`` (row-major): boxes of ``size`` nodes a side."""
+    index = np.indices(shape).reshape(len(shape), -1) // size
+    boxes = [-(-n // size) for n in shape]
+    return np.ravel_multi_index(tuple(index), boxes)
 
 
 def rmat(scale_rows, scale_cols, n_edges, probabilities, seed, *, self_loops=True, permute=True):

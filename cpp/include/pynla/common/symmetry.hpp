@@ -1,0 +1,124 @@
+// Symmetric sparse matrices: whether a square one equals its transpose, value for value, and
+// making a product that should be symmetric so bit for bit. The Galerkin product P^T A P is made
+// exactly symmetric when A is (pynla.ptap), and both steps must cost little beside the products.
+// SciPy's way, comparing A with a transposed copy, took 40% of a BSR product's time on 2-D
+// elasticity; here each stored entry on or below the diagonal finds its mirror by search, in
+// place, on the threads the matrix earns.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <numeric>
+#include <vector>
+
+#include "pynla/common/bsr.hpp"
+#include "pynla/common/parallel.hpp"
+
+namespace pynla {
+
+enum class Symmetry { symmetric, not_symmetric, not_canonical };
+
+namespace detail {
+
+// The position of block column `column` in block row `row` (sorted), or -1. Short rows (stencils,
+// finite elements) count the smaller columns without a branch; long ones are searched.
+template <class I, class T>
+std::int64_t find_block(const BsrView<I, T>& a, std::int64_t row, std::int64_t column) {
+    const std::int64_t begin = a.row_begin(row), end = a.row_end(row);
+    std::int64_t p = begin;
+    if (end - begin <= 8) {
+        for (std::int64_t q = begin; q < end; ++q) p += a.indices[q] < column;
+    } else {
+        std::int64_t high = end;
+        while (p < high) {
+            const std::int64_t mid = p + (high - p) / 2;
+            if (a.indices[mid] < column) p = mid + 1; else high = mid;
+        }
+    }
+    return p < end && a.indices[p] == column ? p : -1;
+}
+
+// Whether the R x R blocks p and q are each other's transposes (p == q: a symmetric block).
+template <class I, class T>
+bool transposed_blocks(const BsrView<I, T>& a, std::int64_t p, std::int64_t q) {
+    const std::int64_t r = a.block_rows;
+    const T* x = a.block(p);
+    const T* y = a.block(q);
+    for (std::int64_t i = 0; i < r; ++i) {
+        for (std::int64_t j = 0; j < r; ++j) {
+            if (!(x[i * r + j] == y[j * r + i])) return false;  // NaN is not equal to itself
+        }
+    }
+    return true;
+}
+
+}  // namespace detail
+
+// Visits every stored block of a square BSR matrix with square blocks, on the threads its size
+// earns: visit(p, q) for each block p on or below the block diagonal, with q the position of its
+// mirror (-1 if not stored; q == p on the diagonal), or until visit returns false. Returns
+// not_canonical if a block row is unsorted or repeats a column (mirrors are found by search, so
+// they may then be missed), else not_symmetric if a visit returned false or the blocks above
+// the diagonal outnumber those below (one without a mirror), else symmetric.
+template <class I, class T, class Visit>
+Symmetry visit_mirrors(const BsrView<I, T>& a, Visit&& visit) {
+    if (a.n_block_rows != a.n_block_cols || a.block_rows != a.block_cols) return Symmetry::not_symmetric;
+    const std::int64_t n = a.n_block_rows;
+    const auto bytes = static_cast<std::int64_t>(a.n_blocks() * (2 * sizeof(I) + 2 * a.block_size() * sizeof(T)));
+    const int n_threads = threads_for(bytes);
+    const auto bounds = split_by_cost(n, tasks_for(n_threads), [&](std::int64_t i) { return a.row_begin(i) + i; });
+    const auto n_ranges = static_cast<std::int64_t>(bounds.size()) - 1;
+    std::vector<std::int64_t> above_minus_below(static_cast<std::size_t>(n_ranges), 0);
+    std::atomic<bool> mismatch{false}, unsorted{false};
+    parallel_for(n_ranges, n_threads, [&](std::int64_t range, int) {
+        std::int64_t balance = 0;
+        for (std::int64_t i = bounds[range]; i < bounds[range + 1]; ++i) {
+            for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) {
+                const std::int64_t j = a.indices[p];
+                if (p > a.row_begin(i) && a.indices[p - 1] >= a.indices[p]) unsorted.store(true, std::memory_order_relaxed);
+                if (j > i) {
+                    ++balance;
+                    continue;
+                }
+                balance -= j < i;
+                if (mismatch.load(std::memory_order_relaxed)) continue;  // the order check goes on
+                if (!visit(p, j == i ? p : detail::find_block(a, j, i))) mismatch.store(true, std::memory_order_relaxed);
+            }
+        }
+        above_minus_below[static_cast<std::size_t>(range)] = balance;
+    });
+    if (unsorted.load()) return Symmetry::not_canonical;
+    const bool counts_match = std::accumulate(above_minus_below.begin(), above_minus_below.end(), std::int64_t{0}) == 0;
+    return mismatch.load() || !counts_match ? Symmetry::not_symmetric : Symmetry::symmetric;
+}
+
+// Whether A (BSR with square blocks; CSR is the case of 1 x 1 blocks) equals its transpose, with
+// no conjugation: every stored block (i, j) has a stored block (j, i) that is its transpose. An
+// entry whose mirror is not stored makes A not symmetric, even if its value is zero.
+template <class I, class T>
+Symmetry symmetry(const BsrView<I, T>& a) {
+    return visit_mirrors(a, [&](std::int64_t p, std::int64_t q) { return q >= 0 && detail::transposed_blocks(a, p, q); });
+}
+
+// Makes a matrix that should be symmetric (a product P^T A P of symmetric A) symmetric bit for bit:
+// every value below the diagonal becomes a copy of its mirror above, block by block (blocks below
+// the block diagonal take their mirror's transpose; a diagonal block's lower triangle takes its
+// upper). `data` is a's own values, written in place; values on and above the diagonal are only
+// read. Returns false, with only some values below the diagonal written, where the pattern is
+// not symmetric or not canonical: the caller must then build the result from the triangle above.
+template <class I, class T>
+bool mirror_upper(const BsrView<I, T>& a, T* data) {
+    const std::int64_t r = a.block_rows;
+    const auto copy_mirror = [&](std::int64_t p, std::int64_t q) {
+        if (q < 0) return false;
+        T* block = data + p * a.block_size();
+        const T* mirror = data + q * a.block_size();
+        for (std::int64_t row = 0; row < r; ++row) {
+            for (std::int64_t column = 0; column < (p == q ? row : r); ++column) block[row * r + column] = mirror[column * r + row];
+        }
+        return true;
+    };
+    return visit_mirrors(a, copy_mirror) == Symmetry::symmetric;
+}
+
+}  // namespace pynla

@@ -1,0 +1,187 @@
+"""Galerkin products: the coarse operators ``P.T @ A @ P`` and ``R @ A @ P`` of algebraic multigrid."""
+
+import numpy as np
+import scipy.sparse as sp
+
+from pynla import _core
+from pynla._validation import (
+    KERNEL_DTYPES,
+    CsrInput,
+    bsr_like,
+    bsr_parts,
+    csr_like,
+    csr_parts,
+    index_dtype_for,
+    require_sparse,
+)
+from pynla.spgemm import spgemm
+
+__all__ = ["ptap", "rap"]
+
+
+def ptap(A, P):
+    """The Galerkin product ``C = P.T @ A @ P`` (no conjugation), exactly symmetric when A is.
+
+    The coarse operator of algebraic multigrid (PETSc's MatPtAP, hypre's RAP): P.T is made
+    inside, then ``(P.T @ A) @ P`` is computed with :func:`pynla.spgemm`'s kernels, in SciPy's
+    order. When A equals its transpose (checked in place, at a small fraction of the products'
+    cost), each of C's values below the diagonal is replaced by its mirror above: C is then
+    symmetric bit for bit, which SciPy's ``P.T @ A @ P`` is not.
+
+    Parameters
+    ----------
+    A : sparse array or matrix, shape (n, n)
+        Any SciPy sparse format; unsorted and repeated indices are allowed. Symmetry is looked
+        for where A's dtype is float32, float64, complex64 or complex128.
+    P : sparse array or matrix, shape (n, p)
+        The prolongation. Any SciPy sparse format.
+
+    Returns
+    -------
+    C : sparse array or matrix, shape (p, p)
+        P's kind (array or matrix), in SciPy's format for ``P.T @ A @ P``: BSR if A and P are
+        both BSR (blocks of P's block width, every block the products reach kept, as SciPy
+        keeps them), else CSR, canonical. Its entries and values are SciPy's to rounding.
+        Where A is symmetric (float and complex dtypes: ``A == A.T`` entry for entry, with the
+        same stored pattern), C's values below the diagonal are copies of those above.
+        float32, float64, complex64 and complex128 run in the C++ kernels; other dtypes SciPy
+        multiplies are computed by SciPy.
+
+    Raises
+    ------
+    TypeError
+        If A or P is not a SciPy sparse array or matrix.
+    ValueError
+        If A is not square, P's rows are not A's columns, or either has malformed structure.
+
+    See Also
+    --------
+    rap : ``R @ A @ P`` for any R.
+
+    Examples
+    --------
+    Aggregating a 1-D Laplacian's nodes in pairs:
+
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> import pynla
+    >>> A = sp.diags_array([-1.0, 2.0, -1.0], offsets=[-1, 0, 1], shape=(6, 6), format="csr")
+    >>> P = sp.csr_array((np.ones(6), np.arange(6) // 2, np.arange(7)), shape=(6, 3))
+    >>> C = pynla.ptap(A, P)
+    >>> C.toarray()
+    array([[ 2., -1.,  0.],
+           [-1.,  2., -1.],
+           [ 0., -1.,  2.]])
+    >>> bool((C != C.T).nnz == 0)
+    True
+    """
+    require_sparse(A, "A")
+    require_sparse(P, "P")
+    if A.shape[0] != A.shape[1]:
+        raise ValueError(f"A must be square, got shape {A.shape}")
+    if P.shape[0] != A.shape[1]:
+        raise ValueError(f"P has {P.shape[0]} rows, A has {A.shape[1]} columns: P.T @ A @ P needs them equal")
+    a_parts = _checked(A, "A")
+    _checked(P, "P")
+    P_T = P.T  # SciPy's transpose (trusts the structure, checked above): BSR stays BSR
+    dtype = np.result_type(A.dtype, P.dtype)
+    if dtype not in KERNEL_DTYPES or np.dtype(A.dtype) not in KERNEL_DTYPES or not _is_symmetric(A, a_parts):
+        return spgemm(spgemm(P_T, A), P)
+    return _mirrored(spgemm(spgemm(P_T, A), P))
+
+def rap(R, A, P):
+    """The Galerkin product ``C = R @ A @ P``, computed as ``(R @ A) @ P`` (SciPy's order).
+
+    For restrictions that are not P's transpose (Petrov-Galerkin multigrid, reduced models).
+    Both products run in :func:`pynla.spgemm`'s kernels.
+
+    Parameters
+    ----------
+    R : sparse array or matrix, shape (p, n)
+    A : sparse array or matrix, shape (n, m)
+    P : sparse array or matrix, shape (m, q)
+        Any SciPy sparse formats; unsorted and repeated indices are allowed.
+
+    Returns
+    -------
+    C : sparse array or matrix, shape (p, q)
+        As SciPy's ``R @ A @ P``: BSR if all three are BSR, else CSR, of R's kind; its entries
+        and values are SciPy's (bit for bit for float32, float64, complex64 and complex128).
+
+    Raises
+    ------
+    TypeError
+        If R, A or P is not a SciPy sparse array or matrix.
+    ValueError
+        If the inner dimensions differ, or an input has malformed structure.
+
+    See Also
+    --------
+    ptap : ``P.T @ A @ P``, exactly symmetric for symmetric A.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> import pynla
+    >>> A = sp.csr_array(np.array([[4.0, 1.0], [2.0, 3.0]]))
+    >>> R = sp.csr_array(np.array([[1.0, 1.0]]))
+    >>> P = sp.csr_array(np.array([[1.0], [0.5]]))
+    >>> pynla.rap(R, A, P).toarray()
+    array([[8.]])
+    """
+    for M, name in ((R, "R"), (A, "A"), (P, "P")):
+        require_sparse(M, name)
+    if R.shape[1] != A.shape[0]:
+        raise ValueError(f"R has {R.shape[1]} columns, A has {A.shape[0]} rows: R @ A @ P needs them equal")
+    if A.shape[1] != P.shape[0]:
+        raise ValueError(f"A has {A.shape[1]} columns, P has {P.shape[0]} rows: R @ A @ P needs them equal")
+    for M, name in ((R, "R"), (A, "A"), (P, "P")):
+        _checked(M, name)
+    return spgemm(spgemm(R, A), P)
+
+
+def _checked(M, name):
+    """M's checked parts (BsrInput for BSR, else CsrInput): malformed structure raises
+    ValueError naming ``name`` here, before SciPy's transpose or pynla.spgemm (which would name
+    its own arguments) sees it."""
+    return bsr_parts(M, name) if M.format == "bsr" else csr_parts(M, name)
+
+
+def _is_symmetric(A, parts):
+    """Whether A equals its transpose, value for value and in its stored pattern (the core's test
+    on A's own arrays, or on a canonical copy if A's rows are unsorted or repeat columns)."""
+    square_blocks = not isinstance(parts, CsrInput) and parts.blocksize[0] == parts.blocksize[1]
+    if not square_blocks:
+        parts = parts if isinstance(parts, CsrInput) else csr_parts(A, "A")
+    blocksize = parts.blocksize if square_blocks else (1, 1)
+    n_block_rows = A.shape[0] // blocksize[0]
+    index_dtype = index_dtype_for([parts], maxval=0)
+    indptr, indices = (np.ascontiguousarray(x, dtype=index_dtype) for x in (parts.indptr, parts.indices))
+    data = np.ascontiguousarray(parts.data)
+    answer = _core.symmetry((indptr, indices, data.reshape(-1), (n_block_rows,) * 2, blocksize))
+    if answer != "not canonical":
+        return answer == "symmetric"
+    canonical = (sp.bsr_array((data, indices, indptr), shape=A.shape, copy=True) if square_blocks
+                 else sp.csr_array((data, indices, indptr), shape=A.shape, copy=True))
+    canonical.sum_duplicates()
+    arrays = (canonical.indptr, canonical.indices, canonical.data.reshape(-1), (n_block_rows,) * 2, blocksize)
+    return _core.symmetry(arrays) == "symmetric"
+
+
+def _mirrored(C):
+    """C, a product that should be symmetric (P.T A P of symmetric A), made symmetric bit for bit:
+    each value below the diagonal replaced by its mirror above (in place, by the core, where C's
+    pattern is symmetric, as the products' patterns are); else rebuilt from C's upper triangle."""
+    blocksize = C.blocksize if C.format == "bsr" else (1, 1)
+    n_block_rows = C.shape[0] // blocksize[0]
+    data = C.data.reshape(-1)  # C is the kernels' own canonical result: a view, written in place
+    if _core.mirror_upper((C.indptr, C.indices, data, (n_block_rows, n_block_rows), blocksize)):
+        return C
+    csr = sp.csr_array(C)
+    S = sp.triu(csr, format="csr") + sp.triu(csr, k=1, format="csr").T
+    S.sort_indices()
+    if C.format == "bsr":
+        S = S.tobsr(blocksize=blocksize)
+        return bsr_like(C, (S.data, S.indices, S.indptr), S.shape, blocksize)
+    return csr_like(C, (S.data, S.indices, S.indptr), S.shape, sorted_indices=True)
