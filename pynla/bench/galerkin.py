@@ -58,17 +58,17 @@ IMPLEMENTATIONS = (
 )
 
 
-def _poisson(n):
+def poisson(n):
     A = matrices.poisson2d(n)
     return A, matrices.smoothed_aggregation(A, matrices.grid_aggregates((n, n), 3))
 
 
-def _stencil(n):
+def stencil(n):
     A = matrices.stencil27(n)
     return A, matrices.smoothed_aggregation(A, matrices.grid_aggregates((n, n, n), 3))
 
 
-def _elasticity(quads):
+def elasticity(quads):
     """BSR A (2 x 2 blocks, a node's two dofs) and P (2 x 3 blocks: x and y translations and the
     rotation about the origin, on each aggregate)."""
     A = matrices.elasticity2d(quads)
@@ -99,7 +99,7 @@ def cases(full=False):
     grid = 80 if full else 40
     quads = 499 if full else 249
     return [
-        _case(f"poisson2d-{poisson}x{poisson} P^T A P", lambda: _poisson(poisson)),
-        _case(f"stencil27-{grid}^3 P^T A P", lambda: _stencil(grid)),
-        _case(f"elasticity2d-{quads}x{quads} BSR P^T A P", lambda: _elasticity(quads)),
+        _case(f"poisson2d-{poisson}x{poisson} P^T A P", lambda: poisson(poisson)),
+        _case(f"stencil27-{grid}^3 P^T A P", lambda: stencil(grid)),
+        _case(f"elasticity2d-{quads}x{quads} BSR P^T A P", lambda: elasticity(quads)),
     ]
