@@ -11,7 +11,7 @@ from pynla.block import BsrLinearOperator, aslinearoperator, block_diagonal_inve
 from pynla.block_build import bsr_from_blocks, choose_blocksize, to_bsr
 from pynla.cur import CURDecomposition, cur, cur_from_functions
 from pynla.cur_neighbors import CURNearestNeighbors, NeighborsResult
-from pynla.galerkin import ptap, rap
+from pynla.galerkin import PtapPlan, ptap, ptap_plan, rap
 from pynla.fisher import EmpiricalFisher, FisherInverse, SlidingFisherInverse
 from pynla.lstsq import LstsqResult, sketched_lstsq
 from pynla.orthogonalize import orthogonalize
@@ -38,6 +38,7 @@ __all__ = [
     "GaussianSketch",
     "LstsqResult",
     "NeighborsResult",
+    "PtapPlan",
     "RecyclingCG",
     "RecyclingGMRES",
     "SRHT",
@@ -57,6 +58,7 @@ __all__ = [
     "get_num_threads",
     "orthogonalize",
     "ptap",
+    "ptap_plan",
     "qr",
     "randomized_range_finder",
     "randomized_svd",

@@ -73,12 +73,14 @@ class SpgemmPlan:
         C's index dtype (int32 unless an input has int64 indices or nnz(C) needs int64).
     """
 
-    def __init__(self, A, B):
-        require_sparse(A, "A")
-        require_sparse(B, "B")
+    def __init__(self, A, B, *, names=("A", "B")):
+        # names: what errors call A and B (a Galerkin plan's products are of P.T and A, T and P).
+        self._names = names
+        require_sparse(A, names[0])
+        require_sparse(B, names[1])
         check_inner_dimensions(A, B)
-        a_parts = csr_parts(A, "A")
-        b_parts = a_parts if B is A else csr_parts(B, "B")
+        a_parts = csr_parts(A, names[0])
+        b_parts = a_parts if B is A else csr_parts(B, names[1])
         self._a_shape, self._b_shape = A.shape, B.shape
         self._b_is_a = B is A
         self.shape = (A.shape[0], B.shape[1])
@@ -128,15 +130,16 @@ class SpgemmPlan:
             If A's or B's shape or pattern is not the plan's, or ``out``'s shape, dtype or
             pattern is not the result's, or ``out`` shares memory with A's or B's values.
         """
-        require_sparse(A, "A")
-        require_sparse(B, "B")
-        for M, name, shape in ((A, "A", self._a_shape), (B, "B", self._b_shape)):
+        a_name, b_name = self._names
+        require_sparse(A, a_name)
+        require_sparse(B, b_name)
+        for M, name, shape in ((A, a_name, self._a_shape), (B, b_name, self._b_shape)):
             if M.shape != shape:
                 raise ValueError(f"{name} has shape {M.shape}, the plan's {name} has shape {shape}")
         dtype = np.result_type(A.dtype, B.dtype)
-        a_data = self._values_in_pattern(A, "A", self._a_indptr, self._a_indices)
+        a_data = self._values_in_pattern(A, a_name, self._a_indptr, self._a_indices)
         # A @ A with a plan of A @ A: B's pattern is the one just checked.
-        b_data = a_data if B is A and self._b_is_a else self._values_in_pattern(B, "B", self._b_indptr, self._b_indices)
+        b_data = a_data if B is A and self._b_is_a else self._values_in_pattern(B, b_name, self._b_indptr, self._b_indices)
         values = self._output_values(out, dtype, (a_data, b_data))
         if dtype in KERNEL_DTYPES:
             a = (self._a_indptr, self._a_indices, np.ascontiguousarray(a_data, dtype=dtype), self._a_shape)
@@ -172,7 +175,7 @@ class SpgemmPlan:
         if not (_equal(self._c_indptr, out.indptr) and _equal(self._c_indices, out.indices)):
             raise ValueError("out's pattern (its row offsets and column indices) is not the plan's")
         if any(np.may_share_memory(values, data) for data in inputs):
-            raise ValueError("out shares memory with the values of A or B")
+            raise ValueError(f"out shares memory with the values of {' or '.join(self._names)}")
         return values
 
     def _scipy_values(self, a_data, b_data):

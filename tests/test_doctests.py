@@ -13,6 +13,7 @@ PUBLIC = [
     pynla.spgemm_ata,
     pynla.ptap,
     pynla.rap,
+    pynla.ptap_plan,
     pynla.set_num_threads,
     pynla.get_num_threads,
     pynla.release_cached_memory,

@@ -297,3 +297,76 @@ def test_bad_input_names_the_argument():
     bad_R.indices[0] = 7
     with pytest.raises(ValueError, match="R.indices has index 7 out of range"):
         pynla.rap(bad_R, A, P)
+
+
+# ---------------------------------------------------------------------------------------------
+# Plans
+
+
+@pytest.mark.parametrize("dtype", KERNEL_DTYPES + [np.int64])
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_plan_gives_ptaps_values_reused_with_new_values(rng, dtype, symmetric):
+    A = symmetric_csr(rng, 120, 0.05) if symmetric else random_csr(rng, (120, 120), 0.05)
+    P = aggregation(rng, 120, 15, smoothing=A)
+    if np.dtype(dtype).kind == "i":
+        A.data, P.data = np.round(3 * A.data), np.round(3 * P.data)
+    A, P = A.astype(dtype), P.astype(dtype)
+    plan = pynla.ptap_plan(A, P)
+    C = plan(A, P)
+    assert type(C) is sp.csr_array and C.nnz == plan.nnz and C.shape == plan.shape == (15, 15)
+    assert_array_equal(bits(C.toarray()), bits(pynla.ptap(A, P).toarray()))
+    first = bits(C.data).copy()
+    for _ in range(100):  # reused: the same bits every time
+        C = plan(A, P, out=C)
+    assert_array_equal(bits(C.data), first)
+    A.data = (A.data * 3).astype(dtype)  # new values, same patterns (A stays symmetric)
+    P.data = (P.data * 2).astype(dtype)
+    again = plan(A, P, out=C)
+    assert again is C
+    assert_array_equal(C.toarray(), pynla.ptap(A, P).toarray())
+    if symmetric and dtype in KERNEL_DTYPES:
+        assert_exactly_symmetric(C)
+
+
+def test_plan_of_bsr_inputs_gives_csr(rng):
+    A = symmetric_csr(rng, 60, 0.1)
+    P = aggregation(rng, 60, 12, smoothing=A)
+    A_bsr, P_bsr = A.tobsr(blocksize=(3, 3)), P.tobsr(blocksize=(3, 3))
+    C = pynla.ptap_plan(A_bsr, P_bsr)(A_bsr, P_bsr)
+    assert C.format == "csr"
+    assert_close_to_scipy(C, A, P)
+    assert_exactly_symmetric(C)
+
+
+def test_plan_refuses_other_patterns_and_shapes(rng):
+    A = symmetric_csr(rng, 40, 0.1)
+    P = aggregation(rng, 40, 6, smoothing=A)
+    plan = pynla.ptap_plan(A, P)
+    other_P = aggregation(rng, 40, 6)
+    with pytest.raises(ValueError, match="P's pattern"):
+        plan(A, other_P)
+    other_A = symmetric_csr(rng, 40, 0.2)
+    with pytest.raises(ValueError, match="A's pattern"):
+        plan(other_A, P)
+    with pytest.raises(ValueError, match="P has shape"):
+        plan(A, aggregation(rng, 40, 7))
+    with pytest.raises(TypeError, match="P must be a SciPy sparse"):
+        plan(A, P.toarray())
+    other_out = plan(A, P)
+    other_out.indices = other_out.indices[::-1].copy()  # same length, another pattern
+    with pytest.raises(ValueError, match="out's pattern"):
+        plan(A, P, out=other_out)
+    with pytest.raises(ValueError, match="A must be square"):
+        pynla.ptap_plan(sp.csr_array(np.ones((4, 3))), P)
+
+
+def test_plan_thread_count_does_not_change_bits(rng, threads):
+    A = symmetric_csr(rng, 500, 0.02)
+    P = aggregation(rng, 500, 50, smoothing=A)
+    plan = pynla.ptap_plan(A, P)
+    results = []
+    for n in (1, 2, 3):
+        threads(n)
+        results.append(bits(plan(A, P).data))
+    for other in results[1:]:
+        assert_array_equal(other, results[0])

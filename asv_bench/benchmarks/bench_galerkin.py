@@ -13,8 +13,8 @@ from pynla.bench.spgemm import compare
 from . import _timed
 
 SETUPS = {
-    "poisson2d-300x300": lambda: galerkin.poisson(300),
-    "elasticity2d-149x149-bsr": lambda: galerkin.elasticity(149),
+    "poisson2d-300x300": lambda: galerkin.first_level_poisson(300),
+    "elasticity2d-149x149-bsr": lambda: galerkin.first_level_elasticity(149),
 }
 
 

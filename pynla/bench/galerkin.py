@@ -22,6 +22,9 @@ pynla       ``pynla.ptap(A, P)`` (symmetric A: the result made symmetric bit for
             and 1 thread.
 pynla-rap   ``pynla.rap(P.T, A, P)``: the same products without the symmetry (the price of the
             check and the mirroring is the difference), 2 threads.
+pynla-plan  ``plan(A, P, out=C)`` of ``plan = pynla.ptap_plan(A, P)``: the values only (the
+            analysis and the first result are made once, untimed), 2 threads; it keeps entries
+            whose products cancel, as explicit zeros.
 """
 
 import numpy as np
@@ -50,25 +53,38 @@ def _pynla_rap(A, P):
     return pynla.rap(P.T, A, P)
 
 
+def _plan_prepare(A, P):
+    import pynla
+
+    plan = pynla.ptap_plan(A, P)
+    return plan, A, P, plan(A, P)
+
+
+def _plan_values(plan, A, P, C):
+    return plan(A, P, out=C)
+
+
 SCIPY = Implementation("scipy", _scipy_ptap, threads=1, memory=True)
 IMPLEMENTATIONS = (
     Implementation("pynla", _pynla_ptap, threads=THREADS, activate=_pynla_threads(THREADS), memory=True),
     Implementation("pynla", _pynla_ptap, threads=1, activate=_pynla_threads(1)),
     Implementation("pynla-rap", _pynla_rap, threads=THREADS, activate=_pynla_threads(THREADS)),
+    Implementation("pynla-plan", _plan_values, threads=THREADS, prepare=_plan_prepare,
+                   activate=_pynla_threads(THREADS), explicit_zeros=True),
 )
 
 
-def poisson(n):
+def first_level_poisson(n):
     A = matrices.poisson2d(n)
     return A, matrices.smoothed_aggregation(A, matrices.grid_aggregates((n, n), 3))
 
 
-def stencil(n):
+def first_level_stencil(n):
     A = matrices.stencil27(n)
     return A, matrices.smoothed_aggregation(A, matrices.grid_aggregates((n, n, n), 3))
 
 
-def elasticity(quads):
+def first_level_elasticity(quads):
     """BSR A (2 x 2 blocks, a node's two dofs) and P (2 x 3 blocks: x and y translations and the
     rotation about the origin, on each aggregate)."""
     A = matrices.elasticity2d(quads)
@@ -99,7 +115,7 @@ def cases(full=False):
     grid = 80 if full else 40
     quads = 499 if full else 249
     return [
-        _case(f"poisson2d-{poisson}x{poisson} P^T A P", lambda: poisson(poisson)),
-        _case(f"stencil27-{grid}^3 P^T A P", lambda: stencil(grid)),
-        _case(f"elasticity2d-{quads}x{quads} BSR P^T A P", lambda: elasticity(quads)),
+        _case(f"poisson2d-{poisson}x{poisson} P^T A P", lambda: first_level_poisson(poisson)),
+        _case(f"stencil27-{grid}^3 P^T A P", lambda: first_level_stencil(grid)),
+        _case(f"elasticity2d-{quads}x{quads} BSR P^T A P", lambda: first_level_elasticity(quads)),
     ]
