@@ -14,6 +14,7 @@ from pynla._validation import (
     index_dtype_for,
     require_sparse,
 )
+from pynla.block_build import to_bsr
 from pynla.spgemm import spgemm
 from pynla.spgemm_plan import SpgemmPlan
 
@@ -40,9 +41,9 @@ def ptap(A, P):
     Returns
     -------
     C : sparse array or matrix, shape (p, p)
-        P's kind (array or matrix), in SciPy's format for ``P.T @ A @ P``: BSR if A and P are
-        both BSR (blocks of P's block width, every block the products reach kept, as SciPy
-        keeps them), else CSR, canonical. Its entries and values are SciPy's to rounding.
+        P's kind (array or matrix), in SciPy's format for ``P.T @ A @ P``: BSR if P is BSR
+        (blocks of P's block width, every block the products reach kept, zeros included, as
+        SciPy keeps them; A is converted to BSR if it is not), else CSR, canonical. Its entries and values are SciPy's to rounding.
         Where A is symmetric (float and complex dtypes: ``A == A.T`` entry for entry, with the
         same stored pattern), C's values below the diagonal are copies of those above.
         float32, float64, complex64 and complex128 run in the C++ kernels; other dtypes SciPy
@@ -80,6 +81,10 @@ def ptap(A, P):
     a_parts = _checked(A, "A")
     _checked(P, "P")
     P_T = P.T  # SciPy's transpose (trusts the structure, checked above): BSR stays BSR
+    if _has_blocks(P) and A.format != "bsr":
+        # SciPy's P.T @ A for a BSR P.T converts A to BSR, and so keeps every block the products
+        # reach, zeros included (multigrid codes read the pattern): so does this.
+        A = to_bsr(A, blocksize=(P.blocksize[0],) * 2)
     dtype = np.result_type(A.dtype, P.dtype)
     if dtype not in KERNEL_DTYPES or np.dtype(A.dtype) not in KERNEL_DTYPES or not _is_symmetric(A, a_parts):
         return spgemm(spgemm(P_T, A), P)
@@ -101,8 +106,10 @@ def rap(R, A, P):
     Returns
     -------
     C : sparse array or matrix, shape (p, q)
-        As SciPy's ``R @ A @ P``: BSR if all three are BSR, else CSR, of R's kind; its entries
-        and values are SciPy's (bit for bit for float32, float64, complex64 and complex128).
+        As SciPy's ``R @ A @ P``: BSR if R is BSR (A and P are then converted to BSR as SciPy
+        converts them, and every block the products reach is kept), else CSR, of R's kind; its
+        entries and values are SciPy's (bit for bit for float32, float64, complex64 and
+        complex128).
 
     Raises
     ------
@@ -134,7 +141,15 @@ def rap(R, A, P):
         raise ValueError(f"A has {A.shape[1]} columns, P has {P.shape[0]} rows: R @ A @ P needs them equal")
     for M, name in ((R, "R"), (A, "A"), (P, "P")):
         _checked(M, name)
+    if _has_blocks(R):  # SciPy's products of a BSR left operand convert the right one to BSR
+        A = A if A.format == "bsr" else to_bsr(A, blocksize=(R.blocksize[1], 1))
+        P = P if P.format == "bsr" else to_bsr(P, blocksize=(A.blocksize[1], 1))
     return spgemm(spgemm(R, A), P)
+
+
+def _has_blocks(M):
+    """Whether M is BSR with blocks larger than 1 x 1 (SciPy multiplies 1 x 1 blocks as CSR)."""
+    return M.format == "bsr" and M.blocksize != (1, 1)
 
 
 def ptap_plan(A, P):

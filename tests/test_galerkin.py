@@ -370,3 +370,40 @@ def test_plan_thread_count_does_not_change_bits(rng, threads):
         results.append(bits(plan(A, P).data))
     for other in results[1:]:
         assert_array_equal(other, results[0])
+
+
+def test_csr_A_with_bsr_P_keeps_scipys_blocks_where_a_coarse_row_cancels():
+    """Found by pyamg's tests routed through pynla: a 1-D Poisson matrix with P of 1 x 2 blocks
+    on the near-null space (1, x) has coarse rows whose products cancel to zero. SciPy's
+    ``P.T @ A @ P`` converts A to BSR and keeps those zero blocks, which pyamg's Schwarz
+    smoother reads as the coarse pattern; an empty row there made LAPACK fail."""
+    n = 12
+    A = sp.diags_array([-1.0, 2.0, -1.0], offsets=[-1, 0, 1], shape=(n, n), format="csr")
+    aggregate = np.arange(n) // 3
+    x = np.arange(1.0, n + 1)
+    P = sp.bsr_array((np.stack([np.ones(n), x], axis=1).reshape(n, 1, 2), aggregate, np.arange(n + 1)),
+                     shape=(n, 2 * (n // 3)))
+    C = pynla.ptap(A, P)
+    expected = P.T @ A @ P
+    expected.sort_indices()
+    assert C.format == expected.format == "bsr" and C.blocksize == expected.blocksize == (2, 2)
+    assert_array_equal(C.indptr, expected.indptr)
+    assert_array_equal(C.indices, expected.indices)
+    assert_allclose(C.toarray(), expected.toarray(), atol=1e-13)
+    assert_exactly_symmetric(C)
+
+
+@pytest.mark.parametrize("a_format", ["csr", "bsr"])
+@pytest.mark.parametrize("p_format", ["csr", "bsr"])
+def test_rap_with_bsr_R_converts_as_scipy(rng, a_format, p_format):
+    R = random_csr(rng, (20, 60), 0.1).tobsr(blocksize=(2, 3))
+    A = random_csr(rng, (60, 60), 0.1)
+    P = random_csr(rng, (60, 30), 0.1)
+    A = A.tobsr(blocksize=(3, 3)) if a_format == "bsr" else A
+    P = P.tobsr(blocksize=(3, 2)) if p_format == "bsr" else P
+    C = pynla.rap(R, A, P)
+    expected = R @ A @ P
+    expected.sort_indices()
+    assert C.format == expected.format and C.blocksize == expected.blocksize
+    assert_array_equal(C.indices, expected.indices)
+    assert_allclose(C.toarray(), expected.toarray(), rtol=1e-13, atol=1e-13)
