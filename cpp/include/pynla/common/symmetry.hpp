@@ -8,10 +8,13 @@
 
 #include <atomic>
 #include <cstdint>
+#include <cstring>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 #include "pynla/common/bsr.hpp"
+#include "pynla/common/buffer.hpp"
 #include "pynla/common/parallel.hpp"
 
 namespace pynla {
@@ -71,19 +74,22 @@ Symmetry visit_mirrors(const BsrView<I, T>& a, Visit&& visit) {
     const std::int64_t n = a.n_block_rows;
     const auto bytes = static_cast<std::int64_t>(a.n_blocks() * (2 * sizeof(I) + 2 * a.block_size() * sizeof(T)));
     const int n_threads = threads_for(bytes);
-    const auto bounds = split_by_cost(n, tasks_for(n_threads), [&](std::int64_t i) { return a.row_begin(i) + i; });
+    // One range a thread: a mirror in a range before the thread's own costs a search, so the
+    // fewer the ranges the better (the cut by entries keeps them even).
+    const auto bounds = split_by_cost(n, n_threads, [&](std::int64_t i) { return a.row_begin(i) + i; });
     const auto n_ranges = static_cast<std::int64_t>(bounds.size()) - 1;
     std::vector<std::int64_t> above_minus_below(static_cast<std::size_t>(n_ranges), 0);
-    std::vector<std::int64_t> next_mirror(static_cast<std::size_t>(n));  // row j's next block above its diagonal
+    Buffer<std::int64_t> next_mirror(n);  // row j's next block above its diagonal, set when row j is visited
     std::atomic<bool> mismatch{false}, unsorted{false};
     parallel_for(n_ranges, n_threads, [&](std::int64_t range, int) {
         const std::int64_t first_row = bounds[range];
         std::int64_t balance = 0;
+        bool range_unsorted = false, range_mismatch = false;  // shared flags written once, at the end
         for (std::int64_t i = first_row; i < bounds[range + 1]; ++i) {
             std::int64_t past_diagonal = a.row_begin(i);
             for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) {
                 const std::int64_t j = a.indices[p];
-                if (p > a.row_begin(i) && a.indices[p - 1] >= a.indices[p]) unsorted.store(true, std::memory_order_relaxed);
+                range_unsorted |= p > a.row_begin(i) && a.indices[p - 1] >= a.indices[p];
                 if (j > i) {
                     ++balance;
                     continue;
@@ -95,27 +101,87 @@ Symmetry visit_mirrors(const BsrView<I, T>& a, Visit&& visit) {
                     if (j < first_row) {
                         q = detail::find_block(a, j, i);
                     } else {
-                        auto& next = next_mirror[static_cast<std::size_t>(j)];
+                        std::int64_t& next = next_mirror[j];
                         q = next < a.row_end(j) && a.indices[next] == i ? next++ : -1;
                     }
                 }
-                if (!mismatch.load(std::memory_order_relaxed) && !visit(p, q)) mismatch.store(true, std::memory_order_relaxed);
+                range_mismatch = range_mismatch || !visit(p, q);  // the order check goes on after one
             }
-            next_mirror[static_cast<std::size_t>(i)] = past_diagonal;
+            next_mirror[i] = past_diagonal;
         }
         above_minus_below[static_cast<std::size_t>(range)] = balance;
+        if (range_unsorted) unsorted.store(true);
+        if (range_mismatch) mismatch.store(true);
     });
     if (unsorted.load()) return Symmetry::not_canonical;
     const bool counts_match = std::accumulate(above_minus_below.begin(), above_minus_below.end(), std::int64_t{0}) == 0;
     return mismatch.load() || !counts_match ? Symmetry::not_symmetric : Symmetry::symmetric;
 }
 
+namespace detail {
+
+// A 64-bit mix (splitmix64's finalizer): nearby inputs give unrelated outputs.
+inline std::uint64_t mix(std::uint64_t x) {
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+}
+
+// The bits of a value, with -0 read as +0 (they compare equal).
+template <class T>
+std::uint64_t value_bits(T v) {
+    if constexpr (std::is_floating_point_v<T>) {
+        if (v == T(0)) v = T(0);
+        std::uint64_t bits = 0;
+        std::memcpy(&bits, &v, sizeof(T));
+        return bits;
+    } else {
+        return mix(value_bits(v.real())) ^ value_bits(v.imag());
+    }
+}
+
+// Whether the sums, over every stored value v at (row, column), of a hash of (row, column, v) and
+// of (column, row, v) agree. A symmetric matrix without repeated entries lists the same triples
+// both ways, and a sum does not depend on order, so a mismatch proves it unsymmetric, in one
+// pass over rows in any order (unsorted ones too).
+template <class I, class T>
+bool fingerprints_match(const BsrView<I, T>& a) {
+    const std::int64_t r = a.block_rows;
+    const auto bytes = static_cast<std::int64_t>(a.n_blocks() * (sizeof(I) + a.block_size() * sizeof(T)));
+    const int n_threads = threads_for(bytes);
+    const auto bounds = split_by_cost(a.n_block_rows, tasks_for(n_threads), [&](std::int64_t i) { return a.row_begin(i) + i; });
+    std::vector<std::uint64_t> difference(bounds.size() - 1, 0);
+    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t range, int) {
+        std::uint64_t sum = 0;  // wraps: an order-free sum modulo 2^64
+        for (std::int64_t i = bounds[range]; i < bounds[range + 1]; ++i) {
+            for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) {
+                const T* block = a.block(p);
+                for (std::int64_t e = 0; e < r * r; ++e) {
+                    const auto row = static_cast<std::uint64_t>(i * r + e / r);
+                    const auto column = static_cast<std::uint64_t>(a.indices[p] * r + e % r);
+                    const std::uint64_t value = mix(value_bits(block[e]));
+                    sum += mix(mix(row) ^ column ^ value) - mix(mix(column) ^ row ^ value);
+                }
+            }
+        }
+        difference[static_cast<std::size_t>(range)] = sum;
+    });
+    return std::accumulate(difference.begin(), difference.end(), std::uint64_t{0}) == 0;
+}
+
+}  // namespace detail
+
 // Whether A (BSR with square blocks; CSR is the case of 1 x 1 blocks) equals its transpose, with
 // no conjugation: every stored block (i, j) has a stored block (j, i) that is its transpose. An
-// entry whose mirror is not stored makes A not symmetric, even if its value is zero.
+// entry whose mirror is not stored makes A not symmetric, even if its value is zero. Where rows
+// are not canonical, the answer is not_symmetric if the fingerprints prove it (a product's
+// unsorted result, for one, need not be sorted to be refused), else not_canonical.
 template <class I, class T>
 Symmetry symmetry(const BsrView<I, T>& a) {
-    return visit_mirrors(a, [&](std::int64_t p, std::int64_t q) { return q >= 0 && detail::transposed_blocks(a, p, q); });
+    const Symmetry found =
+        visit_mirrors(a, [&](std::int64_t p, std::int64_t q) { return q >= 0 && detail::transposed_blocks(a, p, q); });
+    if (found == Symmetry::not_canonical && !detail::fingerprints_match(a)) return Symmetry::not_symmetric;
+    return found;
 }
 
 // Makes a matrix that should be symmetric (a product P^T A P of symmetric A) symmetric bit for bit:
