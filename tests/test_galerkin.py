@@ -10,7 +10,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import pynla
 from pynla import galerkin
-from tests.conftest import KERNEL_DTYPES, SCIPY_PATH_DTYPES, bits, random_csr, with_strided_arrays
+from tests.conftest import INDEX_DTYPES, KERNEL_DTYPES, SCIPY_PATH_DTYPES, bits, random_csr, with_index_dtype, with_strided_arrays
 
 
 def symmetric_csr(rng, n, density, dtype=np.float64):
@@ -74,6 +74,20 @@ def test_symmetric_A_gives_an_exactly_symmetric_result(rng, dtype, n, n_coarse):
     assert_close_to_scipy(C, A, P)
     assert_exactly_symmetric(C)
     assert_canonical_result(C)
+
+
+@pytest.mark.parametrize("blocksize", [None, (2, 2)])
+@pytest.mark.parametrize("index_dtype", INDEX_DTYPES)
+def test_index_dtypes(rng, index_dtype, blocksize):
+    A = symmetric_csr(rng, 80, 0.05)
+    P = aggregation(rng, 80, 10, smoothing=A)
+    if blocksize:
+        A, P = A.tobsr(blocksize=blocksize), P.tobsr(blocksize=blocksize)
+    C = pynla.ptap(with_index_dtype(A.copy(), index_dtype), with_index_dtype(P.copy(), index_dtype))
+    assert_close_to_scipy(C, A, P)
+    assert_exactly_symmetric(C)
+    if index_dtype == np.int64:
+        assert C.indices.dtype == np.int64
 
 
 @pytest.mark.parametrize("dtype", KERNEL_DTYPES)
