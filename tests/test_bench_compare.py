@@ -140,3 +140,28 @@ def test_merged_baseline_takes_each_rows_lowest_ratio(tmp_path):
     paths[1].write_text(json.dumps(runs[1]))
     assert compare.main([str(out), *map(str, paths)]) == 2
     assert compare.main([str(out)]) == 2
+
+
+def test_adding_cases_to_a_baseline_keeps_its_rows(tmp_path, capsys):
+    """--add: the runs' cases the baseline lacks are appended (each ratio the lowest over the
+    runs); the baseline's own cases keep their ratios, even where a run has them too."""
+    baseline = {"full": False, "cases": [record("a", {2: 4.0})]}
+    runs = [{"full": False, "environment": {"date": f"day {i}"},
+             "cases": [record("a", {2: 1.0}), record("new", {2: ratio, 1: 2.0})]}
+            for i, ratio in enumerate([3.0, 2.5])]
+    paths = [tmp_path / name for name in ("baseline.json", "run0.json", "run1.json")]
+    for path, report in zip(paths, [baseline, *runs]):
+        path.write_text(json.dumps(report))
+    out = tmp_path / "out.json"
+    assert compare.main(["--add", str(out), *map(str, paths)]) == 0
+    assert "1 cases added (tall: new)" in capsys.readouterr().out
+    assert compare.load_baseline(str(out), full=False) == {
+        ("tall", "a", "pynla", 2): 4.0, ("tall", "new", "pynla", 2): 2.5, ("tall", "new", "pynla", 1): 2.0}
+    assert json.loads(out.read_text())["added_from"] == [{"cases": ["tall: new"], "runs": 2,
+                                                          "dates": ["day 0", "day 1"]}]
+    assert compare.main(["--add", str(out), str(paths[0])]) == 2  # no run to add from
+    runs[0]["full"] = True
+    paths[1].write_text(json.dumps(runs[0]))
+    assert compare.main(["--add", str(out), *map(str, paths)]) == 2
+    assert compare.main(["--add", str(out), str(tmp_path / "none.json"), str(paths[2])]) == 2
+    assert "none.json: cannot read the baseline" in capsys.readouterr().err

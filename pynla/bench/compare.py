@@ -13,6 +13,9 @@ slow then sets a ratio the next runs rarely reach. ``python -m pynla.bench.compa
 merges stored runs into one whose every ratio is that row's lowest over them: a bar that
 unchanged code cleared in every run (on the shared machines here a whole capability's ratios
 can shift 2x for tens of minutes, so a median of three runs can still be an accident).
+``python -m pynla.bench.compare --add OUT BASELINE RUN...`` adds to a baseline the cases it
+lacks, merged from runs of just those cases (``python -m pynla.bench CAPABILITY --json``), and
+leaves its other rows as they are: a new capability gets a bar without a rerun of the suite.
 """
 
 import copy
@@ -140,15 +143,35 @@ def merged(reports):
     return base
 
 
+def with_added_cases(baseline, reports):
+    """``baseline`` with the cases of ``reports`` it lacks appended (merged: each ratio the lowest
+    over the reports), its own cases unchanged; ``added_from`` their number and dates."""
+    known = {(record["capability"], record["case"]) for record in baseline["cases"]}
+    new = [record for record in merged(reports)["cases"] if (record["capability"], record["case"]) not in known]
+    result = copy.deepcopy(baseline)
+    result["cases"].extend(new)
+    result.setdefault("added_from", []).append(
+        {"cases": [f"{record['capability']}: {record['case']}" for record in new], "runs": len(reports),
+         "dates": [report.get("environment", {}).get("date") for report in reports]})
+    return result
+
+
+USAGE = ("usage: python -P -m pynla.bench.compare OUT.json RUN.json [RUN.json ...]\n"
+         "       python -P -m pynla.bench.compare --add OUT.json BASELINE.json RUN.json [RUN.json ...]")
+
+
 def main(argv=None):
-    """python -m pynla.bench.compare OUT RUN [RUN ...]: write the stored runs merged (merged)."""
+    """python -m pynla.bench.compare OUT RUN [RUN ...]: write the stored runs merged (merged);
+    with --add OUT BASELINE RUN [RUN ...]: the baseline with the runs' new cases (with_added_cases)."""
     argv = sys.argv[1:] if argv is None else argv
-    if len(argv) < 2:
-        print("usage: python -P -m pynla.bench.compare OUT.json RUN.json [RUN.json ...]", file=sys.stderr)
+    adding = bool(argv) and argv[0] == "--add"
+    argv = argv[1:] if adding else argv
+    if len(argv) < (3 if adding else 2):
+        print(USAGE, file=sys.stderr)
         return 2
-    out, runs = argv[0], argv[1:]
+    out, paths = argv[0], argv[1:]
     try:
-        reports = [read_run(path, "stored run") for path in runs]
+        reports = [read_run(path, "baseline" if adding and i == 0 else "stored run") for i, path in enumerate(paths)]
     except BaselineError as error:
         print(error, file=sys.stderr)
         return 2
@@ -156,10 +179,16 @@ def main(argv=None):
     if len(full) != 1:
         print("the runs mix the default and the full suite", file=sys.stderr)
         return 2
+    result = with_added_cases(reports[0], reports[1:]) if adding else merged(reports)
     with open(out, "w") as f:
-        json.dump(merged(reports), f, indent=2)
+        json.dump(result, f, indent=2)
         f.write("\n")
-    print(f"wrote {out}: each ratio the lowest of {len(reports)} runs")
+    if adding:
+        added = result["added_from"][-1]["cases"]
+        print(f"wrote {out}: {len(added)} cases added ({', '.join(added) or 'none new'}), "
+              f"each ratio the lowest of {len(reports) - 1} runs")
+    else:
+        print(f"wrote {out}: each ratio the lowest of {len(reports)} runs")
     return 0
 
 
