@@ -126,7 +126,9 @@ def to_bsr(A, blocksize=None):
     index_dtype = index_dtype_for([parts], maxval=max(*A.shape, len(parts.data)))
     if parts.data.dtype not in KERNEL_DTYPES:
         csr = as_csr_array(parts)
-        csr.sum_duplicates()
+        if not csr.has_canonical_format:  # a copy: the arrays may be the caller's
+            csr = csr.copy()
+            csr.sum_duplicates()
         bsr = csr.tobsr(blocksize=blocksize)
         bsr.sort_indices()
         return bsr_like(A, (bsr.data, bsr.indices, bsr.indptr), A.shape, blocksize)

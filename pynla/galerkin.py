@@ -41,11 +41,13 @@ def ptap(A, P):
     Returns
     -------
     C : sparse array or matrix, shape (p, p)
-        P's kind (array or matrix), in SciPy's format for ``P.T @ A @ P``: BSR if P is BSR
-        (blocks of P's block width, every block the products reach kept, zeros included, as
-        SciPy keeps them; A is converted to BSR if it is not), else CSR, canonical. Its entries and values are SciPy's to rounding.
-        Where A is symmetric (float and complex dtypes: ``A == A.T`` entry for entry, with the
-        same stored pattern), C's values below the diagonal are copies of those above.
+        P's kind (array or matrix). BSR if P is BSR, as SciPy's ``P.T @ A @ P``: blocks of P's
+        block width, with the blocks SciPy keeps (A is converted to BSR as SciPy converts it);
+        else CSR, canonical (SciPy's is CSC there: its P.T is CSC). Its entries and values are
+        SciPy's to rounding. Where A is symmetric (float and complex dtypes: ``A == A.T`` entry
+        for entry, with the same stored pattern; a BSR A with blocks that are not square is
+        looked at as CSR, where zeros inside its blocks need stored mirrors too), C's values
+        below the diagonal are copies of those above.
         float32, float64, complex64 and complex128 run in the C++ kernels; other dtypes SciPy
         multiplies are computed by SciPy.
 
@@ -78,22 +80,25 @@ def ptap(A, P):
     True
     """
     _check_shapes(A, P)
+    A, P = _native(A), _native(P)
     a_parts = _checked(A, "A")
     p_parts = _checked(P, "P")
-    scalar_blocks = P.format == "bsr" and P.blocksize == (1, 1)
-    if scalar_blocks:  # SciPy multiplies 1 x 1 blocks as CSR; its BSR transpose is slow (38 ms on 1M rows)
+    # SciPy multiplies 1 x 1 blocks as CSR (unless A's blocks are larger), and its BSR transpose
+    # is slow (38 ms on a 1M-row P): such a P is multiplied as its CSR arrays.
+    scalar_blocks = P.format == "bsr" and P.blocksize == (1, 1) and not _has_blocks(A)
+    if scalar_blocks:
         kind = sp.csr_array if isinstance(P, sp.sparray) else sp.csr_matrix
         P = kind((p_parts.data.reshape(-1), p_parts.indices, p_parts.indptr), shape=P.shape)
     P_T = P.T  # SciPy's transpose (trusts the structure, checked above): BSR stays BSR
     if _has_blocks(P) and A.format != "bsr":
-        # SciPy's P.T @ A for a BSR P.T converts A to BSR, and so keeps every block the products
-        # reach, zeros included (multigrid codes read the pattern): so does this.
-        A = to_bsr(A, blocksize=(P.blocksize[0],) * 2)
-    dtype = np.result_type(A.dtype, P.dtype)
+        # SciPy's P.T @ A for a BSR P.T converts A to BSR (R x 1 blocks), and so keeps every
+        # block the products reach, zeros included (multigrid codes read the pattern): so does this.
+        A = to_bsr(A, blocksize=(P.blocksize[0], 1))
     C = spgemm(spgemm(P_T, A), P)
-    if dtype in KERNEL_DTYPES and np.dtype(A.dtype) in KERNEL_DTYPES and _is_symmetric(A, a_parts):
+    if _symmetry_found(A, a_parts, C.dtype):
         C = _mirrored(C)
     return C.tobsr(blocksize=(1, 1), copy=False) if scalar_blocks else C
+
 
 def rap(R, A, P):
     """The Galerkin product ``C = R @ A @ P``, computed as ``(R @ A) @ P`` (SciPy's order).
@@ -113,8 +118,8 @@ def rap(R, A, P):
     C : sparse array or matrix, shape (p, q)
         As SciPy's ``R @ A @ P``: BSR if R is BSR (A and P are then converted to BSR as SciPy
         converts them, and every block the products reach is kept), else CSR, of R's kind; its
-        entries and values are SciPy's (bit for bit for float32, float64, complex64 and
-        complex128).
+        entries are SciPy's and its values SciPy's to rounding (SciPy's ``R @ A`` is left
+        unsorted, so its second product sums in another order).
 
     Raises
     ------
@@ -150,11 +155,6 @@ def rap(R, A, P):
         A = A if A.format == "bsr" else to_bsr(A, blocksize=(R.blocksize[1], 1))
         P = P if P.format == "bsr" else to_bsr(P, blocksize=(A.blocksize[1], 1))
     return spgemm(spgemm(R, A), P)
-
-
-def _has_blocks(M):
-    """Whether M is BSR with blocks larger than 1 x 1 (SciPy multiplies 1 x 1 blocks as CSR)."""
-    return M.format == "bsr" and M.blocksize != (1, 1)
 
 
 def ptap_plan(A, P):
@@ -224,6 +224,7 @@ class PtapPlan:
 
     def __init__(self, A, P):
         _check_shapes(A, P)
+        _checked(P, "P")  # before SciPy's transpose, which trusts the structure
         self._left = SpgemmPlan(P.T, A, names=("P", "A"))  # P.T is P's pattern, transposed
         self._right = SpgemmPlan(self._left(P.T, A), P, names=("P.T @ A", "P"))
         self._shapes = (A.shape, P.shape)
@@ -263,12 +264,16 @@ class PtapPlan:
         for M, name, shape in ((A, "A", self._shapes[0]), (P, "P", self._shapes[1])):
             if M.shape != shape:
                 raise ValueError(f"{name} has shape {M.shape}, the plan's {name} has shape {shape}")
-        T = self._left(P.T, A)
-        C = self._right(T, P, out=out)
-        if C.dtype in KERNEL_DTYPES and np.dtype(A.dtype) in KERNEL_DTYPES and _is_symmetric(A, _checked(A, "A")):
-            arrays = (C.indptr, C.indices, C.data, C.shape, (1, 1))
-            if not _core.mirror_upper(arrays):  # a pattern kept whole is symmetric with A's: not met
-                C = self._right(T, P, out=C)
+        A, P = _native(A), _native(P)
+        a_parts = _checked(A, "A")
+        _checked(P, "P")  # before SciPy's transpose, which trusts the structure
+        if out is not None and sp.issparse(out) and np.may_share_memory(out.data, A.data):
+            raise ValueError("out shares memory with the values of A")
+        symmetric = _symmetry_found(A, a_parts, np.result_type(A.dtype, P.dtype))  # before out is written
+        C = self._right(self._left(P.T, A), P, out=out)
+        if symmetric:  # the plan's patterns are kept whole: C's is symmetric with A's
+            mirrored = _core.mirror_upper((C.indptr, C.indices, C.data, C.shape, (1, 1)))
+            assert mirrored, "a plan of P.T A P with a symmetric pattern of A has a symmetric pattern"
         return C
 
 
@@ -281,6 +286,22 @@ def _check_shapes(A, P):
         raise ValueError(f"A must be square, got shape {A.shape}")
     if P.shape[0] != A.shape[1]:
         raise ValueError(f"P has {P.shape[0]} rows, A has {A.shape[1]} columns: P.T @ A @ P needs them equal")
+
+
+def _has_blocks(M):
+    """Whether M is BSR with blocks larger than 1 x 1 (SciPy multiplies 1 x 1 blocks as CSR)."""
+    return M.format == "bsr" and M.blocksize != (1, 1)
+
+
+def _native(M):
+    """M, or a copy of M with its values in the machine's byte order (the kernels' only one)."""
+    return M if M.dtype.isnative else M.astype(M.dtype.newbyteorder("="))
+
+
+def _symmetry_found(A, a_parts, dtype):
+    """Whether the product, of dtype ``dtype``, is to be mirrored: A is symmetric and both dtypes
+    are the kernels' (float and complex)."""
+    return dtype in KERNEL_DTYPES and np.dtype(A.dtype) in KERNEL_DTYPES and _is_symmetric(A, a_parts)
 
 
 def _checked(M, name):
@@ -325,5 +346,6 @@ def _mirrored(C):
     S.sort_indices()
     if C.format == "bsr":
         S = S.tobsr(blocksize=blocksize)
+        S.sort_indices()
         return bsr_like(C, (S.data, S.indices, S.indptr), S.shape, blocksize)
     return csr_like(C, (S.data, S.indices, S.indptr), S.shape, sorted_indices=True)

@@ -57,7 +57,9 @@ def spgemm_plan(A, B):
 class SpgemmPlan:
     """The pattern of ``C = A @ B`` for A and B of fixed patterns; calling it computes C's values.
 
-    Make one with :func:`spgemm_plan`. The pattern is the product of A's and B's patterns: every
+    Make one with :func:`spgemm_plan` (the class itself also takes ``names``, the two names its
+    errors give A and B: :func:`pynla.ptap_plan`'s plans are of ``P.T @ A`` and ``T @ P``). The
+    pattern is the product of A's and B's patterns: every
     entry that some product reaches. Calling the plan sums the products into it in SciPy's order,
     so every value equals SciPy's ``A @ B``'s bit for bit; an entry whose products cancel to
     exactly zero stays in the pattern as an explicit zero, where SciPy's product drops it. The

@@ -115,10 +115,9 @@ def test_bsr_inputs_give_scipys_bsr_result(rng, blocks, symmetric):
     expected = P_bsr.T @ A_bsr @ P_bsr
     assert C.format == expected.format == "bsr"
     assert C.blocksize == expected.blocksize
-    if p_cols > 1:  # every block kept, as SciPy keeps them
-        expected.sort_indices()
-        assert_array_equal(C.indptr, expected.indptr)
-        assert_array_equal(C.indices, expected.indices)
+    expected.sort_indices()  # the blocks SciPy keeps
+    assert_array_equal(C.indptr, expected.indptr)
+    assert_array_equal(C.indices, expected.indices)
     assert_close_to_scipy(C, A, P)
     if symmetric:
         assert_exactly_symmetric(C)
@@ -187,7 +186,13 @@ def test_unsorted_and_repeated_entries_of_a_symmetric_A(rng):
     blocks.data[:blocks.indptr[1]] = blocks.data[shuffled]
     blocks.has_sorted_indices = False
     P = aggregation(rng, 60, 9, smoothing=A)
-    for messy in (A_messy, unsorted, blocks):
+    one_side = A.tocoo()  # one entry above the diagonal stored as two halves, its mirror whole
+    above = np.flatnonzero(one_side.col > one_side.row)[0]
+    one_side = sp.coo_array((np.concatenate([one_side.data, [one_side.data[above] / 2]]),
+                             (np.concatenate([one_side.row, [one_side.row[above]]]),
+                              np.concatenate([one_side.col, [one_side.col[above]]]))), shape=A.shape)
+    one_side.data[above] /= 2
+    for messy in (A_messy, unsorted, blocks, one_side, one_side.tocsr()):
         C = pynla.ptap(messy, P)
         assert_close_to_scipy(C, A, P)
         assert_exactly_symmetric(C)
@@ -264,7 +269,7 @@ def test_property_ptap_matches_the_dense_product(n, n_coarse, density, seed, blo
 
 
 @pytest.mark.parametrize("dtype", KERNEL_DTYPES)
-def test_rap_is_scipys_product_bit_for_bit(rng, dtype):
+def test_rap_is_pynlas_two_products_bit_for_bit(rng, dtype):
     R = random_csr(rng, (20, 100), 0.05, dtype)
     A = random_csr(rng, (100, 80), 0.05, dtype)
     P = random_csr(rng, (80, 15), 0.1, dtype)
@@ -421,3 +426,66 @@ def test_rap_with_bsr_R_converts_as_scipy(rng, a_format, p_format):
     assert C.format == expected.format and C.blocksize == expected.blocksize
     assert_array_equal(C.indices, expected.indices)
     assert_allclose(C.toarray(), expected.toarray(), rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("a_format, p_blocks", [("csr", (2, 1)), ("bsr", (1, 1)), ("csr", (2, 2))])
+def test_blocks_kept_as_scipy_keeps_them_where_products_cancel(a_format, p_blocks):
+    """C[0, 1] and C[1, 0] cancel exactly: SciPy keeps or drops them by the formats (its 1 x 1
+    block products run in CSR and drop them; larger blocks keep them); pynla does the same."""
+    A = sp.csr_array(np.array([[2.0, 1.0, 0.0, 0.0], [1.0, 2.0, 0.0, 0.0], [0.0, 0.0, 2.0, 1.0], [0.0, 0.0, 1.0, 2.0]]))
+    P = sp.csr_array(np.array([[1.0, 1.0], [-1.0, 1.0], [0.0, 0.0], [0.0, 0.0]]))
+    A_in = A.tobsr(blocksize=(2, 2)) if a_format == "bsr" else A
+    P_in = P.tobsr(blocksize=p_blocks)
+    C = pynla.ptap(A_in, P_in)
+    expected = P_in.T @ A_in @ P_in
+    expected.sort_indices()
+    assert C.format == expected.format and C.blocksize == expected.blocksize
+    assert_array_equal(C.indices, expected.indices)
+    assert_array_equal(C.toarray(), expected.toarray())
+
+
+def test_inputs_are_left_as_they_are(rng):
+    """Repeated entries of dtypes the kernels do not take are summed on a copy, never in the
+    caller's arrays (to_bsr on the way to BSR products)."""
+    A = sp.csr_array((np.array([1, 2, 3, 4, 5, 6]), np.array([1, 1, 0, 1, 2, 3]), np.array([0, 3, 4, 5, 6])),
+                     shape=(4, 4))
+    P = sp.bsr_array(np.arange(8).reshape(4, 2), blocksize=(2, 2))
+    R = P.T.tobsr()
+    before = [x.copy() for x in (A.indptr, A.indices, A.data)]
+    pynla.ptap(A, P)
+    pynla.rap(R, A, P)
+    for got, want in zip((A.indptr, A.indices, A.data), before):
+        assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("order", [">", "<"])
+def test_byte_orders(rng, order):
+    A = symmetric_csr(rng, 40, 0.1)
+    P = aggregation(rng, 40, 6, smoothing=A)
+    swapped = [M.copy() for M in (A, P)]
+    for M in swapped:  # SciPy's astype refuses a byte order, but keeps arrays set so
+        M.data = M.data.astype(np.dtype(np.float64).newbyteorder(order))
+    assert swapped[0].dtype.isnative == (order == "<")
+    for C in (pynla.ptap(*swapped), pynla.ptap_plan(*swapped)(*swapped)):
+        assert_close_to_scipy(C, A, P)
+        assert_exactly_symmetric(C)
+
+
+def test_plan_checks_a_malformed_P_before_transposing_it():
+    A = sp.csr_array(np.eye(4))
+    P = sp.bsr_array(np.ones((4, 2)), blocksize=(2, 1))
+    bad = P.copy()
+    bad.indices[1] = 50
+    with pytest.raises(ValueError, match="P.indices has index 50 out of range"):
+        pynla.ptap_plan(A, bad)
+    plan = pynla.ptap_plan(A, P)
+    with pytest.raises(ValueError, match="P.indices has index 50 out of range"):
+        plan(A, bad)
+
+
+def test_plan_refuses_out_sharing_As_values(rng):
+    A = symmetric_csr(rng, 30, 0.1)
+    P = sp.csr_array(sp.eye_array(30))  # C has A's pattern
+    plan = pynla.ptap_plan(A, P)
+    with pytest.raises(ValueError, match="out shares memory with the values of A"):
+        plan(A, P, out=A)

@@ -81,8 +81,8 @@ void bind_validation(py::module_& m) {
         py::arg("bsr"),
         "Whether checked BSR parts (indptr, indices, flat data, block grid, blocksize) equal their\n"
         "transpose, value for value: 'symmetric', 'not symmetric', or 'not canonical' when a block\n"
-        "row is unsorted or repeats a column (the answer then needs a canonical copy). CSR is the\n"
-        "case of 1 x 1 blocks. Without the GIL.");
+        "row is unsorted or repeats a column and that alone does not prove it unsymmetric (the\n"
+        "answer then needs a canonical copy). CSR is the case of 1 x 1 blocks. Without the GIL.");
 
     m.def(
         "mirror_upper",

@@ -13,8 +13,9 @@ elasticity2d(n)
     (finite elements, up to 18 entries a row).
 stencil27(n)
     27-point stencil on an n x n x n grid (3D PDE, 27 entries a row).
-smoothed_aggregation(A, aggregates, ...)
-    A prolongation P as algebraic multigrid builds one (Galerkin products P^T A P).
+smoothed_aggregation(A, aggregates, ...), grid_aggregates(shape, size)
+    A prolongation P as algebraic multigrid builds one (Galerkin products P^T A P), on
+    aggregates that are boxes of a grid's nodes.
 rmat(...), rmat_rectangular(...), rmat_square(...), graph500(...)
     R-MAT / Kronecker random graphs, square or rectangular (power-law degrees: a few hub
     rows and columns make products "explode").
@@ -54,6 +55,7 @@ __all__ = [
     "graph500",
     "uniform_random",
     "smoothed_aggregation",
+    "grid_aggregates",
     "product_flops",
     "csr_nbytes",
 ]

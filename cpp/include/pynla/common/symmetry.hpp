@@ -59,7 +59,8 @@ bool transposed_blocks(const BsrView<I, T>& a, std::int64_t p, std::int64_t q) {
 
 // Visits every stored block of a square BSR matrix with square blocks, on the threads its size
 // earns: visit(p, q) for each block p on or below the block diagonal, with q the position of its
-// mirror (-1 if not stored; q == p on the diagonal), or until visit returns false. Returns
+// mirror (-1 if not stored; q == p on the diagonal), in each thread's range of rows until visit
+// returns false there (the other ranges go on). Returns
 // not_canonical if a block row is unsorted or repeats a column (mirrors are found by position,
 // so they may then be missed), else not_symmetric if a visit returned false or the blocks above
 // the diagonal outnumber those below (one without a mirror), else symmetric.
@@ -141,20 +142,29 @@ std::uint64_t value_bits(T v) {
 }
 
 // Whether the sums, over every stored value v at (row, column), of a hash of (row, column, v) and
-// of (column, row, v) agree. A symmetric matrix without repeated entries lists the same triples
-// both ways, and a sum does not depend on order, so a mismatch proves it unsymmetric, in one
-// pass over rows in any order (unsorted ones too).
+// of (column, row, v) agree, for rows in any order. A symmetric matrix lists the same triples both
+// ways, and a sum does not depend on order, so a mismatch proves it unsymmetric, in one pass;
+// but only without repeated entries (a value split in two would differ), which the pass looks
+// for with a mark per column: answers differ, match, or repeats.
+enum class Fingerprints { differ, match, repeats };
+
 template <class I, class T>
-bool fingerprints_match(const BsrView<I, T>& a) {
+Fingerprints fingerprints(const BsrView<I, T>& a) {
     const std::int64_t r = a.block_rows;
     const auto bytes = static_cast<std::int64_t>(a.n_blocks() * (sizeof(I) + a.block_size() * sizeof(T)));
     const int n_threads = threads_for(bytes);
-    const auto bounds = split_by_cost(a.n_block_rows, tasks_for(n_threads), [&](std::int64_t i) { return a.row_begin(i) + i; });
-    std::vector<std::uint64_t> difference(bounds.size() - 1, 0);
-    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t range, int) {
+    const auto bounds = split_by_cost(a.n_block_rows, n_threads, [&](std::int64_t i) { return a.row_begin(i) + i; });
+    const auto n_ranges = static_cast<std::int64_t>(bounds.size()) - 1;
+    std::vector<std::uint64_t> difference(static_cast<std::size_t>(n_ranges), 0);
+    std::atomic<bool> repeats{false};
+    parallel_for(n_ranges, n_threads, [&](std::int64_t range, int) {
+        std::vector<std::int64_t> last_row(static_cast<std::size_t>(a.n_block_cols), -1);  // column -> last row listing it
         std::uint64_t sum = 0;  // wraps: an order-free sum modulo 2^64
         for (std::int64_t i = bounds[range]; i < bounds[range + 1]; ++i) {
             for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) {
+                auto& last = last_row[static_cast<std::size_t>(a.indices[p])];
+                if (last == i) repeats.store(true, std::memory_order_relaxed);
+                last = i;
                 const T* block = a.block(p);
                 for (std::int64_t e = 0; e < r * r; ++e) {
                     const auto row = static_cast<std::uint64_t>(i * r + e / r);
@@ -166,7 +176,9 @@ bool fingerprints_match(const BsrView<I, T>& a) {
         }
         difference[static_cast<std::size_t>(range)] = sum;
     });
-    return std::accumulate(difference.begin(), difference.end(), std::uint64_t{0}) == 0;
+    if (repeats.load()) return Fingerprints::repeats;
+    const bool equal = std::accumulate(difference.begin(), difference.end(), std::uint64_t{0}) == 0;
+    return equal ? Fingerprints::match : Fingerprints::differ;
 }
 
 }  // namespace detail
@@ -174,13 +186,15 @@ bool fingerprints_match(const BsrView<I, T>& a) {
 // Whether A (BSR with square blocks; CSR is the case of 1 x 1 blocks) equals its transpose, with
 // no conjugation: every stored block (i, j) has a stored block (j, i) that is its transpose. An
 // entry whose mirror is not stored makes A not symmetric, even if its value is zero. Where rows
-// are not canonical, the answer is not_symmetric if the fingerprints prove it (a product's
-// unsorted result, for one, need not be sorted to be refused), else not_canonical.
+// are unsorted but repeat no column, the answer is not_symmetric if the fingerprints prove it (a
+// product's unsorted result, for one, need not be sorted to be refused); else not_canonical.
 template <class I, class T>
 Symmetry symmetry(const BsrView<I, T>& a) {
     const Symmetry found =
         visit_mirrors(a, [&](std::int64_t p, std::int64_t q) { return q >= 0 && detail::transposed_blocks(a, p, q); });
-    if (found == Symmetry::not_canonical && !detail::fingerprints_match(a)) return Symmetry::not_symmetric;
+    if (found == Symmetry::not_canonical && detail::fingerprints(a) == detail::Fingerprints::differ) {
+        return Symmetry::not_symmetric;
+    }
     return found;
 }
 
