@@ -359,7 +359,9 @@ class _ExplicitMatrix:
             container = sp.csr_array if isinstance(A, sp.sparray) else sp.csr_matrix
             self._by_rows = container((np.asarray(parts.data, dtype=dtype), parts.indices, parts.indptr),
                                       shape=A.shape)
-            self._by_rows.sum_duplicates()
+            if not self._by_rows.has_canonical_format:  # a copy: the arrays may be the caller's
+                self._by_rows = self._by_rows.copy()
+                self._by_rows.sum_duplicates()
             self._by_columns = self._by_rows.tocsc()
             self.array = self._by_rows
             self.products = _Products(self._by_rows)

@@ -452,3 +452,13 @@ def test_functions_and_cur_reproduce_any_exact_low_rank(m, n, rank, seed, method
     scale = np.linalg.norm(A)
     assert np.linalg.norm(A - from_functions.approximation()) <= 1e-8 * scale
     assert np.linalg.norm(A - explicit.approximation()) <= 1e-8 * scale
+
+
+def test_a_sparse_A_with_repeated_entries_is_left_as_it_is():
+    """Its repeats are summed on a copy: the caller's arrays (shared by its CSR view) keep them."""
+    A = sp.csr_array((np.arange(1.0, 7.0), np.array([1, 1, 0, 1, 2, 3]), np.array([0, 3, 4, 5, 6])), shape=(4, 4))
+    before = [x.copy() for x in (A.indptr, A.indices, A.data)]
+    C = pynla.cur(A, 2, rng=0)
+    for got, want in zip((A.indptr, A.indices, A.data), before):
+        np.testing.assert_array_equal(got, want)
+    assert C.C.shape[0] == 4
