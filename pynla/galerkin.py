@@ -151,7 +151,7 @@ def rap(R, A, P):
         raise ValueError(f"A has {A.shape[1]} columns, P has {P.shape[0]} rows: R @ A @ P needs them equal")
     for M, name in ((R, "R"), (A, "A"), (P, "P")):
         _checked(M, name)
-    if _has_blocks(R):  # SciPy's products of a BSR left operand convert the right one to BSR
+    if R.format == "bsr":  # SciPy's products of a BSR left operand convert the right one to BSR
         A = A if A.format == "bsr" else to_bsr(A, blocksize=(R.blocksize[1], 1))
         P = P if P.format == "bsr" else to_bsr(P, blocksize=(A.blocksize[1], 1))
     return spgemm(spgemm(R, A), P)

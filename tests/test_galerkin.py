@@ -412,10 +412,11 @@ def test_csr_A_with_bsr_P_keeps_scipys_blocks_where_a_coarse_row_cancels():
     assert_exactly_symmetric(C)
 
 
+@pytest.mark.parametrize("r_blocks", [(2, 3), (1, 1)])
 @pytest.mark.parametrize("a_format", ["csr", "bsr"])
 @pytest.mark.parametrize("p_format", ["csr", "bsr"])
-def test_rap_with_bsr_R_converts_as_scipy(rng, a_format, p_format):
-    R = random_csr(rng, (20, 60), 0.1).tobsr(blocksize=(2, 3))
+def test_rap_with_bsr_R_converts_as_scipy(rng, a_format, p_format, r_blocks):
+    R = random_csr(rng, (20, 60), 0.1).tobsr(blocksize=r_blocks)
     A = random_csr(rng, (60, 60), 0.1)
     P = random_csr(rng, (60, 30), 0.1)
     A = A.tobsr(blocksize=(3, 3)) if a_format == "bsr" else A
