@@ -5,6 +5,8 @@
 // symmetry test of BSR and CSR matrices against their dense transposes.
 // Build and run as test_spgemm.cpp says.
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <cstdio>
@@ -147,6 +149,15 @@ int check_tasks_for() {
     return failures;
 }
 
+// Whether parallel_for_ordered committed tasks 0, 1, ... in order and finished each (finished[t] == 1).
+bool committed_in_order_and_finished(const std::vector<std::int64_t>& committed, const std::vector<int>& finished) {
+    if (committed.size() != finished.size()) return false;
+    for (std::size_t i = 0; i < committed.size(); ++i) {
+        if (committed[i] != static_cast<std::int64_t>(i) || finished[i] != 1) return false;
+    }
+    return true;
+}
+
 // parallel_for and parallel_for_ordered on 1 to 3 threads: every task once, commits in order,
 // the first exception rethrown (on one thread: no task after it runs).
 int check_parallel_loops() {
@@ -165,15 +176,14 @@ int check_parallel_loops() {
             ++n_checks;
             if (std::count(runs.begin(), runs.end(), 1) != n_tasks) fail("parallel_for runs every task once", threads);
 
-            std::vector<std::int64_t> committed, finished(static_cast<std::size_t>(n_tasks), 0);
+            std::vector<std::int64_t> committed;
+            std::vector<int> finished(static_cast<std::size_t>(n_tasks), 0);
             pynla::parallel_for_ordered(
                 n_tasks, threads, [](std::int64_t, int) {},
                 [&](std::int64_t t, int) { committed.push_back(t); },
                 [&](std::int64_t t, int) { finished[static_cast<std::size_t>(t)] = 1; });
             ++n_checks;
-            bool in_order = static_cast<std::int64_t>(committed.size()) == n_tasks;
-            for (std::size_t i = 0; in_order && i < committed.size(); ++i) in_order = committed[i] == static_cast<std::int64_t>(i);
-            if (!in_order || std::count(finished.begin(), finished.end(), 1) != n_tasks) {
+            if (!committed_in_order_and_finished(committed, finished)) {
                 fail("parallel_for_ordered commits in order and finishes every task", threads);
             }
         }
@@ -187,6 +197,57 @@ int check_parallel_loops() {
             fail("parallel_for rethrows", threads);
         } catch (const std::runtime_error&) {
             if (threads == 1 && std::count(ran.begin(), ran.end(), 1) != 4) fail("one thread stops at the throw", threads);
+        }
+    }
+    // parallel_for_ordered while the head task's thread is away (a slow first task): the other
+    // threads go on without waiting for its commit, up to kMaxUncommittedTasks ended tasks, and
+    // everything is still committed in order and finished. A throwing body with tasks waiting
+    // behind it ends the loop (no hang).
+    for (int threads = 2; threads <= 3; ++threads) {
+        const std::int64_t n_tasks = 3 * pynla::kMaxUncommittedTasks;
+        std::atomic<std::int64_t> ended_while_first_ran{0}, most_ended_while_first_ran{0};
+        std::atomic<bool> first_running{false};
+        std::vector<std::int64_t> committed;
+        std::vector<int> finished(static_cast<std::size_t>(n_tasks), 0);
+        pynla::parallel_for_ordered(
+            n_tasks, threads,
+            [&](std::int64_t t, int) {
+                if (t == 0) {
+                    first_running = true;
+                    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+                    most_ended_while_first_ran = ended_while_first_ran.load();
+                    first_running = false;
+                } else if (first_running) {
+                    ++ended_while_first_ran;
+                }
+            },
+            [&](std::int64_t t, int) { committed.push_back(t); },
+            [&](std::int64_t t, int) { finished[static_cast<std::size_t>(t)] = 1; });
+        ++n_checks;
+        if (!committed_in_order_and_finished(committed, finished)) {
+            fail("parallel_for_ordered behind a slow head task: in order, every task finished", threads);
+        }
+        ++n_checks;
+        if (most_ended_while_first_ran.load() < 1) fail("parallel_for_ordered: others go on behind a slow head task", threads);
+        ++n_checks;
+        if (most_ended_while_first_ran.load() > pynla::kMaxUncommittedTasks + threads) {
+            fail("parallel_for_ordered: at most kMaxUncommittedTasks ended tasks wait", threads);
+        }
+        ++n_checks;
+        std::atomic<std::int64_t> commits{0};
+        try {
+            pynla::parallel_for_ordered(
+                n_tasks, threads,
+                [&](std::int64_t t, int) {
+                    if (t == 0) {
+                        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+                        throw std::runtime_error("task 0");
+                    }
+                },
+                [&](std::int64_t, int) { ++commits; }, [](std::int64_t, int) {});
+            fail("parallel_for_ordered rethrows", threads);
+        } catch (const std::runtime_error&) {
+            if (commits.load() != 0) fail("parallel_for_ordered commits nothing after a throwing head task", threads);
         }
     }
     // A loop inside a task (the pool is busy: it runs on that thread), and loops from several

@@ -27,7 +27,8 @@
 // Threads: each row is summed by one thread and lands at a place fixed by the rows before it,
 //       so the result is the same, bit for bit, for any number of threads.
 // Cost: O(flops + nnz(A) + nnz(B) + n_rows) time; memory: C itself, one accumulator per thread
-//       and, with more than one thread, one task's rows per thread.
+//       and, with more than one thread, one task's rows per thread (more, up to
+//       kMaxUncommittedTasks tasks' rows, while a thread holding an early task is descheduled).
 // Throws std::overflow_error, before any work, if flops(A B), which bounds nnz(C), does not fit
 //       in I (the caller retries with int64).
 // B's rows: if the caller does not say whether they are sorted (options.b_rows_sorted), the
@@ -138,10 +139,11 @@ Csr<I, T> multiply_filtered(const CsrView<I, T>& a, const CsrView<I, T>& b, cons
     const RowPlanner<I, T> plan_row(a, b, b_rows_sorted, n_threads);
     std::vector<Workspace<I, T, S>> workspaces(static_cast<std::size_t>(n_threads));
     std::vector<Filter> filters(static_cast<std::size_t>(n_threads), prototype);
-    RowsInOrder<I, T> c(n_rows, b.n_cols, initial_capacity<I, T>(tasks.max_entries, options), n_threads);
+    const auto n_tasks = static_cast<std::int64_t>(bounds.size()) - 1;
+    RowsInOrder<I, T> c(n_rows, b.n_cols, initial_capacity<I, T>(tasks.max_entries, options), n_tasks, n_threads);
 
     parallel_for_ordered(
-        static_cast<std::int64_t>(bounds.size()) - 1, n_threads,
+        n_tasks, n_threads,
         [&](std::int64_t task, int thread) {
             c.begin_task(thread, task, bounds[task]);
             Filter& filter = filters[thread];
@@ -160,8 +162,7 @@ Csr<I, T> multiply_filtered(const CsrView<I, T>& a, const CsrView<I, T>& b, cons
                 filter.end_row(i);
             }
         },
-        [&](std::int64_t task, int thread) { c.commit(thread, task); },
-        [&](std::int64_t, int thread) { c.finish(thread); });
+        [&](std::int64_t task, int) { c.commit(task); }, [&](std::int64_t task, int) { c.finish(task); });
     return c.result();
 }
 

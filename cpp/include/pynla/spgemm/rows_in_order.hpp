@@ -1,11 +1,14 @@
 // Where the rows of C go as the single numeric pass makes them: appended in row order to arrays
 // reserved at an upper bound on nnz(C) (address space only: pages no row reaches are never
 // backed), so no symbolic pass is needed to size C.
-// Rows are made by tasks (contiguous row ranges) in parallel and committed in task order. A task
-// that starts when every earlier task is committed knows where its rows go and writes them
-// straight into C ("direct"); any other task writes into its thread's chunk, its commit claims
-// the next place in C, and its thread then copies the chunk there while other tasks run. With one
-// thread every task is direct; with more, the memory beyond C is one task's rows per thread.
+// Rows are made by tasks (contiguous row ranges) in parallel and committed in task order
+// (parallel_for_ordered: possibly on another thread than the one that made them). A task that
+// starts when every earlier task is committed knows where its rows go and writes them straight
+// into C ("direct"); any other task writes into a lane of its own, its commit claims the next
+// place in C, and the committing thread then copies the lane there while other tasks run. With
+// one thread every task is direct; with more, the memory beyond C is the lanes of the tasks
+// begun and not yet committed: one task's rows per thread, more when a thread holding an early
+// task has been descheduled (at most kMaxUncommittedTasks more).
 // C grows (and may move) only when no copy into it is under way: growth happens in a commit or
 // in a direct task, and copies are claimed only in commits, so it waits for the running copies.
 #pragma once
@@ -15,6 +18,8 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 #include <utility>
@@ -22,22 +27,25 @@
 
 #include "pynla/common/buffer.hpp"
 #include "pynla/common/csr.hpp"
+#include "pynla/common/parallel.hpp"
 
 namespace pynla::spgemm::detail {
 
 template <class I, class T>
 class RowsInOrder {
 public:
-    // C of n_rows x n_cols, with room for `capacity` entries to begin with (it grows if needed).
-    RowsInOrder(std::int64_t n_rows, std::int64_t n_cols, std::int64_t capacity, int n_threads)
+    // C of n_rows x n_cols, made by n_tasks tasks on n_threads threads, with room for `capacity`
+    // entries to begin with (it grows if needed).
+    RowsInOrder(std::int64_t n_rows, std::int64_t n_cols, std::int64_t capacity, std::int64_t n_tasks, int n_threads)
         : c_{n_rows, n_cols, Buffer<I>(n_rows + 1), Buffer<I>(capacity), Buffer<T>(capacity)},
-          lanes_(static_cast<std::size_t>(n_threads)) {
+          task_lanes_(static_cast<std::size_t>(n_tasks), nullptr),
+          thread_lanes_(static_cast<std::size_t>(n_threads), nullptr) {
         c_.indptr[0] = 0;
     }
 
     // Called on `thread` before the first row of `task`, whose rows begin at first_row.
     void begin_task(int thread, std::int64_t task, std::int64_t first_row) {
-        Lane& lane = lanes_[thread];
+        Lane& lane = *(task_lanes_[static_cast<std::size_t>(task)] = thread_lanes_[thread] = free_lane());
         lane.direct = committed_tasks_.load(std::memory_order_acquire) == task;
         lane.first_row = first_row;
         lane.size = 0;
@@ -46,7 +54,7 @@ public:
 
     // Room for up to `count` entries of the next row of the task on `thread`: (indices, values).
     std::pair<I*, T*> room(int thread, std::int64_t count) {
-        Lane& lane = lanes_[thread];
+        Lane& lane = *thread_lanes_[thread];
         if (lane.direct) {
             reserve(nnz_ + count);
             return {c_.indices.data() + nnz_, c_.data.data() + nnz_};
@@ -61,7 +69,7 @@ public:
 
     // The row i, just written on `thread` where room() said, kept `written` entries.
     void end_row(int thread, std::int64_t i, std::int64_t written) {
-        Lane& lane = lanes_[thread];
+        Lane& lane = *thread_lanes_[thread];
         if (lane.direct) {
             nnz_ += written;
             c_.indptr[i + 1] = checked_index(nnz_);
@@ -71,10 +79,10 @@ public:
         }
     }
 
-    // In task order, on the thread that ran the task: a chunk claims its place at the end of C
-    // (a direct task's rows are in place already).
-    void commit(int thread, std::int64_t task) {
-        Lane& lane = lanes_[thread];
+    // In task order: the task's lane claims its place at the end of C (a direct task's rows are
+    // in place already).
+    void commit(std::int64_t task) {
+        Lane& lane = *task_lanes_[static_cast<std::size_t>(task)];
         if (!lane.direct) {
             checked_index(nnz_ + lane.size);
             reserve(nnz_ + lane.size);
@@ -88,14 +96,17 @@ public:
         committed_tasks_.store(task + 1, std::memory_order_release);
     }
 
-    // After the task's commit, on its thread, in parallel with other tasks: copies the chunk to
-    // the place its commit claimed.
-    void finish(int thread) {
-        Lane& lane = lanes_[thread];
-        if (lane.direct || lane.size == 0) return;
-        std::memcpy(c_.indices.data() + lane.place, lane.indices.data(), static_cast<std::size_t>(lane.size) * sizeof(I));
-        std::memcpy(c_.data.data() + lane.place, lane.values.data(), static_cast<std::size_t>(lane.size) * sizeof(T));
-        copies_under_way_.fetch_sub(1);
+    // After the task's commit, in parallel with other tasks: copies the lane to the place its
+    // commit claimed, and frees the lane.
+    void finish(std::int64_t task) {
+        Lane* lane = task_lanes_[static_cast<std::size_t>(task)];
+        if (!lane->direct && lane->size > 0) {
+            std::memcpy(c_.indices.data() + lane->place, lane->indices.data(), static_cast<std::size_t>(lane->size) * sizeof(I));
+            std::memcpy(c_.data.data() + lane->place, lane->values.data(), static_cast<std::size_t>(lane->size) * sizeof(T));
+            copies_under_way_.fetch_sub(1);
+        }
+        const std::lock_guard<std::mutex> lock(lanes_mutex_);
+        free_lanes_.push_back(lane);
     }
 
     // C, its arrays cut to its entries (their memory keeps its reserved size: the pages past the
@@ -108,15 +119,25 @@ public:
     }
 
 private:
-    struct alignas(64) Lane {  // a cache line of its own: each thread updates its lane per row
+    struct alignas(64) Lane {  // a cache line of its own: its thread updates it per row
         bool direct = false;
         std::int64_t first_row = 0;
-        std::int64_t size = 0;                 // entries in the chunk
+        std::int64_t size = 0;                 // entries in the lane
         std::int64_t place = 0;                // where the commit put them in C
-        std::vector<I> indices;                // the chunk: this task's rows, when not direct
+        std::vector<I> indices;                // the task's rows, when not direct
         std::vector<T> values;
-        std::vector<std::int64_t> row_ends;    // end of each row of the task in the chunk
+        std::vector<std::int64_t> row_ends;    // end of each row of the task in the lane
     };
+
+    // A lane no task holds: a freed one (its arrays keep their size, so a thread's next task
+    // rarely allocates), or a new one.
+    Lane* free_lane() {
+        const std::lock_guard<std::mutex> lock(lanes_mutex_);
+        if (free_lanes_.empty()) return lanes_.emplace_back(std::make_unique<Lane>()).get();
+        Lane* lane = free_lanes_.back();
+        free_lanes_.pop_back();
+        return lane;
+    }
 
     static I checked_index(std::int64_t nnz) {
         if (nnz > std::numeric_limits<I>::max()) throw std::overflow_error("spgemm: nnz(C) does not fit the index type");
@@ -135,8 +156,12 @@ private:
     Csr<I, T> c_;
     std::int64_t nnz_ = 0;  // entries of C committed so far, or written by the direct task
     std::atomic<std::int64_t> committed_tasks_{0};
-    std::atomic<int> copies_under_way_{0};  // chunks placed in C by a commit and not yet copied
-    std::vector<Lane> lanes_;  // one per thread
+    std::atomic<int> copies_under_way_{0};  // lanes placed in C by a commit and not yet copied
+    std::mutex lanes_mutex_;                    // guards lanes_ and free_lanes_
+    std::vector<std::unique_ptr<Lane>> lanes_;  // every lane made
+    std::vector<Lane*> free_lanes_;
+    std::vector<Lane*> task_lanes_;    // the lane of each task begun, until it is finished
+    std::vector<Lane*> thread_lanes_;  // the lane of the task each thread is making
 };
 
 }  // namespace pynla::spgemm::detail
