@@ -88,6 +88,7 @@ def test_small_work_takes_one_thread_and_the_count_grows_with_it():
 
     chunk = _core.default_bytes_per_thread
     pynla.set_num_threads(4)
+    _core.reset_contention()  # earlier tests' loops may have found the cores taken
     try:
         assert [_core.threads_for(w) for w in (0, 1, chunk - 1, chunk, 2 * chunk - 1)] == [1, 1, 1, 1, 1]
         assert [_core.threads_for(w) for w in (2 * chunk, 3 * chunk, 4 * chunk, 100 * chunk, 2**62)] == [2, 3, 4, 4, 4]
@@ -100,6 +101,7 @@ def test_the_rule_keeps_to_the_cap_and_threadpoolctl():
 
     big = 1000 * _core.default_bytes_per_thread
     pynla.set_num_threads(3)
+    _core.reset_contention()
     try:
         assert _core.threads_for(big) == 3
         with threadpool_limits(limits=1, user_api="openmp"):
@@ -110,6 +112,31 @@ def test_the_rule_keeps_to_the_cap_and_threadpoolctl():
         assert _core.threads_for(big) == 1
     finally:
         pynla.set_num_threads(2)
+
+
+def test_a_loop_that_found_the_cores_taken_holds_kernels_on_one_thread():
+    """A parallel loop whose thread ran a tenth of its time (the OS gave its core to other work)
+    holds every kernel on one thread for a while; the threads fixture (a test that wants every
+    thread) is not held."""
+    from pynla import _core
+
+    big = 1000 * _core.default_bytes_per_thread
+    pynla.set_num_threads(2)
+    try:
+        _core.reset_contention()
+        _core.record_parallel_loop(cpu_seconds=0.0095, wall_seconds=0.01)  # lost 0.5 ms, a twentieth
+        assert _core.contention_hold_off() == 0
+        assert _core.threads_for(big) == 2
+        _core.record_parallel_loop(cpu_seconds=0.001, wall_seconds=0.01)
+        assert 0 < _core.contention_hold_off() <= 0.02
+        assert _core.threads_for(big) == 1
+        _core.set_bytes_per_thread(1)  # as the threads fixture does
+        assert _core.threads_for(big) == 2
+    finally:
+        _core.set_bytes_per_thread(_core.default_bytes_per_thread)
+        _core.reset_contention()
+    assert _core.contention_hold_off() == 0
+    assert _core.threads_for(big) == 2
 
 
 def test_the_threads_fixture_sends_every_kernel_to_every_thread(threads):

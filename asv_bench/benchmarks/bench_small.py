@@ -1,8 +1,9 @@
 """Small inputs: the cases of ``python -m pynla.bench small`` (the square of 2-D Laplacians of
 25 to 10000 rows, a small BSR matrix times a vector and times 8 columns, CountSketch of a
 small dense and a small sparse matrix, CUR of a 300 x 300 matrix, and a loop that alternates
-a NumPy matmul with a sparse product), each against its SciPy anchor. Only pynla runs with 2 threads; there, the
-thread rule (threads from the work) decides how many it uses.
+a NumPy matmul with a sparse product of 900 or 250000 rows), each against its SciPy anchor.
+Only pynla runs with 2 threads; there, the thread rule (threads from the work, one while the
+cores are found taken) decides how many it uses.
 """
 
 import numpy as np
@@ -90,22 +91,27 @@ class SmallCur(_timed.TimedCall):
 
 
 class NumpyMatmulThenProduct(_timed.TimedCall):
-    """A 200 x 200 NumPy matmul, then the square of the 900-row Laplacian, ten times."""
+    """A 200 x 200 NumPy matmul, then the square of a Laplacian (900 rows: one thread by the work
+    rule; 250000 rows: two, beside NumPy's BLAS threads), ten times or three."""
 
-    def setup(self, impl, threads):
+    params = [*_timed.TimedCall.params, [900, 250_000]]
+    param_names = [*_timed.TimedCall.param_names, "rows"]
+
+    def setup(self, impl, threads, rows):
         self.M = np.random.default_rng(small.SEED).standard_normal((200, 200))
-        self.A = small.laplacian(900)
+        self.A = small.laplacian(rows)
+        self.iterations = 10 if rows < 10_000 else 3
         super().setup(impl, threads)
 
     def compare(self, expected, got):
         return compare_product(expected, got)
 
     def calls(self):
-        M, A = self.M, self.A
+        M, A, iterations = self.M, self.A, self.iterations
 
         def loop(product):
             def run():
-                for _ in range(10):
+                for _ in range(iterations):
                     M @ M
                     C = product(A)
                 return C

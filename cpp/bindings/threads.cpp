@@ -1,7 +1,11 @@
 // pynla._core thread and instruction-set controls: the OpenMP thread count the kernels use, the
 // rule that takes a kernel's count from its work (and a test hook that lowers the work a thread
-// needs), and whether kernels with an AVX2 copy may run it (a test hook: both copies must give
-// the same bits).
+// needs), the hold-off while other work holds the cores (and its test hooks), and whether
+// kernels with an AVX2 copy may run it (a test hook: both copies must give the same bits).
+#include <algorithm>
+#include <cstdint>
+
+#include "pynla/common/contention.hpp"
 #include "pynla/common/parallel.hpp"
 #include "pynla/common/simd.hpp"
 
@@ -30,6 +34,21 @@ void bind_threads(py::module_& m) {
         py::arg("bytes"),
         "Test hook: the least work per thread (default kBytesPerThread); returns the previous value.");
     m.attr("default_bytes_per_thread") = kBytesPerThread;
+    m.def(
+        "contention_hold_off", [] { return std::max<std::int64_t>(Contention::instance().until_ns() - steady_clock_ns(), 0) * 1e-9; },
+        "Seconds kernels will still run on one thread because the last parallel loops found the cores taken.");
+    m.def(
+        "record_parallel_loop",
+        [](double cpu_seconds, double wall_seconds) {
+            Contention::instance().record(static_cast<std::int64_t>(cpu_seconds * 1e9),
+                                          static_cast<std::int64_t>(wall_seconds * 1e9), steady_clock_ns());
+        },
+        py::arg("cpu_seconds"), py::arg("wall_seconds"),
+        "Test hook: records a parallel loop whose calling thread worked wall_seconds and ran cpu_seconds of them, as "
+        "the pool does after each loop.");
+    m.def(
+        "reset_contention", [] { Contention::instance().reset(); },
+        "Test hook: forgets what earlier parallel loops found (kernels may take every thread again).");
     m.def("uses_avx2", &use_avx2, "True if kernels with an AVX2 copy run it (the CPU has AVX2 and it is allowed).");
     m.def(
         "allow_avx2", [](bool allowed) { avx2_allowed().store(allowed); }, py::arg("allowed"),

@@ -1,8 +1,8 @@
 // C++-only test of the shared core (common/) under AddressSanitizer and UBSan: the structure
 // checks of compressed index arrays, against plain loops, over random arrays with and without
 // faults, both index types, 1 to 3 threads, with and without AVX2; the rule that takes a
-// kernel's thread count from its work, and parallel loops on one thread and on several; the
-// symmetry test of BSR and CSR matrices against their dense transposes.
+// kernel's thread count from its work and the hold-off when the cores are taken, and parallel
+// loops on one thread and on several; the symmetry test of BSR and CSR matrices against their dense transposes.
 // Build and run as test_spgemm.cpp says.
 #include <algorithm>
 #include <atomic>
@@ -110,6 +110,7 @@ int check_beyond_index_range() {
 int check_threads_for() {
     using pynla::kBytesPerThread;
     int failures = 0;
+    pynla::Contention::instance().reset();  // what earlier parallel loops found would hold threads_for to 1
     const auto expect = [&](std::int64_t bytes, int cap, int expected) {
         ++n_checks;
         const int got = pynla::threads_for(bytes, cap);
@@ -130,6 +131,61 @@ int check_threads_for() {
     expect(1, 3, 1);
     expect(5, 3, 3);
     pynla::bytes_per_thread().store(kBytesPerThread);
+    return failures;
+}
+
+// Contention: a loop thread that ran less than kFairShare of its time, losing at least
+// kLeastLostNs, holds kernels on one thread for a hold-off that doubles while loops keep finding
+// the cores taken (up to the longest); each loop that finds them free shortens it by a quarter. Shorter losses
+// and unknown CPU time say nothing. A test that lowers the work a thread needs still gets every
+// thread.
+int check_contention() {
+    using pynla::Contention;
+    int failures = 0;
+    const auto expect = [&](bool ok, const char* what) {
+        ++n_checks;
+        if (!ok) {
+            std::printf("FAIL contention: %s\n", what);
+            ++failures;
+        }
+    };
+    Contention& contention = Contention::instance();
+    contention.reset();
+    const std::int64_t wall = 10 * Contention::kLeastLostNs, now = 1'000'000'000;
+    contention.record(wall, wall, now);
+    expect(!contention.holding_off(now), "a whole core is no contention");
+    contention.record(0, Contention::kLeastLostNs - 1, now);
+    expect(!contention.holding_off(now), "losing less than kLeastLostNs says nothing");
+    contention.record(-1, wall, now);
+    expect(!contention.holding_off(now), "unknown CPU time says nothing");
+    contention.record(wall / 2, wall, now);
+    expect(contention.holding_off(now + Contention::kFirstHoldOffNs - 1), "half a core holds off");
+    expect(!contention.holding_off(now + Contention::kFirstHoldOffNs), "for kFirstHoldOffNs");
+    std::int64_t hold_off = Contention::kFirstHoldOffNs, at = now;
+    for (int probe = 0; probe < 8; ++probe) {  // each probe after the last hold-off finds the cores taken again
+        at += hold_off;
+        hold_off = std::min(2 * hold_off, Contention::kLongestHoldOffNs);
+        contention.record(wall / 2, wall, at);
+        expect(contention.holding_off(at + hold_off - 1) && !contention.holding_off(at + hold_off), "the hold-off doubles to its longest");
+    }
+    at += hold_off;
+    contention.record(wall, wall, at);
+    contention.record(wall / 2, wall, at);
+    expect(contention.holding_off(at + Contention::kLongestHoldOffNs - 1), "one free loop shortens the hold-off, the next taken one doubles it");
+    at += Contention::kLongestHoldOffNs;
+    for (int loop = 0; loop < 16; ++loop) contention.record(wall, wall, at);  // 640 ms * (3/4)^16 < 10 ms
+    contention.record(wall / 2, wall, at);
+    expect(contention.holding_off(at + Contention::kFirstHoldOffNs - 1) && !contention.holding_off(at + Contention::kFirstHoldOffNs),
+           "free loops shorten the hold-off back to the first");
+
+    contention.record(0, wall, pynla::steady_clock_ns());
+    const std::int64_t big = 100 * pynla::kBytesPerThread;
+    expect(pynla::threads_for(big, 4) == 1, "threads_for takes one thread during a hold-off");
+    pynla::bytes_per_thread().store(1);
+    expect(pynla::threads_for(big, 4) == 4, "threads_for: a test that lowers the work a thread needs gets every thread");
+    pynla::bytes_per_thread().store(pynla::kBytesPerThread);
+    contention.reset();
+    expect(pynla::threads_for(big, 4) == 4, "threads_for after reset");
     return failures;
 }
 
@@ -442,7 +498,7 @@ int main() {
         failures += check_all<std::int32_t>(rng) + check_all<std::int64_t>(rng);
         failures += check_beyond_index_range<std::int32_t>();
     }
-    failures += check_threads_for() + check_tasks_for() + check_parallel_loops();
+    failures += check_threads_for() + check_contention() + check_tasks_for() + check_parallel_loops();
     failures += check_symmetry<std::int32_t>(rng) + check_symmetry<std::int64_t>(rng);
     std::printf("%d passed, %d failed\n", n_checks - failures, failures);
     return failures == 0 ? 0 : 1;

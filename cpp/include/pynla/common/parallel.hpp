@@ -65,9 +65,13 @@ inline std::atomic<std::int64_t>& bytes_per_thread() {
 }
 
 // Threads for a kernel of `bytes` work: bytes / bytes_per_thread(), at least 1, at most
-// n_threads. With 1 the kernel opens no parallel region: parallel_for runs on the calling thread.
+// n_threads; 1 while other work holds the cores (contention.hpp), unless a test has lowered the
+// work a thread needs (it wants every kernel on every thread). With 1 the kernel opens no
+// parallel region: parallel_for runs on the calling thread.
 inline int threads_for(std::int64_t bytes, int n_threads) {
-    return static_cast<int>(std::clamp<std::int64_t>(bytes / bytes_per_thread().load(), 1, std::max(n_threads, 1)));
+    const std::int64_t per_thread = bytes_per_thread().load();
+    if (n_threads <= 1 || (per_thread >= kBytesPerThread && Contention::instance().holding_off(steady_clock_ns()))) return 1;
+    return static_cast<int>(std::clamp<std::int64_t>(bytes / per_thread, 1, n_threads));
 }
 
 // As above, within the threads the next kernel called from this thread may use.

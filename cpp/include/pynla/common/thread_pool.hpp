@@ -3,8 +3,9 @@
 // in progress, never for a worker that the OS has not run yet. (An OpenMP region waits at its
 // closing barrier for every thread of its team: on a machine doing other work, or beside
 // NumPy's BLAS threads spinning after a call, that wait was milliseconds on a 1 ms kernel.)
-// Workers spin for a few tens of microseconds after a loop, so that the next kernel of a
-// sequence finds them awake, then sleep, and never spin on cores that other work needs.
+// Workers spin for a few hundred microseconds after a loop, so that the next kernel of a
+// sequence finds them awake, then sleep, and never spin on cores that other work needs. Each
+// thread of a loop tells contention.hpp how much of a core it got while it worked.
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,8 @@
 #include <pthread.h>
 #include <thread>
 #include <vector>
+
+#include "pynla/common/contention.hpp"
 
 namespace pynla::detail {
 
@@ -96,8 +99,17 @@ private:
         }
     }
 
-    // Claims and runs tasks of loop `generation` while it has any left.
+    // Claims and runs tasks of loop `generation` while it has any left, then tells contention.hpp
+    // how much of a core this thread got meanwhile: a caller or worker descheduled while it held
+    // tasks has kept the others waiting for them.
     void work(std::uint64_t generation, int thread) {
+        const std::int64_t start_ns = steady_clock_ns(), start_cpu_ns = thread_cpu_ns();
+        run_tasks_left(generation, thread);
+        const std::int64_t end_ns = steady_clock_ns();
+        Contention::instance().record(start_cpu_ns < 0 ? -1 : thread_cpu_ns() - start_cpu_ns, end_ns - start_ns, end_ns);
+    }
+
+    void run_tasks_left(std::uint64_t generation, int thread) {
         std::unique_lock<std::mutex> lock(mutex_);
         while (live_ && generation_ == generation && next_ < n_tasks_) {
             const std::int64_t t = next_++;
