@@ -136,7 +136,8 @@ int check_threads_for() {
 
 // Contention: a loop thread that ran less than kFairShare of its time, losing at least
 // kLeastLostNs, holds kernels on one thread for a hold-off that doubles while loops keep finding
-// the cores taken (up to the longest); each loop that finds them free shortens it by a quarter. Shorter losses
+// the cores taken (up to the longest); each loop of kLeastFreeNs or more that finds them free
+// shortens it by a quarter. Shorter losses
 // and unknown CPU time say nothing. A test that lowers the work a thread needs still gets every
 // thread.
 int check_contention() {
@@ -151,7 +152,7 @@ int check_contention() {
     };
     Contention& contention = Contention::instance();
     contention.reset();
-    const std::int64_t wall = 10 * Contention::kLeastLostNs, now = 1'000'000'000;
+    const std::int64_t wall = Contention::kLeastFreeNs, now = 1'000'000'000;
     contention.record(wall, wall, now);
     expect(!contention.holding_off(now), "a whole core is no contention");
     contention.record(0, Contention::kLeastLostNs - 1, now);
@@ -172,6 +173,10 @@ int check_contention() {
     contention.record(wall, wall, at);
     contention.record(wall / 2, wall, at);
     expect(contention.holding_off(at + Contention::kLongestHoldOffNs - 1), "one free loop shortens the hold-off, the next taken one doubles it");
+    at += Contention::kLongestHoldOffNs;
+    for (int loop = 0; loop < 16; ++loop) contention.record(wall - 1, wall - 1, at);  // too short to say the cores are free
+    contention.record(wall / 2, wall, at);
+    expect(contention.holding_off(at + Contention::kLongestHoldOffNs - 1), "loops shorter than kLeastFreeNs do not shorten the hold-off");
     at += Contention::kLongestHoldOffNs;
     for (int loop = 0; loop < 16; ++loop) contention.record(wall, wall, at);  // 640 ms * (3/4)^16 < 10 ms
     contention.record(wall / 2, wall, at);

@@ -3,7 +3,7 @@
 // the cores than there were: another process, NumPy's BLAS threads spinning after a call, or
 // more threads than cores. Kernels then run on the calling thread alone for a hold-off, after
 // which the next parallel loop looks again. The hold-off doubles each time a loop finds the
-// cores taken, and shrinks by a quarter each time one finds them free: contention that comes
+// cores taken, and shrinks by a quarter each time one of 2 ms or more finds them free: contention that comes
 // and goes (NumPy's BLAS threads spin only for a while after each call) still lengthens it,
 // while a rare false alarm costs one short hold-off.
 // Measured on a 2-core AMD EPYC (square of a 250000-row Laplacian on 2 threads): the caller got
@@ -27,6 +27,10 @@ public:
     // loses microseconds; a time slice given to another thread, a millisecond or more).
     static constexpr double kFairShare = 0.9;
     static constexpr std::int64_t kLeastLostNs = 500'000;
+    // A loop thread that ran at least this long without losing so much found the cores free;
+    // shorter ones say nothing (a call's small loops would otherwise shorten the hold-off that
+    // its long loop had just found reason to lengthen).
+    static constexpr std::int64_t kLeastFreeNs = 2'000'000;
     static constexpr std::int64_t kFirstHoldOffNs = 20'000'000;
     static constexpr std::int64_t kLongestHoldOffNs = 640'000'000;
 
@@ -41,11 +45,13 @@ public:
     // When the hold-off ends (steady_clock_ns()).
     std::int64_t until_ns() const { return until_ns_.load(std::memory_order_relaxed); }
 
-    // After a parallel loop whose calling thread worked wall_ns and ran cpu_ns of it.
+    // After a parallel loop, one of whose threads worked wall_ns and ran cpu_ns of it.
     void record(std::int64_t cpu_ns, std::int64_t wall_ns, std::int64_t now_ns) {
         if (cpu_ns < 0) return;
         if (wall_ns - cpu_ns < kLeastLostNs || static_cast<double>(cpu_ns) >= kFairShare * static_cast<double>(wall_ns)) {
-            hold_off_ns_.store(hold_off_ns_.load(std::memory_order_relaxed) / 4 * 3, std::memory_order_relaxed);
+            if (wall_ns >= kLeastFreeNs) {
+                hold_off_ns_.store(hold_off_ns_.load(std::memory_order_relaxed) / 4 * 3, std::memory_order_relaxed);
+            }
             return;
         }
         const std::int64_t hold_off =
