@@ -127,8 +127,9 @@ def test_a_loop_that_found_the_cores_taken_holds_kernels_on_one_thread():
         _core.record_parallel_loop(cpu_seconds=0.0095, wall_seconds=0.01)  # lost 0.5 ms, a twentieth
         assert _core.contention_hold_off() == 0
         assert _core.threads_for(big) == 2
-        _core.record_parallel_loop(cpu_seconds=0.001, wall_seconds=0.01)
-        assert 0 < _core.contention_hold_off() <= 0.02
+        # Recorded as if an hour from now, so that the 20 ms hold-off cannot end before the checks.
+        _core.record_parallel_loop(cpu_seconds=0.001, wall_seconds=0.01, seconds_from_now=3600)
+        assert 3600 < _core.contention_hold_off() <= 3600.02
         assert _core.threads_for(big) == 1
         _core.set_bytes_per_thread(1)  # as the threads fixture does
         assert _core.threads_for(big) == 2

@@ -39,13 +39,14 @@ void bind_threads(py::module_& m) {
         "Seconds kernels will still run on one thread because the last parallel loops found the cores taken.");
     m.def(
         "record_parallel_loop",
-        [](double cpu_seconds, double wall_seconds) {
+        [](double cpu_seconds, double wall_seconds, double seconds_from_now) {
             Contention::instance().record(static_cast<std::int64_t>(cpu_seconds * 1e9),
-                                          static_cast<std::int64_t>(wall_seconds * 1e9), steady_clock_ns());
+                                          static_cast<std::int64_t>(wall_seconds * 1e9),
+                                          steady_clock_ns() + static_cast<std::int64_t>(seconds_from_now * 1e9));
         },
-        py::arg("cpu_seconds"), py::arg("wall_seconds"),
-        "Test hook: records a parallel loop whose calling thread worked wall_seconds and ran cpu_seconds of them, as "
-        "the pool does after each loop.");
+        py::arg("cpu_seconds"), py::arg("wall_seconds"), py::arg("seconds_from_now") = 0.0,
+        "Test hook: records a parallel loop, one of whose threads worked wall_seconds and ran cpu_seconds of them, "
+        "ending seconds_from_now from now, as the pool does after each loop.");
     m.def(
         "reset_contention", [] { Contention::instance().reset(); },
         "Test hook: forgets what earlier parallel loops found (kernels may take every thread again).");

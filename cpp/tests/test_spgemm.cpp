@@ -245,6 +245,9 @@ int main() {
     int failures = 0;
     for (int n_threads : {1, 3}) {  // one task (the coarse bound on nnz(C)), and tasks in order
         pynla::set_max_threads(n_threads);
+        // Every product on every thread: neither its size nor a contention hold-off (contention.hpp,
+        // which a loaded machine may set) keeps it on one.
+        pynla::bytes_per_thread().store(n_threads > 1 ? 1 : pynla::kBytesPerThread);
         failures += check_all<std::int32_t, float>(rng);
         failures += check_all<std::int32_t, double>(rng);
         failures += check_all<std::int64_t, double>(rng);

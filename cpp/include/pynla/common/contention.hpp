@@ -45,7 +45,9 @@ public:
     // When the hold-off ends (steady_clock_ns()).
     std::int64_t until_ns() const { return until_ns_.load(std::memory_order_relaxed); }
 
-    // After a parallel loop, one of whose threads worked wall_ns and ran cpu_ns of it.
+    // After a parallel loop, one of whose threads worked wall_ns and ran cpu_ns of it. The
+    // threads of a loop record at once without a lock: one may overwrite another's update, which
+    // only delays the rule by a loop (results never depend on it).
     void record(std::int64_t cpu_ns, std::int64_t wall_ns, std::int64_t now_ns) {
         if (cpu_ns < 0) return;
         if (wall_ns - cpu_ns < kLeastLostNs || static_cast<double>(cpu_ns) >= kFairShare * static_cast<double>(wall_ns)) {

@@ -99,17 +99,12 @@ private:
         }
     }
 
-    // Claims and runs tasks of loop `generation` while it has any left, then tells contention.hpp
-    // how much of a core this thread got meanwhile: a caller or worker descheduled while it held
-    // tasks has kept the others waiting for them.
+    // Claims and runs tasks of loop `generation` while it has any left. After its last task, and
+    // before that task counts as ended (so before run() returns: no record of a loop lands after
+    // it), tells contention.hpp how much of a core this thread got meanwhile: a caller or worker
+    // descheduled while it held tasks has kept the others waiting for them.
     void work(std::uint64_t generation, int thread) {
         const std::int64_t start_ns = steady_clock_ns(), start_cpu_ns = thread_cpu_ns();
-        run_tasks_left(generation, thread);
-        const std::int64_t end_ns = steady_clock_ns();
-        Contention::instance().record(start_cpu_ns < 0 ? -1 : thread_cpu_ns() - start_cpu_ns, end_ns - start_ns, end_ns);
-    }
-
-    void run_tasks_left(std::uint64_t generation, int thread) {
         std::unique_lock<std::mutex> lock(mutex_);
         while (live_ && generation_ == generation && next_ < n_tasks_) {
             const std::int64_t t = next_++;
@@ -118,6 +113,11 @@ private:
             lock.unlock();
             (*task)(t, thread);
             lock.lock();
+            if (next_ >= n_tasks_) {  // this thread's last task
+                const std::int64_t end_ns = steady_clock_ns();
+                Contention::instance().record(start_cpu_ns < 0 ? -1 : thread_cpu_ns() - start_cpu_ns, end_ns - start_ns,
+                                              end_ns);
+            }
             if (--in_progress_ == 0 && next_ >= n_tasks_) done_.notify_all();
         }
     }
