@@ -3,9 +3,9 @@
 // the cores than there were: another process, NumPy's BLAS threads spinning after a call, or
 // more threads than cores. Kernels then run on the calling thread alone for a hold-off, after
 // which the next parallel loop looks again. The hold-off doubles each time a loop finds the
-// cores taken, and shrinks by a quarter each time one of 2 ms or more finds them free: contention that comes
-// and goes (NumPy's BLAS threads spin only for a while after each call) still lengthens it,
-// while a rare false alarm costs one short hold-off.
+// cores taken, and shrinks by a quarter each time one of 2 ms or more finds them free:
+// contention that comes and goes (NumPy's BLAS threads spin only for a while after each call)
+// still lengthens it, while a rare false alarm costs one short hold-off.
 // Measured on a 2-core AMD EPYC (square of a 250000-row Laplacian on 2 threads): the caller got
 // 0.99-1.00 of a core idle, and 0.47-0.76 beside a busy process or in a loop with a NumPy matmul,
 // where 2 threads took 23-36 ms against 21-22 ms on one.

@@ -8,7 +8,7 @@
 // place in C, and the committing thread then copies the lane there while other tasks run. With
 // one thread every task is direct; with more, the memory beyond C is the lanes of the tasks
 // begun and not yet committed: one task's rows per thread, more when a thread holding an early
-// task has been descheduled (at most kMaxUncommittedTasks more).
+// task has been descheduled (at most kMaxUncommittedTasks more: parallel.hpp).
 // C grows (and may move) only when no copy into it is under way: growth happens in a commit or
 // in a direct task, and copies are claimed only in commits, so it waits for the running copies.
 #pragma once
@@ -27,7 +27,6 @@
 
 #include "pynla/common/buffer.hpp"
 #include "pynla/common/csr.hpp"
-#include "pynla/common/parallel.hpp"
 
 namespace pynla::spgemm::detail {
 
