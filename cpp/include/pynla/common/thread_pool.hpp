@@ -4,7 +4,8 @@
 // closing barrier for every thread of its team: on a machine doing other work, or beside
 // NumPy's BLAS threads spinning after a call, that wait was milliseconds on a 1 ms kernel.)
 // Workers spin for a few hundred microseconds after a loop, so that the next kernel of a
-// sequence finds them awake, then sleep, and never spin on cores that other work needs. Each
+// sequence finds them awake, then sleep, and never spin on cores that other work needs; a
+// sleeping worker is woken off the caller's CPU (wake_placement.hpp). Each
 // thread of a loop tells contention.hpp how much of a core it got while it worked.
 #pragma once
 
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "pynla/common/contention.hpp"
+#include "pynla/common/wake_placement.hpp"
 
 namespace pynla::detail {
 
@@ -60,6 +62,9 @@ public:
             helpers_joined_ = 0;
             task_ = &task;
             published_.store(generation, std::memory_order_release);
+            for (std::size_t w = 0; w < workers_.size(); ++w) {
+                if (asleep_[w]) placements_[w].keep_off_caller(workers_[w]);
+            }
         }
         wake_.notify_all();
         work(generation, 0);
@@ -92,11 +97,13 @@ private:
     void add_workers(int count) {
         while (static_cast<int>(workers_.size()) < count) {
             try {
-                workers_.emplace_back([this, seen = generation_] { worker(seen); });
+                workers_.emplace_back([this, index = workers_.size(), seen = generation_] { worker(index, seen); });
             } catch (const std::system_error&) {
-                return;
+                break;
             }
         }
+        asleep_.resize(workers_.size(), false);
+        placements_.resize(workers_.size());
     }
 
     // Claims and runs tasks of loop `generation` while it has any left. After its last task, and
@@ -122,14 +129,17 @@ private:
         }
     }
 
-    void worker(std::uint64_t seen) {
+    void worker(std::size_t index, std::uint64_t seen) {
         for (;;) {
             const auto until = std::chrono::steady_clock::now() + kSpin;
             while (published_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < until) {
                 std::this_thread::yield();
             }
             std::unique_lock<std::mutex> lock(mutex_);
+            asleep_[index] = true;
             wake_.wait(lock, [&] { return generation_ != seen; });
+            asleep_[index] = false;
+            placements_[index].release_self();
             seen = generation_;
             if (!live_ || helpers_joined_ >= helpers_wanted_ || next_ >= n_tasks_) continue;  // not needed, or late
             const int thread = ++helpers_joined_;
@@ -142,6 +152,8 @@ private:
     std::condition_variable wake_;  // workers: a loop was published
     std::condition_variable done_;  // the caller: the last task in progress ended
     std::vector<std::thread> workers_;
+    std::vector<bool> asleep_;                  // under mutex_, by worker
+    std::vector<WakePlacement> placements_;     // under mutex_, by worker
     std::atomic<std::uint64_t> published_{0};  // generation_, for workers spinning without the lock
     // The current loop, under mutex_.
     bool live_ = false;
