@@ -69,12 +69,13 @@ def check_choice(value, name, choices):
     return value
 
 
-def require_sparse(A, name):
-    """Return A if it is a 2-D SciPy sparse array or matrix; raise TypeError naming it if not."""
+def require_sparse(A, name, *, ndims=(2,)):
+    """Return A if it is a SciPy sparse array or matrix with a number of dimensions in ``ndims``;
+    raise TypeError (not sparse) or ValueError (other dimensions) naming it if not."""
     if not sp.issparse(A):
         raise TypeError(f"{name} must be a SciPy sparse array or matrix, got {type(A).__name__}")
-    if A.ndim != 2:
-        raise ValueError(f"{name} must be 2-D, got shape {A.shape}")
+    if A.ndim not in ndims:
+        raise ValueError(f"{name} must be {' or '.join(f'{n}-D' for n in ndims)}, got shape {A.shape}")
     return A
 
 

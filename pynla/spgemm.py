@@ -31,11 +31,11 @@ def spgemm(A, B, *, sort_indices=True, mask=None, complement=False, semiring="pl
 
     Parameters
     ----------
-    A : sparse array or matrix, shape (m, k)
+    A : sparse array or matrix, shape (m, k) or (k,)
         Any SciPy sparse format (CSR, CSC, COO, BSR, DIA, LIL, DOK). Unsorted and duplicate
-        indices are allowed (duplicates are summed).
-    B : sparse array or matrix, shape (k, n)
-        As A.
+        indices are allowed (duplicates are summed). A 1-D sparse array is a row, as in SciPy.
+    B : sparse array or matrix, shape (k, n) or (k,)
+        As A; a 1-D sparse array is a column.
     sort_indices : bool, optional
         If True (default), the result is in canonical form: column indices sorted within
         rows, no duplicates. If False, columns are left in the order the kernel finds them,
@@ -77,7 +77,9 @@ def spgemm(A, B, *, sort_indices=True, mask=None, complement=False, semiring="pl
         (except with 1 x 1 blocks, which SciPy multiplies as CSR, dropping entries that sum to
         zero: so does pynla, with its CSR kernel); with a mask, C is CSR. The
         dtype is NumPy's result type of A's and B's dtypes; the index dtype is int32 unless an
-        input has int64 indices or nnz(C) needs int64.
+        input has int64 indices or nnz(C) needs int64. With a 1-D operand, as SciPy: the
+        result loses its axis (a 1-D ``coo_array``; a 0-d ndarray for two 1-D arrays, which
+        take no mask and only plus_times).
 
     Raises
     ------
@@ -126,6 +128,8 @@ def spgemm(A, B, *, sort_indices=True, mask=None, complement=False, semiring="pl
     >>> D.nnz
     3
     """
+    if sp.issparse(A) and sp.issparse(B) and 1 in (A.ndim, B.ndim):
+        return _with_vectors(A, B, sort_indices=sort_indices, mask=mask, complement=complement, semiring=semiring)
     require_sparse(A, "A")
     require_sparse(B, "B")
     check_inner_dimensions(A, B)
@@ -157,6 +161,30 @@ def spgemm(A, B, *, sort_indices=True, mask=None, complement=False, semiring="pl
     indptr, indices, data = product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices, *masking)
     C = csr_like(A, (data, indices, indptr), shape, sorted_indices=sort_indices)
     return C.tobsr(blocksize=(1, 1), copy=False) if scalar_blocks else C
+
+
+def _with_vectors(A, B, *, mask, **options):
+    """``A @ B`` where A or B is a 1-D sparse array, as SciPy computes it: a 1-D A is a row, a 1-D
+    B a column, and the result has neither of their axes: a 1-D coo_array, or for two vectors a
+    0-d ndarray. A mask has the result's shape (no mask, and only plus-times, for two vectors:
+    a scalar cannot say that no product reached it)."""
+    if A.shape[-1] != B.shape[0]:
+        raise ValueError(f"matmul: dimension mismatch with signature (n,k={A.shape[-1]}),(k={B.shape[0]},m)->(n,m)")
+    shape = A.shape[:-1] + B.shape[1:]
+    row = A.reshape((1, A.shape[0])) if A.ndim == 1 else A
+    column = B.reshape((B.shape[0], 1)) if B.ndim == 1 else B
+    product_shape = (row.shape[0], column.shape[1])
+    if shape == () and (mask is not None or options["semiring"] != "plus_times"):
+        raise ValueError("the product of two 1-D arrays is a scalar: it takes no mask, and only semiring='plus_times'")
+    if mask is not None:
+        require_sparse(mask, "mask", ndims=(1, 2))
+        if mask.shape != shape:
+            raise ValueError(f"mask has shape {mask.shape}, the product has shape {shape}")
+        mask = mask.reshape(product_shape)
+    C = spgemm(row, column, mask=mask, **options)
+    if shape == ():
+        return np.array(C.data[0] if C.nnz else 0, dtype=C.dtype)
+    return sp.coo_array(C).reshape(shape)
 
 
 def product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts=None, complement=False,

@@ -281,6 +281,51 @@ def test_result_kind_matches_scipy(rng, kind):
     assert type(pynla.spgemm(A, B)) is type(A @ B)
 
 
+def _vector(rng, n, density, dtype, fmt):
+    dense = np.where(rng.random(n) < density, rng.standard_normal(n), 0).astype(dtype)
+    return sp.coo_array(dense) if fmt == "coo" else sp.csr_array(dense)
+
+
+@pytest.mark.parametrize("fmt", ["csr", "coo"])
+@pytest.mark.parametrize("dtype", [*KERNEL_DTYPES, np.int64])
+@pytest.mark.parametrize("m, k", [(6, 9), (1, 1), (0, 4), (5, 0), (300, 2)])
+def test_one_dimensional_operands_as_scipy(rng, dtype, fmt, m, k):
+    """A 1-D sparse array is a row on the left and a column on the right, and the result loses
+    its axis, as in SciPy (its own test_arithmetic1d multiplies them)."""
+    M = random_csr(rng, (m, k), 0.5).astype(dtype)
+    x, y = _vector(rng, k, 0.6, dtype, fmt), _vector(rng, m, 0.6, dtype, fmt)
+    for left, right in ((M, x), (y, M), (x, x)):
+        C, expected = pynla.spgemm(left, right), left @ right
+        assert type(C) is np.ndarray if np.ndim(expected) == 0 else isinstance(C, sp.coo_array)
+        assert C.shape == expected.shape and C.dtype == expected.dtype
+        assert_array_equal(C if np.ndim(C) == 0 else C.toarray(),
+                           expected if np.ndim(expected) == 0 else expected.toarray())
+
+
+def test_one_dimensional_operand_with_a_mask(rng):
+    M = random_csr(rng, (8, 6), 0.6)
+    x = _vector(rng, 6, 0.8, np.float64, "csr")
+    mask = sp.coo_array(np.array([1.0, 0, 0, 1, 1, 0, 0, 1]))
+    expected = (M @ x).toarray() * (mask.toarray() != 0)
+    assert_array_equal(pynla.spgemm(M, x, mask=mask).toarray(), expected)
+    assert_array_equal(pynla.spgemm(M, x, mask=mask, complement=True).toarray(), (M @ x).toarray() - expected)
+
+
+def test_one_dimensional_bad_input_names_the_argument(rng):
+    M = random_csr(rng, (4, 3), 0.6)
+    x, y = _vector(rng, 3, 0.8, np.float64, "csr"), _vector(rng, 4, 0.8, np.float64, "csr")
+    with pytest.raises(ValueError, match="dimension mismatch"):
+        pynla.spgemm(M, y)
+    with pytest.raises(ValueError, match="mask has shape"):
+        pynla.spgemm(M, x, mask=sp.csr_array(np.ones((4, 1))))
+    with pytest.raises(TypeError, match="mask must be a SciPy sparse"):
+        pynla.spgemm(M, x, mask=np.ones(4))
+    with pytest.raises(ValueError, match="scalar"):
+        pynla.spgemm(x, x, mask=x)
+    with pytest.raises(ValueError, match="scalar"):
+        pynla.spgemm(x, x, semiring="min_plus")
+
+
 # ---------------------------------------------------------------------------------------------
 # Structures
 

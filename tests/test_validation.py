@@ -57,11 +57,12 @@ def test_dimension_mismatch_exact_wording():
 
 
 @pytest.mark.parametrize("which", ["A", "B"])
-def test_one_dimensional_sparse_is_rejected(which):
+def test_one_dimensional_sparse_is_rejected_where_matrices_are_needed(which):
+    """(pynla.spgemm takes 1-D sparse arrays as SciPy's ``@`` does: tests/test_spgemm.py.)"""
     vector = sp.coo_array(np.array([1.0, 0.0, 2.0]))
     square = sp.csr_array(np.eye(3))
-    with pytest.raises(ValueError) as error:
-        pynla.spgemm(vector, square) if which == "A" else pynla.spgemm(square, vector)
+    with pytest.raises(ValueError, match="2-D") as error:
+        pynla.spgemm_plan(vector, square) if which == "A" else pynla.spgemm_plan(square, vector)
     assert_names(error, which)
 
 
