@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -338,34 +337,6 @@ def test_shared_operands_across_python_threads(rng):
         results = list(pool.map(lambda _: pynla.spgemm(A, A), range(8)))
     for C in results:
         assert_same_product(C, expected)
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="CPU affinity is Linux's")
-def test_woken_workers_may_run_on_every_cpu_again(rng, threads):
-    """A worker woken from sleep is kept off the caller's CPU only until it is awake (the pool's
-    wake placement): afterwards no thread of the process is left on fewer CPUs than the caller
-    may use."""
-    threads(2)
-    A = random_csr(rng, (400, 400), 0.05)
-    for _ in range(5):
-        time.sleep(0.01)  # longer than a worker spins after a loop: the next kernel wakes it from sleep
-        pynla.spgemm(A, A)
-    allowed = os.sched_getaffinity(0)
-
-    def narrower_threads():
-        return [tid for tid in map(int, os.listdir("/proc/self/task")) if _affinity(tid) not in (None, allowed)]
-
-    deadline = time.monotonic() + 10  # a woken worker restores its CPUs as it runs, not before the call returns
-    while narrower_threads() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert narrower_threads() == []
-
-
-def _affinity(tid):
-    try:
-        return os.sched_getaffinity(tid)
-    except OSError:  # the thread has ended
-        return None
 
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")

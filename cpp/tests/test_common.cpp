@@ -2,7 +2,7 @@
 // checks of compressed index arrays, against plain loops, over random arrays with and without
 // faults, both index types, 1 to 3 threads, with and without AVX2; the rule that takes a
 // kernel's thread count from its work and the hold-off when the cores are taken, and parallel
-// loops on one thread and on several; the symmetry test of BSR and CSR matrices against their dense transposes.
+// loops on one thread and on several, and where a woken worker may run; the symmetry test of BSR and CSR matrices against their dense transposes.
 // Build and run as test_spgemm.cpp says.
 #include <algorithm>
 #include <atomic>
@@ -15,6 +15,10 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#if defined(__linux__)
+#include <sched.h>
+#endif
 
 #include "pynla/common/structure_check.hpp"
 #include "pynla/common/symmetry.hpp"
@@ -221,6 +225,48 @@ bool committed_in_order_and_finished(const std::vector<std::int64_t>& committed,
 
 // parallel_for and parallel_for_ordered on 1 to 3 threads: every task once, commits in order,
 // the first exception rethrown (on one thread: no task after it runs).
+#if defined(__linux__)
+// A worker is kept off the caller's CPU from before a loop is published until it joins it
+// (wake_placement.hpp): the tasks it runs may use every CPU the caller may. Each loop's first task
+// waits (up to 10 s) for a task on a worker, after a pause long enough for the workers to sleep.
+int check_wake_placement() {
+    int failures = 0;
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof allowed, &allowed) != 0 || CPU_COUNT(&allowed) < 2) return 0;
+    for (int loop = 0; loop < 5; ++loop) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        std::atomic<int> worker_tasks{0}, worker_tasks_confined{0};
+        pynla::parallel_for(64, 2, [&](std::int64_t t, int thread) {
+            if (thread != 0) {
+                cpu_set_t cpus;
+                CPU_ZERO(&cpus);
+                sched_getaffinity(0, sizeof cpus, &cpus);
+                ++worker_tasks;
+                if (!CPU_EQUAL(&cpus, &allowed)) ++worker_tasks_confined;
+            } else if (t == 0) {
+                const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+                while (worker_tasks.load() == 0 && std::chrono::steady_clock::now() < give_up) {
+                    std::this_thread::sleep_for(std::chrono::microseconds(100));
+                }
+            }
+        });
+        n_checks += 2;
+        if (worker_tasks.load() == 0) {
+            std::printf("FAIL wake placement: no worker joined a loop in 10 s\n");
+            ++failures;
+        }
+        if (worker_tasks_confined.load() != 0) {
+            std::printf("FAIL wake placement: a worker ran tasks on fewer CPUs than the caller may use\n");
+            ++failures;
+        }
+    }
+    return failures;
+}
+#else
+int check_wake_placement() { return 0; }
+#endif
+
 int check_parallel_loops() {
     int failures = 0;
     const auto fail = [&](const char* what, int threads) {
@@ -508,7 +554,7 @@ int main() {
         failures += check_all<std::int32_t>(rng) + check_all<std::int64_t>(rng);
         failures += check_beyond_index_range<std::int32_t>();
     }
-    failures += check_threads_for() + check_contention() + check_tasks_for() + check_parallel_loops();
+    failures += check_threads_for() + check_contention() + check_tasks_for() + check_parallel_loops() + check_wake_placement();
     failures += check_symmetry<std::int32_t>(rng) + check_symmetry<std::int64_t>(rng);
     std::printf("%d passed, %d failed\n", n_checks - failures, failures);
     return failures == 0 ? 0 : 1;

@@ -4,8 +4,8 @@
 // closing barrier for every thread of its team: on a machine doing other work, or beside
 // NumPy's BLAS threads spinning after a call, that wait was milliseconds on a 1 ms kernel.)
 // Workers spin for a few hundred microseconds after a loop, so that the next kernel of a
-// sequence finds them awake, then sleep, and never spin on cores that other work needs; a
-// sleeping worker is woken off the caller's CPU (wake_placement.hpp). Each
+// sequence finds them awake, then sleep, and never spin on cores that other work needs. Each
+// loop keeps the workers off the caller's CPU until they join it (wake_placement.hpp). Each
 // thread of a loop tells contention.hpp how much of a core it got while it worked.
 #pragma once
 
@@ -48,12 +48,19 @@ public:
     // pool is running another loop (another caller's, or the one this call is a task of): the
     // caller then runs its loop alone.
     bool run(std::int64_t n_tasks, int helpers, const Task& task) {
-        std::uint64_t generation;
         {
             std::unique_lock<std::mutex> lock(mutex_);
             if (live_) return false;
             add_workers(helpers);
-            live_ = true;
+            live_ = true;  // the pool is this caller's: workers_ stays as it is until the loop ends
+        }
+        // Before the loop is published, so that no worker can have joined it yet. System calls:
+        // outside the lock.
+        const ThreadCpus caller = ThreadCpus::here();
+        for (std::size_t w = 0; w < workers_.size(); ++w) placements_[w].keep_off(workers_[w], caller);
+        std::uint64_t generation;
+        {
+            std::unique_lock<std::mutex> lock(mutex_);
             generation = ++generation_;
             n_tasks_ = n_tasks;
             next_ = 0;
@@ -62,9 +69,6 @@ public:
             helpers_joined_ = 0;
             task_ = &task;
             published_.store(generation, std::memory_order_release);
-            for (std::size_t w = 0; w < workers_.size(); ++w) {
-                if (asleep_[w]) placements_[w].keep_off_caller(workers_[w]);
-            }
         }
         wake_.notify_all();
         work(generation, 0);
@@ -102,7 +106,6 @@ private:
                 break;
             }
         }
-        asleep_.resize(workers_.size(), false);
         placements_.resize(workers_.size());
     }
 
@@ -136,12 +139,10 @@ private:
                 std::this_thread::yield();
             }
             std::unique_lock<std::mutex> lock(mutex_);
-            asleep_[index] = true;
             wake_.wait(lock, [&] { return generation_ != seen; });
-            asleep_[index] = false;
-            placements_[index].release_self();
             seen = generation_;
             if (!live_ || helpers_joined_ >= helpers_wanted_ || next_ >= n_tasks_) continue;  // not needed, or late
+            placements_[index].release_self();
             const int thread = ++helpers_joined_;
             lock.unlock();
             work(seen, thread);
@@ -152,8 +153,9 @@ private:
     std::condition_variable wake_;  // workers: a loop was published
     std::condition_variable done_;  // the caller: the last task in progress ended
     std::vector<std::thread> workers_;
-    std::vector<bool> asleep_;                  // under mutex_, by worker
-    std::vector<WakePlacement> placements_;     // under mutex_, by worker
+    // By worker: changed by the caller that owns the pool before it publishes its loop, and by
+    // the worker, under mutex_, as it joins the loop.
+    std::vector<WakePlacement> placements_;
     std::atomic<std::uint64_t> published_{0};  // generation_, for workers spinning without the lock
     // The current loop, under mutex_.
     bool live_ = false;
