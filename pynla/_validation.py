@@ -245,6 +245,13 @@ def _fits_int32(dtype):
     return dtype.itemsize < 4 or (dtype.itemsize == 4 and dtype.kind == "i")
 
 
+def transposed_parts(parts):
+    """The checked CSR parts of the transpose of checked CSR parts (rows sorted), made by SciPy's
+    conversion to CSC (which keeps repeated entries)."""
+    At = as_csr_array(parts).tocsc()
+    return CsrInput(At.indptr, At.indices, At.data, parts.shape[::-1], True)
+
+
 def cast_csr(parts, dtype, index_dtype):
     """The CSR parts as contiguous arrays of the given dtypes (copies only what must change)."""
     return CsrInput(

@@ -13,9 +13,10 @@ from pynla._validation import (
     csr_parts,
     index_dtype_for,
     require_sparse,
+    transposed_parts,
 )
 from pynla.block_build import to_bsr
-from pynla.spgemm import spgemm
+from pynla.spgemm import checked_product, spgemm
 from pynla.spgemm_plan import SpgemmPlan
 
 __all__ = ["PtapPlan", "ptap", "ptap_plan", "rap"]
@@ -83,20 +84,21 @@ def ptap(A, P):
     A, P = _native(A), _native(P)
     a_parts = _checked(A, "A")
     p_parts = _checked(P, "P")
-    # SciPy multiplies 1 x 1 blocks as CSR (unless A's blocks are larger), and its BSR transpose
-    # is slow (38 ms on a 1M-row P): such a P is multiplied as its CSR arrays.
-    scalar_blocks = P.format == "bsr" and P.blocksize == (1, 1) and not _has_blocks(A)
-    if scalar_blocks:
-        kind = sp.csr_array if isinstance(P, sp.sparray) else sp.csr_matrix
-        P = kind((p_parts.data.reshape(-1), p_parts.indices, p_parts.indptr), shape=P.shape)
-    P_T = P.T  # SciPy's transpose (trusts the structure, checked above): BSR stays BSR
-    if _has_blocks(P) and A.format != "bsr":
-        # SciPy's P.T @ A for a BSR P.T converts A to BSR (R x 1 blocks), and so keeps every
-        # block the products reach, zeros included (multigrid codes read the pattern): so does this.
-        A = to_bsr(A, blocksize=(P.blocksize[0], 1))
-    C = spgemm(spgemm(P_T, A), P)
+    if _has_blocks(A) or _has_blocks(P):
+        P_T = P.T  # SciPy's transpose (trusts the structure, checked above): BSR stays BSR
+        if _has_blocks(P) and A.format != "bsr":
+            # SciPy's P.T @ A for a BSR P.T converts A to BSR (R x 1 blocks), and so keeps every
+            # block the products reach, zeros included (multigrid codes read the pattern): so does this.
+            A = to_bsr(A, blocksize=(P.blocksize[0], 1))
+        C = spgemm(spgemm(P_T, A), P)
+    else:
+        # SciPy multiplies 1 x 1 blocks as CSR (its BSR transpose is slow, too: 38 ms on a 1M-row
+        # P). Both products take the parts checked above, and P is transposed once.
+        a, p = _as_csr_parts(a_parts), _as_csr_parts(p_parts)
+        C = checked_product(P, _result_parts(checked_product(P, transposed_parts(p), a)), p)
     if _symmetry_found(A, a_parts, C.dtype):
         C = _mirrored(C)
+    scalar_blocks = P.format == "bsr" and not (_has_blocks(A) or _has_blocks(P))  # SciPy's result is BSR
     return C.tobsr(blocksize=(1, 1), copy=False) if scalar_blocks else C
 
 
@@ -149,11 +151,14 @@ def rap(R, A, P):
         raise ValueError(f"R has {R.shape[1]} columns, A has {A.shape[0]} rows: R @ A @ P needs them equal")
     if A.shape[1] != P.shape[0]:
         raise ValueError(f"A has {A.shape[1]} columns, P has {P.shape[0]} rows: R @ A @ P needs them equal")
+    if R.format != "bsr":  # CSR products (as SciPy's), of operands checked once
+        r, a, p = (csr_parts(M, name) for M, name in ((R, "R"), (A, "A"), (P, "P")))
+        return checked_product(R, _result_parts(checked_product(R, r, a)), p)
     for M, name in ((R, "R"), (A, "A"), (P, "P")):
         _checked(M, name)
-    if R.format == "bsr":  # SciPy's products of a BSR left operand convert the right one to BSR
-        A = A if A.format == "bsr" else to_bsr(A, blocksize=(R.blocksize[1], 1))
-        P = P if P.format == "bsr" else to_bsr(P, blocksize=(A.blocksize[1], 1))
+    # SciPy's products of a BSR left operand convert the right one to BSR
+    A = A if A.format == "bsr" else to_bsr(A, blocksize=(R.blocksize[1], 1))
+    P = P if P.format == "bsr" else to_bsr(P, blocksize=(A.blocksize[1], 1))
     return spgemm(spgemm(R, A), P)
 
 
@@ -302,6 +307,18 @@ def _symmetry_found(A, a_parts, dtype):
     """Whether the product, of dtype ``dtype``, is to be mirrored: A is symmetric and both dtypes
     are the kernels' (float and complex)."""
     return dtype in KERNEL_DTYPES and np.dtype(A.dtype) in KERNEL_DTYPES and _is_symmetric(A, a_parts)
+
+
+def _result_parts(C):
+    """The CSR parts of a product's CSR result (well formed: the kernels made it)."""
+    return CsrInput(C.indptr, C.indices, C.data, C.shape, C.has_sorted_indices or None)
+
+
+def _as_csr_parts(parts):
+    """CsrInput of checked parts (CsrInput, or the BsrInput of 1 x 1 blocks)."""
+    if isinstance(parts, CsrInput):
+        return parts
+    return CsrInput(parts.indptr, parts.indices, parts.data.reshape(-1), parts.shape)
 
 
 def _checked(M, name):

@@ -142,25 +142,39 @@ def spgemm(A, B, *, sort_indices=True, mask=None, complement=False, semiring="pl
     scalar_blocks = both_bsr and A.blocksize == (1, 1) and B.blocksize[1] == 1
     if both_bsr and not scalar_blocks:
         return spgemm_bsr(A, B)
-    dtype = np.result_type(A.dtype, B.dtype)
     a_parts = csr_parts(A, "A", find_rows_sorted=B is A)
     b_parts = a_parts if B is A else csr_parts(B, "B", find_rows_sorted=True)  # A @ A: one check, one conversion
-    index_dtype = index_dtype_for((a_parts, b_parts), maxval=max(*A.shape, *B.shape, len(a_parts.data), len(b_parts.data)))
 
-    masking = (mask_parts, complement)
     if semiring != "plus_times":
+        index_dtype = _index_dtype(a_parts, b_parts)
         kernel_dtype, result_dtype = semiring_dtypes(semiring, A.dtype, B.dtype)
         a, b = (semiring_operand(parts, semiring, kernel_dtype) for parts in (a_parts, b_parts))
-        indptr, indices, data = product_arrays(a, b, kernel_dtype, index_dtype, sort_indices, *masking, semiring)
+        indptr, indices, data = product_arrays(a, b, kernel_dtype, index_dtype, sort_indices, mask_parts, complement,
+                                               semiring)
         return csr_like(A, (semiring_result(data, kernel_dtype, result_dtype), indices, indptr), shape,
                         sorted_indices=sort_indices)
+    C = checked_product(A, a_parts, b_parts, sort_indices=sort_indices, mask_parts=mask_parts, complement=complement)
+    return C.tobsr(blocksize=(1, 1), copy=False) if scalar_blocks else C
+
+
+def checked_product(A, a_parts, b_parts, *, sort_indices=True, mask_parts=None, complement=False):
+    """SciPy's product of checked CSR parts (``csr_parts``; the mask's too, if given), as
+    :func:`spgemm` returns it: CSR of the kind of A (the sparse array or matrix the result's kind
+    follows). For callers that have checked their operands already (Galerkin products)."""
+    shape = (a_parts.shape[0], b_parts.shape[1])
+    dtype = np.result_type(a_parts.data.dtype, b_parts.data.dtype)
+    index_dtype = _index_dtype(a_parts, b_parts)
     if dtype not in KERNEL_DTYPES:
         C = _scipy_product(A, a_parts, b_parts, shape, index_dtype, sort_indices)
         return C if mask_parts is None else _masked(C, mask_parts, complement)
+    indptr, indices, data = product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices, mask_parts, complement)
+    return csr_like(A, (data, indices, indptr), shape, sorted_indices=sort_indices)
 
-    indptr, indices, data = product_arrays(a_parts, b_parts, dtype, index_dtype, sort_indices, *masking)
-    C = csr_like(A, (data, indices, indptr), shape, sorted_indices=sort_indices)
-    return C.tobsr(blocksize=(1, 1), copy=False) if scalar_blocks else C
+
+def _index_dtype(a_parts, b_parts):
+    """The index dtype of a product (int32 unless an input's indices or sizes need int64)."""
+    maxval = max(*a_parts.shape, *b_parts.shape, len(a_parts.data), len(b_parts.data))
+    return index_dtype_for((a_parts, b_parts), maxval=maxval)
 
 
 def _with_vectors(A, B, *, mask, **options):

@@ -3,7 +3,7 @@
 import numpy as np
 import scipy.sparse as sp
 
-from pynla._validation import KERNEL_DTYPES, CsrInput, as_csr_array, csr_like, csr_parts, index_dtype_for, require_sparse
+from pynla._validation import KERNEL_DTYPES, as_csr_array, csr_like, csr_parts, index_dtype_for, require_sparse, transposed_parts
 from pynla.spgemm import product_arrays
 
 __all__ = ["spgemm_aat", "spgemm_ata"]
@@ -55,7 +55,7 @@ def spgemm_aat(A, *, upper=False, sort_indices=True):
     """
     require_sparse(A, "A")
     parts = csr_parts(A, "A")
-    return _symmetric_product(A, parts, _transposed(parts), upper, sort_indices)
+    return _symmetric_product(A, parts, transposed_parts(parts), upper, sort_indices)
 
 
 def spgemm_ata(A, *, upper=False, sort_indices=True):
@@ -98,14 +98,8 @@ def spgemm_ata(A, *, upper=False, sort_indices=True):
     """
     require_sparse(A, "A")
     parts = csr_parts(A, "A")
-    transposed = _transposed(parts)
+    transposed = transposed_parts(parts)
     return _symmetric_product(A, transposed, parts, upper, sort_indices)
-
-
-def _transposed(parts):
-    """The CSR parts of the transpose (rows sorted), made by SciPy's conversion to CSC."""
-    At = as_csr_array(parts).tocsc()
-    return CsrInput(At.indptr, At.indices, At.data, parts.shape[::-1], True)
 
 
 def _symmetric_product(A, left, right, upper, sort_indices):

@@ -213,6 +213,7 @@ WINDOW_COLUMNS_PER_PRODUCT = 256
 SHORT_ROW_PRODUCTS = 32
 SHORT_ROW_WINDOW_MAX = 2**16
 LIST_COLUMNS_PER_PRODUCT = 16
+BITMAP_COLUMNS_PER_ENTRY = 64  # a row of A with an entry per 64 columns of B takes a whole-width window
 
 RowPlans = namedtuple("RowPlans", ["flops", "width", "window", "listed"])
 
@@ -221,7 +222,9 @@ def row_plans(A, B):
     """RowPlans(flops, span width, takes a window, its columns may be listed) for each row of
     A @ B, as the kernel plans it.
 
-    The span runs from the least to the greatest column of the rows of B that the row uses.
+    The span runs from the least to the greatest column of the rows of B that the row uses. A
+    row not planned (an entry of A for every 64 columns of B or more) has B's columns as its
+    flops and width, and takes a window.
     """
     a, b = csr_copy(A), csr_copy(B)
     b_lengths = np.diff(b.indptr)
@@ -240,6 +243,9 @@ def row_plans(A, B):
     window = (flops > 0) & (width <= WINDOW_MAX) & (width <= WINDOW_COLUMNS_PER_PRODUCT * flops)
     window |= short & (width <= SHORT_ROW_WINDOW_MAX)
     listed = window & short & (width >= LIST_COLUMNS_PER_PRODUCT * flops)
+    a_lengths = np.diff(a.indptr)
+    unplanned = (a_lengths > 0) & (b.shape[1] <= BITMAP_COLUMNS_PER_ENTRY * a_lengths)  # a window over all columns
+    flops[unplanned], width[unplanned], window[unplanned], listed[unplanned] = b.shape[1], b.shape[1], True, False
     return RowPlans(flops, width, window, listed)
 
 

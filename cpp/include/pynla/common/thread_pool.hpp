@@ -13,6 +13,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <mutex>
 #include <system_error>
@@ -56,8 +57,7 @@ public:
         }
         // Before the loop is published, so that no worker can have joined it yet. System calls:
         // outside the lock.
-        const ThreadCpus caller = ThreadCpus::here();
-        for (std::size_t w = 0; w < workers_.size(); ++w) placements_[w].keep_off(workers_[w], caller);
+        WakePlacement::keep_off_caller(workers_, placements_);
         std::uint64_t generation;
         {
             std::unique_lock<std::mutex> lock(mutex_);
@@ -100,13 +100,14 @@ private:
     // Starts workers until there are `count` (fewer if the system refuses threads). Under mutex_.
     void add_workers(int count) {
         while (static_cast<int>(workers_.size()) < count) {
+            WakePlacement& placement = placements_.emplace_back();  // a deque's elements stay where they are
             try {
-                workers_.emplace_back([this, index = workers_.size(), seen = generation_] { worker(index, seen); });
+                workers_.emplace_back([this, &placement, seen = generation_] { worker(placement, seen); });
             } catch (const std::system_error&) {
-                break;
+                placements_.pop_back();
+                return;
             }
         }
-        placements_.resize(workers_.size());
     }
 
     // Claims and runs tasks of loop `generation` while it has any left. After its last task, and
@@ -132,17 +133,19 @@ private:
         }
     }
 
-    void worker(std::size_t index, std::uint64_t seen) {
+    void worker(WakePlacement& placement, std::uint64_t seen) {
         for (;;) {
             const auto until = std::chrono::steady_clock::now() + kSpin;
             while (published_.load(std::memory_order_acquire) == seen && std::chrono::steady_clock::now() < until) {
+                placement.spinning_on(current_cpu());
                 std::this_thread::yield();
             }
             std::unique_lock<std::mutex> lock(mutex_);
+            placement.spinning_on(-1);
             wake_.wait(lock, [&] { return generation_ != seen; });
             seen = generation_;
             if (!live_ || helpers_joined_ >= helpers_wanted_ || next_ >= n_tasks_) continue;  // not needed, or late
-            placements_[index].release_self();
+            placement.release_self();
             const int thread = ++helpers_joined_;
             lock.unlock();
             work(seen, thread);
@@ -153,9 +156,8 @@ private:
     std::condition_variable wake_;  // workers: a loop was published
     std::condition_variable done_;  // the caller: the last task in progress ended
     std::vector<std::thread> workers_;
-    // By worker: changed by the caller that owns the pool before it publishes its loop, and by
-    // the worker, under mutex_, as it joins the loop.
-    std::vector<WakePlacement> placements_;
+    // By worker (wake_placement.hpp), in a deque: each worker holds a reference to its own.
+    std::deque<WakePlacement> placements_;
     std::atomic<std::uint64_t> published_{0};  // generation_, for workers spinning without the lock
     // The current loop, under mutex_.
     bool live_ = false;

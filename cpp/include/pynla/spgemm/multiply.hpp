@@ -10,7 +10,8 @@
 //      products that pass cost a third of the time.
 // Each row is summed in a per-thread accumulator chosen by the row's shape: a dense window over
 // its column span when that span is narrow or densely hit (window_accumulator.hpp: banded,
-// stencil and dense rows, sorted for free), or for a short row (at most 32 products) when the
+// stencil and dense rows, sorted for free; over all of B's columns, unplanned, when A's row has
+// an entry for every 64 of them: Galerkin products on coarse grids), or for a short row (at most 32 products) when the
 // span is at most 2^16 columns (random rows: listed and ranked, not scanned; sum_listable_row),
 // else a hash table sized to the row (hash_accumulator.hpp: scattered rows of graphs and
 // power-law matrices; short rows ranked there too).
