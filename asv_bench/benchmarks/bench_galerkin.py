@@ -1,6 +1,6 @@
 """Galerkin products: ``pynla.ptap(A, P)`` against SciPy's ``P.T @ A @ P``, on the first level
 of a smoothed-aggregation hierarchy (``python -m pynla.bench galerkin``'s cases, smaller): a
-2-D Poisson matrix (CSR) and 2-D elasticity (BSR, 2 x 2 blocks; P 2 x 3). Checked as the bench
+2-D Poisson matrix (CSR; also at 96 x 96, as ``python -m pynla.bench small`` has it) and 2-D elasticity (BSR, 2 x 2 blocks; P 2 x 3). Checked as the bench
 checks them (SciPy's entries, values within 1e-12 of its largest).
 """
 
@@ -13,6 +13,7 @@ from pynla.bench.spgemm import compare
 from . import _timed
 
 SETUPS = {
+    "poisson2d-96x96": lambda: galerkin.first_level_poisson(96),  # a coarse level's size
     "poisson2d-300x300": lambda: galerkin.first_level_poisson(300),
     "elasticity2d-149x149-bsr": lambda: galerkin.first_level_elasticity(149),
 }

@@ -7,6 +7,9 @@ Cases
 spgemm laplacian   the square of a 2-D Laplacian (5-point stencil) of 25 to 10000 rows (and
                    90000 with ``--full``). Anchor: SciPy's ``A @ A``.
 spgemm random      the square of a random 1000 x 1000 matrix with 5 nonzeros a row.
+ptap               the Galerkin product P^T A P of the first level of a smoothed-aggregation
+                   hierarchy on a 96 x 96 Poisson grid (9216 rows, 1024 coarse). Anchor: SciPy's
+                   ``P.T @ A @ P``.
 bsr @ x            300 block rows of 3 x 3 blocks (a banded pattern of 5 blocks a row) times a
                    vector and times 8 columns. Anchor: SciPy's BSR product.
 countsketch        a dense 2000 x 40 matrix to 50 rows, and a sparse 20000 x 500 one (0.5%
@@ -35,7 +38,7 @@ import numpy as np
 import scipy.linalg as sl
 import scipy.sparse as sp
 
-from pynla.bench import cur
+from pynla.bench import cur, galerkin
 from pynla.bench.block import compare as compare_block_product
 from pynla.bench.sketch import compare_sketch, nbytes
 from pynla.bench.spgemm import compare as compare_product
@@ -103,6 +106,23 @@ def _spgemm_case(name, build, times=1):
     return Case(name=name + (f", {times} calls" if times > 1 else ""), setup=lambda: (build(),),
                 anchor=_scipy(_repeated(_square, times)),
                 implementations=_pynla_implementation(_repeated(_pynla_square, times)), compare=compare_product,
+                nbytes=nbytes, targets=TARGETS)
+
+
+def _ptap(A, P):
+    return P.T @ A @ P
+
+
+def _pynla_ptap(A, P):
+    import pynla
+
+    return pynla.ptap(A, P)
+
+
+def _ptap_case(grid, times):
+    return Case(name=f"ptap poisson {grid}^2 first level, {times} calls",
+                setup=lambda: galerkin.first_level_poisson(grid), anchor=_scipy(_repeated(_ptap, times)),
+                implementations=_pynla_implementation(_repeated(_pynla_ptap, times)), compare=galerkin.compare,
                 nbytes=nbytes, targets=TARGETS)
 
 
@@ -198,6 +218,7 @@ def cases(full=False):
         *(_spgemm_case(f"spgemm laplacian {n} rows", lambda n=n: laplacian(n), max(2, 20_000 // n)) for n in sizes),
         _spgemm_case("spgemm random 1000x1000 5/row",
                      lambda: sp.random_array((1000, 1000), density=0.005, format="csr", rng=rng), times=8),
+        _ptap_case(96, times=2),
         _bsr_case(1),
         _bsr_case(8),
         _sketch_case("countsketch dense 2000x40 -> 50", lambda: np.random.default_rng(SEED).standard_normal((2000, 40)),
