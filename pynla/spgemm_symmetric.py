@@ -3,7 +3,15 @@
 import numpy as np
 import scipy.sparse as sp
 
-from pynla._validation import KERNEL_DTYPES, as_csr_array, csr_like, csr_parts, index_dtype_for, require_sparse, transposed_parts
+from pynla._validation import (
+    KERNEL_DTYPES,
+    as_csr_array,
+    csr_like,
+    csr_parts,
+    index_dtype_for,
+    require_sparse,
+    transposed_parts,
+)
 from pynla.spgemm import product_arrays
 
 __all__ = ["spgemm_aat", "spgemm_ata"]
