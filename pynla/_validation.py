@@ -246,10 +246,14 @@ def _fits_int32(dtype):
 
 
 def transposed_parts(parts):
-    """The checked CSR parts of the transpose of checked CSR parts (rows sorted), made by SciPy's
-    conversion to CSC (which keeps repeated entries)."""
-    At = as_csr_array(parts).tocsc()
-    return CsrInput(At.indptr, At.indices, At.data, parts.shape[::-1], True)
+    """The checked CSR parts of the transpose of checked CSR parts, rows sorted, repeated entries
+    kept (SciPy's conversion to CSC, in the core for the kernels' dtypes)."""
+    if np.dtype(parts.data.dtype) not in KERNEL_DTYPES:
+        At = as_csr_array(parts).tocsc()
+        return CsrInput(At.indptr, At.indices, At.data, parts.shape[::-1], True)
+    a = cast_csr(parts, parts.data.dtype, index_dtype_for([parts], maxval=max(*parts.shape, len(parts.data))))
+    indptr, indices, data = _core.transpose(tuple(a[:4]))
+    return CsrInput(indptr, indices, data, parts.shape[::-1], True)
 
 
 def cast_csr(parts, dtype, index_dtype):

@@ -1,9 +1,11 @@
-// pynla._core.check_compressed, equal_arrays, symmetry and mirror_upper: the structure checks of
-// pynla/common/structure_check.hpp, the comparison of a pattern with a stored one, and the
-// symmetry test and mirroring of pynla/common/symmetry.hpp (for pynla/galerkin.py).
+// pynla._core.check_compressed, equal_arrays, symmetry, mirror_upper and transpose: the structure
+// checks of pynla/common/structure_check.hpp, the comparison of a pattern with a stored one, the
+// symmetry test and mirroring of pynla/common/symmetry.hpp (for pynla/galerkin.py), and the
+// transpose of checked CSR parts (pynla/common/transpose.hpp).
 #include "pynla/common/equal_bytes.hpp"
 #include "pynla/common/structure_check.hpp"
 #include "pynla/common/symmetry.hpp"
+#include "pynla/common/transpose.hpp"
 
 #include <pybind11/stl.h>
 
@@ -97,6 +99,19 @@ void bind_validation(py::module_& m) {
         "Writes each value below the diagonal of checked canonical BSR parts (as for symmetry; the\n"
         "flat data writeable) as a copy of its mirror above, in place. False where the pattern is not\n"
         "symmetric, with some values below the diagonal written and none above.");
+
+    m.def(
+        "transpose",
+        [](const py::tuple& csr) {
+            return with_csr_view(csr, "A", [&](const auto& a) -> py::object {
+                return csr_to_python(without_gil([&] { return transpose(a); }));
+            });
+        },
+        py::arg("csr"),
+        "(indptr, indices, data) of the transpose of checked CSR parts (indptr, indices, data,\n"
+        "shape): contiguous arrays, indptr and indices of one dtype (int32 or int64), float32,\n"
+        "float64, complex64 or complex128 values. Rows sorted, entries in SciPy's csr_tocsc order\n"
+        "(repeated entries kept); the same for any number of threads. Without the GIL.");
 }
 
 }  // namespace pynla::bindings

@@ -2,7 +2,7 @@
 // checks of compressed index arrays, against plain loops, over random arrays with and without
 // faults, both index types, 1 to 3 threads, with and without AVX2; the rule that takes a
 // kernel's thread count from its work and the hold-off when the cores are taken, and parallel
-// loops on one thread and on several, and where a woken worker may run; the symmetry test of BSR and CSR matrices against their dense transposes.
+// loops on one thread and on several, and where a woken worker may run; the transpose; the symmetry test of BSR and CSR matrices against their dense transposes.
 // Build and run as test_spgemm.cpp says.
 #include <algorithm>
 #include <atomic>
@@ -22,6 +22,7 @@
 
 #include "pynla/common/structure_check.hpp"
 #include "pynla/common/symmetry.hpp"
+#include "pynla/common/transpose.hpp"
 
 namespace {
 
@@ -225,6 +226,53 @@ bool committed_in_order_and_finished(const std::vector<std::int64_t>& committed,
 
 // parallel_for and parallel_for_ordered on 1 to 3 threads: every task once, commits in order,
 // the first exception rethrown (on one thread: no task after it runs).
+// transpose: against a plain stable counting of entries by column (repeated and unsorted
+// columns, empty rows), on 1 and 3 threads.
+template <class I>
+int check_transpose(std::mt19937_64& rng) {
+    int failures = 0;
+    pynla::bytes_per_thread().store(1);  // every size reaches the parallel path
+    for (int threads : {1, 3}) {
+        pynla::set_max_threads(threads);
+        for (std::int64_t n_rows : {0, 1, 7, 300}) {
+            for (std::int64_t n_cols : {0, 1, 5, 200}) {
+                std::vector<I> indptr{0}, indices;
+                std::vector<double> data;
+                for (std::int64_t i = 0; i < n_rows; ++i) {
+                    const std::int64_t length = n_cols == 0 ? 0 : static_cast<std::int64_t>(rng() % 6);
+                    for (std::int64_t e = 0; e < length; ++e) {
+                        indices.push_back(static_cast<I>(rng() % static_cast<std::uint64_t>(n_cols)));
+                        data.push_back(static_cast<double>(indices.size()));  // each value names its entry
+                    }
+                    indptr.push_back(static_cast<I>(indices.size()));
+                }
+                const pynla::CsrView<I, double> a{n_rows, n_cols, indptr.data(), indices.data(), data.data()};
+                const auto t = pynla::transpose(a);
+                bool same = t.n_rows == n_cols && t.n_cols == n_rows && t.indptr.size() == n_cols + 1;
+                std::int64_t q = 0;
+                for (std::int64_t c = 0; c < n_cols && same; ++c) {
+                    same = t.indptr.data()[c] == q;
+                    for (std::int64_t i = 0; i < n_rows && same; ++i) {
+                        for (std::int64_t p = indptr[i]; p < indptr[i + 1] && same; ++p) {
+                            if (indices[p] != c) continue;
+                            same = t.indices.data()[q] == i && t.data.data()[q] == data[p];
+                            ++q;
+                        }
+                    }
+                }
+                ++n_checks;
+                if (!same || (n_cols > 0 && t.indptr.data()[n_cols] != static_cast<I>(indices.size()))) {
+                    std::printf("FAIL transpose (%lld x %lld, %d threads)\n", (long long)n_rows, (long long)n_cols, threads);
+                    ++failures;
+                }
+            }
+        }
+    }
+    pynla::set_max_threads(1);
+    pynla::bytes_per_thread().store(pynla::kBytesPerThread);
+    return failures;
+}
+
 #if defined(__linux__)
 // A worker is kept off the caller's CPU from before a loop is published until it joins it
 // (wake_placement.hpp): the tasks it runs may use every CPU the caller may. Each loop's first task
@@ -556,6 +604,7 @@ int main() {
     }
     failures += check_threads_for() + check_contention() + check_tasks_for() + check_parallel_loops() + check_wake_placement();
     failures += check_symmetry<std::int32_t>(rng) + check_symmetry<std::int64_t>(rng);
+    failures += check_transpose<std::int32_t>(rng) + check_transpose<std::int64_t>(rng);
     std::printf("%d passed, %d failed\n", n_checks - failures, failures);
     return failures == 0 ? 0 : 1;
 }
