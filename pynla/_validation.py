@@ -91,9 +91,10 @@ def csr_parts(A, name, *, find_rows_sorted=False):
     rest of the check on matrices of short rows).
     """
     n_rows, n_cols = A.shape
-    if A.format == "csc":
-        _check_compressed(A.indptr, A.indices, A.data, n_cols, n_rows, name, ("column", "row"))
-    elif A.format == "bsr" and A.blocksize == (1, 1):  # its arrays are CSR's: checked as such, not converted
+    if A.format == "csc":  # its arrays are the CSR parts of its transpose
+        checked = _check_compressed(A.indptr, A.indices, A.data, n_cols, n_rows, name, ("column", "row"))
+        return transposed_parts(CsrInput(*checked[:3], (n_cols, n_rows)))
+    if A.format == "bsr" and A.blocksize == (1, 1):  # its arrays are CSR's: checked as such, not converted
         data = _bsr_layout(A, name)[0].reshape(-1)
         checked = _check_compressed(A.indptr, A.indices, data, n_rows, n_cols, name, ("row", "column"),
                                     find_rows_sorted=find_rows_sorted)
