@@ -5,10 +5,12 @@
 // Algorithm: the input's rows are cut into one range a thread, of about equal entries; each range
 // counts its entries in each column; the counts, added up column by column and range by range,
 // give each range its place in each row of the transpose; each range then writes its entries
-// there. Memory: the result, and one index a column for each range.
+// there. Memory: the result, and one index a column for each range (at most one range per
+// n_cols entries).
 // In: a checked view (indices in range; rows may be unsorted and repeat columns).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <vector>
 
@@ -29,7 +31,10 @@ Csr<I, T> transpose(const CsrView<I, T>& a) {
     t.indptr.resize(n_cols + 1);
     t.indices.resize(nnz);
     t.data.resize(nnz);
-    const std::vector<std::int64_t> ranges = split_by_cost(a.n_rows, n_threads, [&](std::int64_t i) { return a.row_begin(i) + i; });
+    // Each range keeps an index a column: no more ranges than the entries pay for (a wide matrix
+    // with few entries takes one), so the counts never outgrow the result.
+    const std::int64_t most_ranges = std::clamp<std::int64_t>(nnz / std::max<std::int64_t>(n_cols, 1), 1, n_threads);
+    const std::vector<std::int64_t> ranges = split_by_cost(a.n_rows, most_ranges, [&](std::int64_t i) { return a.row_begin(i) + i; });
     const auto n_ranges = static_cast<std::int64_t>(ranges.size()) - 1;
     // places[r * n_cols + c]: range r's entries in column c, then where the first of them goes.
     std::vector<I> places(static_cast<std::size_t>(n_ranges * n_cols), I{0});
