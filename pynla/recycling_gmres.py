@@ -4,10 +4,11 @@ system to the next (Parks, de Sturler, Mackey, Johnson and Maiti 2006).
 Right preconditioning: the method runs on the operator A M (``M`` approximates A's inverse, as
 in SciPy), with x = x0 + M y, so its residual is the true one. The recycled space is a pair
 (U, C) of k columns with ``A M U = C`` and C orthonormal. A cycle runs m - k Arnoldi steps of
-``(I - C C^H) A M`` from the current residual, giving ``A M V = C B + V+ Hbar`` (the loop
-``_core.arnoldi``, in C++: classical Gram-Schmidt twice against ``[C, V]`` a step, sparse A and
-a diagonal M applied without returning to Python); the update
-minimizes the residual over ``span(U, V)``; then the k harmonic Ritz vectors of ``A M`` in
+``(I - C C^H) A M`` from the current residual, giving ``A M T = C B + V+ Hbar`` with search
+directions ``T = [C, V] S`` (the loop ``_core.arnoldi``, in C++: classical Gram-Schmidt twice
+against ``[C, V]``, the second pass delayed to the next step, sparse A and a diagonal M applied
+without returning to Python); the update
+minimizes the residual over ``span(U, T)``; then the k harmonic Ritz vectors of ``A M`` in
 that space with the smallest harmonic Ritz values (those that slow a restarted GMRES down)
 become the next U. Each new system keeps U, recomputes ``C = A M U`` (k products, one block)
 when A or M is another object, and starts from the residual's projection onto C.
@@ -27,6 +28,8 @@ __all__ = ["RecyclingGMRES"]
 _BREAKDOWN = 1e-14
 #: Restarts from the true residual allowed when the recurrence says converged but A says not.
 _TRUE_RESIDUAL_RESTARTS = 3
+#: A cycle that leaves more than this fraction of the residual is checked against A.
+_SLOW_CYCLE = 0.99
 
 
 class RecyclingGMRES:
@@ -159,6 +162,8 @@ class _Solve:
         self.iterations = self.cycles = 0
         self.x = system.x
         self.true_norm = np.inf
+        self.best = (np.inf, system.x)  # (true residual norm, iterate)
+        self.checked = None  # the iterate the last true residual was computed for
         n, m = system.n, solver.m
         if solver._basis is None or solver._basis.shape[0] != n or solver._basis.dtype != system.dtype:
             solver.reset()
@@ -181,28 +186,48 @@ class _Solve:
         restarts = stalls = 0
         while True:
             if norm <= system.tolerance:
-                r = system.residual(self.x)
-                self.true_norm = norm = np.linalg.norm(r)
+                r, norm = self._true_residual()
                 if norm <= system.tolerance:
                     return 0
                 restarts += 1
                 if restarts > _TRUE_RESIDUAL_RESTARTS:
-                    return -1  # the recurrence and A disagree: rounding limits the accuracy
+                    return self._end(-1)  # the recurrence and A disagree: rounding limits the accuracy
             if self.cycles >= maxiter:
-                self.true_norm = np.linalg.norm(system.residual(self.x))
-                return maxiter
+                return self._end(maxiter)
             r, new_norm, broke_down = self._cycle(r, norm)
             self.cycles += 1
             if self.callback is not None:
                 self.callback(self.x)
             if not np.isfinite(new_norm):
-                self.true_norm = np.linalg.norm(system.residual(self.x))
-                return -1
+                return self._end(-1)
+            if system.tolerance < new_norm and norm * _SLOW_CYCLE < new_norm:
+                # Near an invariant space (a singular A, a residual A hardly moves) the small
+                # solve's rounding can move x the wrong way: check x against A, go on from the
+                # true residual, and stop once it is no better than the best so far.
+                best = self.best[0]
+                r, new_norm = self._true_residual()
+                if new_norm >= best:
+                    return self._end(-1)
             stalls = stalls + 1 if new_norm >= norm * (1 - 1e-12) else 0
             norm = new_norm
             if norm > system.tolerance and (stalls >= 2 or (broke_down and stalls)):
-                self.true_norm = np.linalg.norm(system.residual(self.x))
-                return -1
+                return self._end(-1)
+
+    def _true_residual(self):
+        """(b - A x, its norm) for the current x, which becomes the best iterate if it is."""
+        r = self.system.residual(self.x)
+        self.true_norm = norm = np.linalg.norm(r)
+        self.checked = self.x
+        if norm < self.best[0]:
+            self.best = (norm, self.x)
+        return r, norm
+
+    def _end(self, info):
+        """Ends the solve on the best iterate whose true residual was computed."""
+        if self.checked is not self.x:
+            self._true_residual()
+        self.true_norm, self.x = self.best
+        return info
 
     # -- the recycled space ------------------------------------------------------------------
 
@@ -235,34 +260,36 @@ class _Solve:
         steps = m - kk
         H = np.zeros((steps + 1, steps), dtype=system.dtype, order="F")
         B = np.zeros((kk, steps), dtype=system.dtype, order="F")
+        S = np.zeros((kk + steps, steps), dtype=system.dtype, order="F")
         basis[:, kk] = r / norm
-        done, broke_down, non_finite = _core.arnoldi(basis, kk, steps, H, B, norm, system.tolerance, _BREAKDOWN,
-                                                     *system.loop_operands())
-        self.iterations += done + non_finite
-        system.count_loop(done + non_finite, (done + non_finite) if system.M.operand is not None else 0)
+        done, products, broke_down, non_finite = _core.arnoldi(basis, kk, steps, H, B, S, norm, system.tolerance,
+                                                               _BREAKDOWN, *system.loop_operands())
+        self.iterations += products
+        system.count_loop(products, products if system.M.operand is not None else 0)
         if non_finite:
             return r, np.inf, True
         Hj = H[: done + 1, :done]
+        S = S[: kk + done, :done]
         rhs = np.zeros(done + 1, dtype=system.dtype)
         rhs[0] = norm
         y = scipy.linalg.lstsq(Hj, rhs, lapack_driver="gelsy")[0]
         V = basis[:, kk : kk + done + 1]
-        step = combine(V[:, :done], y[:, None])
+        step = combine(basis[:, : kk + done], (S @ y)[:, None])  # T y, T = [C, V] S
         if kk:
             combine(solver._U, -(B[:, :done] @ y)[:, None], step, accumulate=True)
         self.x = self.x + system.M(step[:, 0])
         small_residual = rhs - Hj @ y
         r = combine(V, small_residual[:, None])[:, 0]
         if solver.k:
-            self._update_recycled(Hj, B[:, :done], done)
+            self._update_recycled(Hj, B[:, :done], S, done)
         return r, np.linalg.norm(small_residual), broke_down
 
-    def _update_recycled(self, H, B, steps):
-        """The k harmonic Ritz vectors of A M in span(U, V) with the smallest harmonic Ritz
-        values: Ghat^H Ghat z = theta Ghat^H What^H Vhat z, What = [C, V+], Vhat = [U D, V],
-        Ghat = [[D, B], [0, H]] (D scales U's columns to unit length). The new C = What Q and
-        U = Vhat P R^-1 (Ghat P = Q R) are each one product of the n-row basis with a small
-        matrix."""
+    def _update_recycled(self, H, B, S, steps):
+        """The k harmonic Ritz vectors of A M in span(U, T) with the smallest harmonic Ritz
+        values: Ghat^H Ghat z = theta Ghat^H What^H Vhat z, What = [C, V+], Vhat = [U D, T],
+        T = [C, V] S the cycle's search directions, Ghat = [[D, B], [0, H]] (D scales U's
+        columns to unit length). The new C = What Q and U = Vhat P R^-1 (Ghat P = Q R) are each
+        one product of the n-row basis with a small matrix."""
         solver, basis = self.solver, self.basis
         kk = solver._recycled
         size = kk + steps
@@ -274,10 +301,10 @@ class _Solve:
         G[:kk, :kk] = np.diag(D)
         G[:kk, kk:] = B
         G[kk:, kk:] = H
-        WV = np.zeros((size + 1, size), dtype=dtype)  # What^H Vhat: [C^H U D, 0; V+^H U D, I]
+        WV = np.zeros((size + 1, size), dtype=dtype)  # What^H Vhat: [What^H U D, [S; 0]]
         if kk:
             WV[:, :kk] = inner(W_hat, U) * D
-        WV[kk : kk + steps, kk:] = np.eye(steps)
+        WV[:size, kk:] = S
         P = _smallest_harmonic_ritz(G, WV, min(solver.k, size), solver.m - 1)
         if P is None:
             return
@@ -286,7 +313,7 @@ class _Solve:
             return
         # U_new = [U D, V] P R^-1: the small factor first.
         weights = scipy.linalg.solve_triangular(R, P[:, kept].T, trans="T").T
-        U_new = combine(basis[:, kk:size], weights[kk:])
+        U_new = combine(basis[:, :size], S @ weights[kk:])
         if kk:
             combine(U, D[:, None] * weights[:kk], U_new, accumulate=True)
         k_new = Q.shape[1]

@@ -128,7 +128,7 @@ private:
 
 template <class T>
 py::object arnoldi_typed(const py::handle& basis_in, std::int64_t kk, std::int64_t steps, const py::handle& h_in,
-                         const py::handle& b_in, double beta, double tolerance, double breakdown, const py::object& a,
+                         const py::handle& b_in, const py::handle& s_in, double beta, double tolerance, double breakdown, const py::object& a,
                          const py::object& m) {
     const auto basis_array = fortran_matrix<T>(basis_in, "basis");
     const std::int64_t n = basis_array.shape(0);
@@ -138,12 +138,13 @@ py::object arnoldi_typed(const py::handle& basis_in, std::int64_t kk, std::int64
     T* basis = column_data<T>(basis_in, "basis", n, basis_array.shape(1));
     T* h = column_data<T>(h_in, "h", steps + 1, steps);
     T* b = column_data<T>(b_in, "b", kk, steps);
+    T* s = column_data<T>(s_in, "s", kk + steps, steps);
     const LoopOperator<T> apply_a(a, n, basis_in, "A");
     const LoopOperator<T> apply_m(m, n, basis_in, "M");
     const auto outcome = without_gil([&] {
-        return krylov::arnoldi(basis, n, kk, steps, h, b, beta, tolerance, breakdown, apply_a, apply_m, m.is_none());
+        return krylov::arnoldi(basis, n, kk, steps, h, b, s, beta, tolerance, breakdown, apply_a, apply_m, m.is_none());
     });
-    return py::make_tuple(outcome.steps, outcome.broke_down, outcome.non_finite);
+    return py::make_tuple(outcome.steps, outcome.products, outcome.broke_down, outcome.non_finite);
 }
 
 template <class T>
@@ -263,16 +264,18 @@ void bind_krylov(py::module_& m) {
     m.def(
         "arnoldi",
         [](const py::handle& basis, std::int64_t kk, std::int64_t steps, const py::handle& h, const py::handle& b,
-           double beta, double tolerance, double breakdown, const py::object& a, const py::object& m) -> py::object {
+           const py::handle& s, double beta, double tolerance, double breakdown, const py::object& a,
+           const py::object& m) -> py::object {
             return dispatch_solver_value(basis, "basis", [&](auto tag) -> py::object {
                 using T = typename decltype(tag)::type;
-                return arnoldi_typed<T>(basis, kk, steps, h, b, beta, tolerance, breakdown, a, m);
+                return arnoldi_typed<T>(basis, kk, steps, h, b, s, beta, tolerance, breakdown, a, m);
             });
         },
-        py::arg("basis"), py::arg("kk"), py::arg("steps"), py::arg("h"), py::arg("b"), py::arg("beta"),
+        py::arg("basis"), py::arg("kk"), py::arg("steps"), py::arg("h"), py::arg("b"), py::arg("s"), py::arg("beta"),
         py::arg("tolerance"), py::arg("breakdown"), py::arg("a"), py::arg("m"),
-        "Up to `steps` Arnoldi steps of (I - C C^H) A M from basis column kk (pynla/krylov/arnoldi.hpp);\n"
-        "a and m as for deflated_cg. Returns (steps taken, broke down, non-finite).");
+        "Up to `steps` Arnoldi steps of (I - C C^H) A M from basis column kk (pynla/krylov/arnoldi.hpp):\n"
+        "A M T = C B + V+ H with search directions T = [C, V] S; a and m as for deflated_cg.\n"
+        "Returns (steps taken, products with A M, broke down, non-finite).");
 
     m.def(
         "deflated_cg",

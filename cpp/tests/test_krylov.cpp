@@ -242,15 +242,34 @@ struct DenseOperator {
     }
 };
 
-// Arnoldi from a random start with a recycled C of kk orthonormal columns (C = A U for a random
-// U, orthonormalized): A M V_j = C B_j + V_j+1 Hbar_j, [C, V] orthonormal, same bits on 1 and 3
-// threads; with A = I the space is invariant after one step (breakdown).
+// A + n I, A random: GMRES converges in a few steps.
 template <class T>
-void check_arnoldi(std::mt19937_64& rng, std::int64_t n, std::int64_t kk, std::int64_t steps) {
+std::vector<T> diagonally_dominant(std::mt19937_64& rng, std::int64_t n) {
     auto a = draws<T>(rng, n * n);
     for (std::int64_t i = 0; i < n; ++i) a[i * n + i] += T(double(n));
-    std::vector<T> diagonal(static_cast<std::size_t>(n));
-    for (auto& d : diagonal) d = T(1.0 + std::abs(draw<T>(rng)));
+    return a;
+}
+
+// diag(1 + i mod 2): two eigenvalues, so that after two steps the remainder is rounding, one
+// Gram-Schmidt pass leaves it far from orthogonal, and the delayed second pass gives way to an
+// immediate one (in 49 of 20 x 12 steps from random starts; with no breakdown threshold to stop
+// the steps, and M = I).
+template <class T>
+std::vector<T> near_invariant(std::int64_t n) {
+    std::vector<T> a(static_cast<std::size_t>(n * n));
+    for (std::int64_t i = 0; i < n; ++i) a[i * n + i] = T(1.0 + double(i % 2));
+    return a;
+}
+
+// Arnoldi from a random start with a recycled C of kk orthonormal columns (C = A U for a random
+// U, orthonormalized): A M T_j = C B_j + V_j+1 Hbar_j with T = [C, V] S, [C, V] orthonormal,
+// same bits on 1 and 3 threads; `tolerance` stops the steps early, and then the relation holds
+// for the steps taken; with A = I the space is invariant after one step (breakdown).
+template <class T>
+void check_arnoldi(std::mt19937_64& rng, const std::vector<T>& a, std::int64_t n, std::int64_t kk, std::int64_t steps,
+                   double tolerance, double breakdown = 1e-14, bool scaled_m = true) {
+    std::vector<T> diagonal(static_cast<std::size_t>(n), T(1));
+    if (scaled_m) for (auto& d : diagonal) d = T(1.0 + std::abs(draw<T>(rng)));
     const DenseOperator<T> apply_a{a, n};
     const auto apply_m = [&](const T* x, T* y) {
         for (std::int64_t i = 0; i < n; ++i) y[i] = diagonal[i] * x[i];
@@ -265,26 +284,51 @@ void check_arnoldi(std::mt19937_64& rng, std::int64_t n, std::int64_t kk, std::i
         const double norm = std::sqrt(std::real(dot<true>(column, column, n)));
         for (std::int64_t r = 0; r < n; ++r) column[r] /= norm;
     }
+    const std::int64_t lds = kk + steps;
     struct Out {
-        std::vector<T> basis, h, b;
-        std::int64_t steps;
+        std::vector<T> basis, h, b, s;
+        krylov::ArnoldiOutcome outcome;
         bool operator==(const Out& o) const {
-            return same_bits(basis, o.basis) && same_bits(h, o.h) && same_bits(b, o.b) && steps == o.steps;
+            return same_bits(basis, o.basis) && same_bits(h, o.h) && same_bits(b, o.b) && same_bits(s, o.s) &&
+                   outcome.steps == o.outcome.steps && outcome.products == o.outcome.products;
         }
     };
     const auto [one, three] = on_1_and_3_threads([&] {
         Out out{start, std::vector<T>(static_cast<std::size_t>((steps + 1) * steps)),
-                std::vector<T>(static_cast<std::size_t>(kk * steps)), 0};
-        out.steps = krylov::arnoldi(out.basis.data(), n, kk, steps, out.h.data(), out.b.data(), 1.0, 0.0, 1e-14, apply_a,
-                                    apply_m, false).steps;
+                std::vector<T>(static_cast<std::size_t>(kk * steps)), std::vector<T>(static_cast<std::size_t>(lds * steps)),
+                {}};
+        out.outcome = krylov::arnoldi(out.basis.data(), n, kk, steps, out.h.data(), out.b.data(), out.s.data(), 1.0,
+                                      tolerance, breakdown, apply_a, apply_m, false);
         return out;
     });
+    const std::int64_t taken = one.outcome.steps;
     expect(one == three, "arnoldi: 1 and 3 threads", n, kk);
-    expect(one.steps == steps, "arnoldi: every step taken", n, kk);
-    double relation = 0, orthogonality = 0;
-    std::vector<T> z(static_cast<std::size_t>(n)), w(static_cast<std::size_t>(n));
-    for (std::int64_t j = 0; j < one.steps; ++j) {
-        apply_m(one.basis.data() + (kk + j) * n, z.data());
+    expect(one.outcome.products == taken && !one.outcome.broke_down, "arnoldi: one product a step", n, kk);
+    // min ||e1 - Hbar_j y|| = 1 / ||u||, u_0 = 1, u_j+1 = -(sum_l conj(h_lj) u_l) / h_j+1,j.
+    std::vector<double> least_squares;
+    std::vector<T> u{T(1)};
+    double u_squares = 1.0;
+    for (std::int64_t j = 0; j < taken; ++j) {
+        T sum{};
+        for (std::int64_t i = 0; i <= j; ++i) sum += conjugate(one.h[j * (steps + 1) + i]) * u[i];
+        u.push_back(-sum / one.h[j * (steps + 1) + j + 1]);
+        u_squares += std::norm(u.back());
+        least_squares.push_back(1.0 / std::sqrt(u_squares));
+    }
+    if (tolerance > 0) {  // stops once the residual meets it, at most a step late (the estimate)
+        expect(taken < steps && least_squares[taken - 1] <= tolerance, "arnoldi: stops at the tolerance", n, kk);
+        expect(taken < 2 || least_squares[taken - 2] > tolerance * 1e-3, "arnoldi: not long after", n, kk);
+    } else {
+        expect(taken == steps, "arnoldi: every step taken", n, kk);
+    }
+    double relation = 0, orthogonality = 0, residual = 0;
+    std::vector<T> t(static_cast<std::size_t>(n)), z(static_cast<std::size_t>(n)), w(static_cast<std::size_t>(n));
+    for (std::int64_t j = 0; j < taken; ++j) {
+        for (std::int64_t r = 0; r < n; ++r) {
+            t[r] = T{};
+            for (std::int64_t i = 0; i <= kk + j; ++i) t[r] += one.basis[i * n + r] * one.s[j * lds + i];
+        }
+        apply_m(t.data(), z.data());
         apply_a(z.data(), w.data());
         for (std::int64_t r = 0; r < n; ++r) {
             T rebuilt{};
@@ -292,23 +336,27 @@ void check_arnoldi(std::mt19937_64& rng, std::int64_t n, std::int64_t kk, std::i
             for (std::int64_t i = 0; i <= j + 1; ++i) rebuilt += one.basis[(kk + i) * n + r] * one.h[j * (steps + 1) + i];
             relation = std::max(relation, std::abs(rebuilt - w[r]));
         }
+        for (std::int64_t i = kk + j + 1; i < lds; ++i) residual = std::max(residual, std::abs(one.s[j * lds + i]));
     }
-    for (std::int64_t i = 0; i <= kk + one.steps; ++i) {
-        for (std::int64_t j = 0; j <= kk + one.steps; ++j) {
+    for (std::int64_t i = 0; i <= kk + taken; ++i) {
+        for (std::int64_t j = 0; j <= kk + taken; ++j) {
             const T g = dot<true>(one.basis.data() + i * n, one.basis.data() + j * n, n);
             orthogonality = std::max(orthogonality, std::abs(g - T(i == j ? 1.0 : 0.0)));
         }
     }
-    expect(relation <= 1e-11 * n * n, "arnoldi: A M V = C B + V Hbar", n, kk);
+    expect(relation <= 1e-11 * n * n, "arnoldi: A M T = C B + V Hbar", n, kk);
     expect(orthogonality <= 1e-12, "arnoldi: [C, V] orthonormal", n, kk);
+    expect(residual == 0.0, "arnoldi: S upper triangular below C", n, kk);
 
     std::vector<T> identity(static_cast<std::size_t>(n * n));
     for (std::int64_t i = 0; i < n; ++i) identity[i * n + i] = T(1);
     auto basis = start;
-    std::vector<T> h(static_cast<std::size_t>((steps + 1) * steps)), b(static_cast<std::size_t>(kk * steps));
-    const auto outcome = krylov::arnoldi(basis.data(), n, kk, steps, h.data(), b.data(), 1.0, 0.0, 1e-14,
+    std::vector<T> h(static_cast<std::size_t>((steps + 1) * steps)), b(static_cast<std::size_t>(kk * steps)),
+        s(static_cast<std::size_t>(lds * steps));
+    const auto outcome = krylov::arnoldi(basis.data(), n, kk, steps, h.data(), b.data(), s.data(), 1.0, 0.0, 1e-14,
                                          DenseOperator<T>{identity, n}, apply_m, true);
-    expect(outcome.broke_down && outcome.steps == 1, "arnoldi: breakdown on an invariant space", n, kk);
+    expect(outcome.broke_down && outcome.steps == 1 && outcome.products == 1,
+           "arnoldi: breakdown on an invariant space", n, kk);
 }
 
 // Deflated CG on an SPD tridiagonal matrix with a diagonal M: the solution (against a direct
@@ -379,7 +427,12 @@ void check_deflated_cg(std::mt19937_64& rng, std::int64_t n, std::int64_t k, std
 
 template <class T>
 void run_dense_kernels(std::mt19937_64& rng) {
-    for (const auto& [n, kk] : {std::pair<std::int64_t, std::int64_t>{12, 0}, {30, 3}, {1500, 4}}) check_arnoldi<T>(rng, n, kk, 6);
+    for (const auto& [n, kk] : {std::pair<std::int64_t, std::int64_t>{12, 0}, {30, 3}, {1500, 4}, {2500, 9}}) {
+        const std::int64_t steps = std::min<std::int64_t>(n - kk - 1, 20);
+        check_arnoldi<T>(rng, diagonally_dominant<T>(rng, n), n, kk, steps, 0.0);
+        if (n >= 30) check_arnoldi<T>(rng, diagonally_dominant<T>(rng, n), n, kk, steps, 1e-6);
+    }
+    check_arnoldi<T>(rng, near_invariant<T>(300), 300, 0, 12, 0.0, 0.0, false);
     for (const auto& [n, k] : {std::pair<std::int64_t, std::int64_t>{1, 0}, {40, 0}, {40, 1}, {1500, 2}}) {
         check_deflated_cg<T>(rng, n, k, 10);
     }

@@ -56,13 +56,25 @@ struct Basis {
         const auto rows = static_cast<dense::fint>(chunks.size(c));
         dense::gemv<T>('N', rows, p, T(-1), q + chunks.begin(c), ldq, h, T(1), w + chunks.begin(c));
     }
-    // The sum over chunks, in chunk order, of partials.
-    void add_chunks(const std::vector<T>& partials, T* sums) const {
-        for (std::int64_t j = 0; j < p; ++j) sums[j] = T{};
+    // partials[c * 2p, +2p) = Q_c^H [x, y], y = x + ldx: two vectors' products in one pass.
+    void pair_products(std::int64_t c, const T* x, dense::fint ldx, T* partials) const {
+        const auto rows = static_cast<dense::fint>(chunks.size(c));
+        dense::gemm<T>(is_complex_v<T> ? 'C' : 'T', 'N', p, 2, rows, T(1), q + chunks.begin(c), ldq, x + chunks.begin(c),
+                       ldx, T(0), partials + c * 2 * p, p);
+    }
+    // [x, y]_c -= Q_c [h, h + p], y = x + ldx.
+    void pair_subtract(std::int64_t c, const T* h, T* x, dense::fint ldx) const {
+        const auto rows = static_cast<dense::fint>(chunks.size(c));
+        dense::gemm<T>('N', 'N', rows, 2, p, T(-1), q + chunks.begin(c), ldq, h, p, T(1), x + chunks.begin(c), ldx);
+    }
+    // The sum over chunks, in chunk order, of partials (`width` values a chunk).
+    void add_chunks(const T* partials, T* sums, std::int64_t width) const {
+        for (std::int64_t j = 0; j < width; ++j) sums[j] = T{};
         for (std::int64_t c = 0; c < chunks.count(); ++c) {
-            for (std::int64_t j = 0; j < p; ++j) sums[j] += partials[c * p + j];
+            for (std::int64_t j = 0; j < width; ++j) sums[j] += partials[c * width + j];
         }
     }
+    void add_chunks(const T* partials, T* sums) const { add_chunks(partials, sums, p); }
     std::int64_t sweep_bytes() const { return (std::int64_t{p} + 2) * chunks.n * static_cast<std::int64_t>(sizeof(T)); }
 };
 
@@ -92,7 +104,7 @@ void project(const T* q, std::int64_t ldq, std::int64_t p, const T* w, std::int6
     const detail::Basis<T> basis{q, detail::blas_size(ldq, "ldq"), detail::blas_size(p, "p"), chunks};
     std::vector<T> partials(static_cast<std::size_t>(chunks.count() * p));
     if (p > 0) for_each_chunk(chunks, basis.sweep_bytes(), [&](std::int64_t c) { basis.products(c, w, partials.data()); });
-    basis.add_chunks(partials, h);
+    basis.add_chunks(partials.data(), h);
 }
 
 // w -= Q (Q^H w), twice; h receives the sum of both passes' coefficients. Returns ||w|| after.
@@ -104,12 +116,12 @@ double orthogonalize(const T* q, std::int64_t ldq, std::int64_t p, T* w, std::in
     const std::int64_t bytes = basis.sweep_bytes();
     std::vector<T> partials(static_cast<std::size_t>(chunks.count() * p)), second(static_cast<std::size_t>(p));
     for_each_chunk(chunks, bytes, [&](std::int64_t c) { basis.products(c, w, partials.data()); });
-    basis.add_chunks(partials, h);
+    basis.add_chunks(partials.data(), h);
     for_each_chunk(chunks, bytes, [&](std::int64_t c) {
         basis.subtract(c, h, w);
         basis.products(c, w, partials.data());
     });
-    basis.add_chunks(partials, second.data());
+    basis.add_chunks(partials.data(), second.data());
     std::vector<double> squares(static_cast<std::size_t>(chunks.count()));
     for_each_chunk(chunks, bytes, [&](std::int64_t c) {
         basis.subtract(c, second.data(), w);
