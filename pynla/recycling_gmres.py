@@ -273,13 +273,17 @@ class _Solve:
         rhs = np.zeros(done + 1, dtype=system.dtype)
         rhs[0] = norm
         y = scipy.linalg.lstsq(Hj, rhs, lapack_driver="gelsy")[0]
-        V = basis[:, kk : kk + done + 1]
-        step = combine(basis[:, : kk + done], (S @ y)[:, None])  # T y, T = [C, V] S
+        small_residual = rhs - Hj @ y
+        # [T y, V+ small_residual] (T = [C, V] S) in one pass over the basis.
+        weights = np.zeros((kk + done + 1, 2), dtype=system.dtype)
+        weights[: kk + done, 0] = S @ y
+        weights[kk:, 1] = small_residual
+        step_and_r = combine(basis[:, : kk + done + 1], weights)
+        step = step_and_r[:, :1]
         if kk:
             combine(solver._U, -(B[:, :done] @ y)[:, None], step, accumulate=True)
         self.x = self.x + system.M(step[:, 0])
-        small_residual = rhs - Hj @ y
-        r = combine(V, small_residual[:, None])[:, 0]
+        r = step_and_r[:, 1]
         if solver.k:
             self._update_recycled(Hj, B[:, :done], S, done)
         return r, np.linalg.norm(small_residual), broke_down
@@ -296,7 +300,7 @@ class _Solve:
         dtype = basis.dtype
         W_hat = basis[:, : size + 1]
         U = solver._U
-        D = 1.0 / np.linalg.norm(U, axis=0) if kk else np.zeros(0)
+        D = 1.0 / np.sqrt(np.diagonal(inner(U, U)).real) if kk else np.zeros(0)
         G = np.zeros((size + 1, size), dtype=dtype)
         G[:kk, :kk] = np.diag(D)
         G[:kk, kk:] = B
@@ -311,7 +315,7 @@ class _Solve:
         Q, R, kept = _orthonormal_columns(G @ P)
         if Q.shape[1] == 0:
             return
-        # U_new = [U D, V] P R^-1: the small factor first.
+        # U_new = [U D, T] P R^-1: the small factor first.
         weights = scipy.linalg.solve_triangular(R, P[:, kept].T, trans="T").T
         U_new = combine(basis[:, :size], S @ weights[kk:])
         if kk:
