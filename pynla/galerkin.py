@@ -94,8 +94,7 @@ def ptap(A, P):
     else:
         # SciPy multiplies 1 x 1 blocks as CSR (its BSR transpose is slow, too: 38 ms on a 1M-row
         # P). Both products take the parts checked above, and P is transposed once.
-        a, p = _as_csr_parts(a_parts), _as_csr_parts(p_parts)
-        C = checked_product(P, _result_parts(checked_product(P, transposed_parts(p), a)), p)
+        C = checked_product(P, _result_parts(checked_product(P, transposed_parts(p_parts), a_parts)), p_parts)
     if _symmetry_found(A, a_parts, C.dtype):
         C = _mirrored(C)
     scalar_blocks = P.format == "bsr" and not (_has_blocks(A) or _has_blocks(P))  # SciPy's result is BSR
@@ -314,18 +313,11 @@ def _result_parts(C):
     return CsrInput(C.indptr, C.indices, C.data, C.shape, C.has_sorted_indices or None)
 
 
-def _as_csr_parts(parts):
-    """CsrInput of checked parts (CsrInput, or the BsrInput of 1 x 1 blocks)."""
-    if isinstance(parts, CsrInput):
-        return parts
-    return CsrInput(parts.indptr, parts.indices, parts.data.reshape(-1), parts.shape)
-
-
 def _checked(M, name):
-    """M's checked parts (BsrInput for BSR, else CsrInput): malformed structure raises
-    ValueError naming ``name`` here, before SciPy's transpose or pynla.spgemm (which would name
-    its own arguments) sees it."""
-    return bsr_parts(M, name) if M.format == "bsr" else csr_parts(M, name)
+    """M's checked parts (BsrInput for BSR with blocks larger than 1 x 1, else CsrInput):
+    malformed structure raises ValueError naming ``name`` here, before SciPy's transpose or
+    pynla.spgemm (which would name its own arguments) sees it."""
+    return bsr_parts(M, name) if _has_blocks(M) else csr_parts(M, name)
 
 
 def _is_symmetric(A, parts):

@@ -182,11 +182,10 @@ def _with_vectors(A, B, *, mask, **options):
     B a column, and the result has neither of their axes: a 1-D coo_array, or for two vectors a
     0-d ndarray. A mask has the result's shape (no mask, and only plus-times, for two vectors:
     a scalar cannot say that no product reached it)."""
-    if A.shape[-1] != B.shape[0]:
-        raise ValueError(f"matmul: dimension mismatch with signature (n,k={A.shape[-1]}),(k={B.shape[0]},m)->(n,m)")
-    shape = A.shape[:-1] + B.shape[1:]
     row = A.reshape((1, A.shape[0])) if A.ndim == 1 else A
     column = B.reshape((B.shape[0], 1)) if B.ndim == 1 else B
+    check_inner_dimensions(row, column)
+    shape = A.shape[:-1] + B.shape[1:]
     product_shape = (row.shape[0], column.shape[1])
     if shape == () and (mask is not None or options["semiring"] != "plus_times"):
         raise ValueError("the product of two 1-D arrays is a scalar: it takes no mask, and only semiring='plus_times'")
