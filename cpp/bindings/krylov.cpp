@@ -110,7 +110,7 @@ public:
         } else if (csr64_) {
             krylov::csr_matvec(*csr64_, in, 1, out);
         } else if (diagonal_ != nullptr) {
-            for (std::int64_t i = 0; i < n_; ++i) out[i] = diagonal_[i] * in[i];
+            krylov::diagonal_product(diagonal_, in, out, n_);
         } else {
             call_python<T>(operand_, in, out, n_, owner_, what_);
         }

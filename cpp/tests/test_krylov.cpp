@@ -157,16 +157,18 @@ void check_cg_updates(std::mt19937_64& rng, std::int64_t n, std::int64_t k) {
     const auto z = draws<T>(rng, n), mu = draws<T>(rng, k), w = draws<T>(rng, n * k);
     const T alpha = draw<T>(rng), beta = draw<T>(rng);
     struct Out {
-        std::vector<T> x, r, p;
+        std::vector<T> x, r, p, scaled;
         double squares;
         bool operator==(const Out& o) const {
-            return same_bits(x, o.x) && same_bits(r, o.r) && same_bits(p, o.p) && squares == o.squares;
+            return same_bits(x, o.x) && same_bits(r, o.r) && same_bits(p, o.p) && same_bits(scaled, o.scaled) &&
+                   squares == o.squares;
         }
     };
     const auto [one, three] = on_1_and_3_threads([&] {
-        Out out{x0, r0, p0, 0.0};
+        Out out{x0, r0, p0, std::vector<T>(static_cast<std::size_t>(n)), 0.0};
         out.squares = krylov::cg_advance(alpha, p0.data(), q.data(), out.x.data(), out.r.data(), n);
         krylov::cg_direction(beta, z.data(), w.data(), n, k, mu.data(), out.p.data(), out.p.data(), n);
+        krylov::diagonal_product(q.data(), z.data(), out.scaled.data(), n);
         return out;
     });
     expect(one == three, "cg updates: 1 and 3 threads", n, k);
@@ -180,11 +182,11 @@ void check_cg_updates(std::mt19937_64& rng, std::int64_t n, std::int64_t k) {
             p -= w[j * n + i] * mu[j];
             size += std::abs(w[j * n + i] * mu[j]);
         }
-        exact = exact && one.x[i] == x0[i] + alpha * p0[i] && one.r[i] == r;
+        exact = exact && one.x[i] == x0[i] + alpha * p0[i] && one.r[i] == r && one.scaled[i] == q[i] * z[i];
         close = close && std::abs(one.p[i] - p) <= 1e-14 * size;  // W mu is summed by gemv
         squares += std::norm(r);
     }
-    expect(exact, "cg_advance: against plain loops", n, k);
+    expect(exact, "cg_advance and diagonal_product: against plain loops", n, k);
     expect(close, "cg_direction: against plain loops", n, k);
     expect(std::abs(one.squares - squares) <= 1e-13 * (1 + squares), "cg_advance: ||r||^2", n, k);
 }

@@ -1,4 +1,5 @@
 // The vector updates of (deflated) conjugate gradients, each one sweep over its vectors:
+//   diagonal:  y = d * x entry by entry (a Jacobi preconditioner, for CG and GCRO-DR alike);
 //   advance:   x += alpha p, r -= alpha q (q = A p), returning ||r||^2;
 //   direction: p' = z + beta p - W mu (W: the deflation basis, column-major; mu: its k weights;
 //              p' may be p;
@@ -16,6 +17,15 @@
 #include "pynla/krylov/orthogonalize.hpp"
 
 namespace pynla::krylov {
+
+template <class T>
+void diagonal_product(const T* d, const T* x, T* y, std::int64_t n) {
+    const Chunks chunks(n);
+    for_each_chunk(chunks, 3 * n * static_cast<std::int64_t>(sizeof(T)), [&](std::int64_t c) {
+        const std::int64_t begin = chunks.begin(c), end = begin + chunks.size(c);
+        for (std::int64_t i = begin; i < end; ++i) y[i] = d[i] * x[i];
+    });
+}
 
 template <class T>
 double cg_advance(T alpha, const T* p, const T* q, T* x, T* r, std::int64_t n) {
