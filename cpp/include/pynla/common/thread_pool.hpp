@@ -1,6 +1,7 @@
 // The worker threads behind parallel_for. The caller always works on its own loop; a worker
 // joins only if it wakes while tasks are left, and the caller then waits only for the tasks
-// in progress, never for a worker that the OS has not run yet. (An OpenMP region waits at its
+// in progress and for the workers that joined to leave (a few instructions after their last
+// claim), never for a worker that the OS has not run yet. (An OpenMP region waits at its
 // closing barrier for every thread of its team: on a machine doing other work, or beside
 // NumPy's BLAS threads spinning after a call, that wait was milliseconds on a 1 ms kernel.)
 // Workers spin for a few hundred microseconds after a loop, so that the next kernel of a
