@@ -3,6 +3,7 @@
 import contextlib
 import functools
 import operator
+import threading
 
 import threadpoolctl
 
@@ -58,17 +59,43 @@ def get_num_threads():
 
 @functools.cache
 def _blas_controller():
-    """One threadpoolctl controller for the process: building one scans every loaded library
-    (about 1 ms); limiting through a kept one takes about 15 us. Made at first use, after
-    ``import pynla`` has loaded NumPy's and SciPy's BLAS."""
-    return threadpoolctl.ThreadpoolController()
+    """One threadpoolctl controller for the process's BLAS libraries: building one scans every
+    loaded library (about 1 ms); limiting through a kept one takes about 15 us. Made at first
+    use, after ``import pynla`` has loaded NumPy's and SciPy's BLAS."""
+    return threadpoolctl.ThreadpoolController().select(user_api="blas")
+
+
+class _OneBlasThread(threading.local):
+    """The context one_blas_thread returns: the BLAS limited to one thread on the outermost
+    entry in a Python thread, nested entries free. Small dense work nests them (a randomized SVD
+    on one BLAS thread calls Gram passes that each need one): through threadpoolctl each nested
+    entry cost 15 to 45 us, 0.4 ms of a 2 ms SVD of a 100 x 500 matrix."""
+
+    depth = 0
+    limiter = None
+
+    def __enter__(self):
+        if self.depth == 0:
+            self.limiter = _blas_controller().limit(limits=1).__enter__()
+        self.depth += 1
+        return self
+
+    def __exit__(self, *exc_info):
+        self.depth -= 1
+        if self.depth == 0:
+            limiter, self.limiter = self.limiter, None
+            limiter.__exit__(*exc_info)
+
+
+_ONE_BLAS_THREAD = _OneBlasThread()
 
 
 def one_blas_thread():
     """A context running BLAS and LAPACK on one thread, for small dense factorizations:
     threaded LAPACK on a few hundred rows is slower and erratic on a busy machine (the SVD of a
-    220 x 220 factor on 2 cores: 7 ms on one thread, 8 to 115 ms on two)."""
-    return _blas_controller().limit(limits=1, user_api="blas")
+    220 x 220 factor on 2 cores: 7 ms on one thread, 8 to 115 ms on two). Nested uses in one
+    Python thread cost nothing."""
+    return _ONE_BLAS_THREAD
 
 
 #: A call whose dense work (its largest product with A, or its basis's orthonormalization, in

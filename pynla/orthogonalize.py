@@ -286,21 +286,23 @@ def triangular_inverse(R):
 def cholesky_qr_pass(Y, eps):
     """(Q, M) with ``Y = Q M`` and Q's columns orthonormal, or None if Y is ill conditioned.
 
-    Cholesky QR of Y with unit columns: the Gram matrix ``G = Y_u^H Y_u = R^H R`` gives ``Q =
-    Y_u R^-1`` in a thin product and a triangular solve (Householder QR of a tall block costs
-    several times more, an eigendecomposition of G ten times the Cholesky factorization at
-    order 56). Q is orthonormal to about ``eps * cond(Y)**2``, so the result is given only
-    where LAPACK's estimate of ``1 / cond(G)`` passes ``sqrt(eps)``: Q is then orthonormal to
-    about ``sqrt(eps)``, and a second pass makes it orthonormal to rounding.
+    Cholesky QR of Y with unit columns: Y's Gram matrix scaled by its diagonal, ``D^-1 G D^-1
+    = R^H R`` (D: the column norms), gives ``Q = Y D^-1 R^-1`` in a thin product and a
+    triangular inverse (Householder QR of a tall block costs several times more, an
+    eigendecomposition of G ten times the Cholesky factorization at order 56), with one pass
+    over Y for G and one for Q. Q is orthonormal to about ``eps * cond(Y D^-1)**2``, so the
+    result is given only where LAPACK's estimate of the scaled Gram matrix's ``1 / cond``
+    (pocon) passes ``sqrt(eps)``: Q is then orthonormal to about ``sqrt(eps)``, and a second
+    pass makes it orthonormal to rounding.
     """
-    norms = np.linalg.norm(Y, axis=0)
+    G = gram(Y)
+    norms = np.sqrt(G.diagonal().real)
     if not norms.min() > 0:
         return None
-    unit = Y / norms
-    R = cholesky_factor(gram(unit), min_reciprocal_condition=np.sqrt(eps))
+    R = cholesky_factor(G / np.outer(norms, norms), min_reciprocal_condition=np.sqrt(eps))
     if R is None:
         return None
-    return unit @ triangular_inverse(R), R * norms
+    return Y @ (triangular_inverse(R) / norms[:, None]), R * norms
 
 
 def normalized(Y, eps):

@@ -231,8 +231,8 @@ def randomized_svd(A, k, *, n_oversamples=None, n_power_iterations=None, method=
     products, orthonormalization and Ritz step), the exact truncated SVD is returned, by the
     same Ritz step with the whole shorter side as the basis; n_oversamples,
     n_power_iterations, method and rng then change nothing. Measured on one BLAS thread
-    (AMD EPYC): 1000 x 200, k = 50: 5.8 ms exact against 12 ms block Krylov and 10.4 ms
-    scikit-learn; 3000 x 300, k = 50: 20 against 41 and 42 ms.
+    (Intel Xeon): 1000 x 200, k = 50: 7.2 ms exact against 14.2 ms block Krylov; 1000 x 300,
+    k = 50: 13.7 against 16.6; 2000 x 200, k = 10: 7.7 against 9.7.
 
     Block Krylov takes q = 2 where ``k >= 0.1 min(m, n)`` (scikit-learn's threshold, where it
     takes 4 iterations instead of 7): its space then spans much of A's shorter side, its dense
@@ -313,26 +313,32 @@ def _dense_work(products, l, q, method):
 
 
 def _exact_costs_less(products, l, q, method):
-    """Whether the exact truncated SVD (_exact_svd) costs fewer multiply-adds than the method.
+    """Whether the exact truncated SVD (_exact_svd) costs less than the method, in
+    multiply-adds at the rate of a product with A.
 
-    Exact: the Gram matrix of A's shorter side s (``max(m, n) s^2``; an operator adds a product
-    of width s) and its eigendecomposition (``8 s^3``: syevd runs at about 1/8 of the product
-    rate here). The method: ``2 q + 2`` products of width l, at ``products.work`` each a column;
-    the orthonormalization of a basis of L columns against itself (``8 m L l``, block Krylov:
-    L = (q + 1) l; subspace iteration: ``2 q + 2`` blocks of l against themselves); and the
-    Ritz step (``n L^2 + 8 L^3``). The factors of 8 are measured on one BLAS thread: with them
-    the model picks the faster path on every shape of the benchmark's grid (1000 x 200,
-    k = 50: exact 5.8 ms, block Krylov 12 ms; 300 x 300, k = 50: 9.6 against 6.4 ms).
+    Exact: the Gram matrix of A's shorter side s (``max(m, n) s^2 / 2``: syrk fills one
+    triangle; an operator adds a product of width s) and its eigendecomposition (``5 s^3``). The
+    method: ``2 q + 2`` products of width l (``products.work`` each a column); the
+    orthonormalization of its basis of L columns (block Krylov: ``16 m L l``, L = (q + 1) l, two
+    Gram-Schmidt passes and two Cholesky QR passes a block, each a few calls; subspace
+    iteration: ``8 (2 q + 2) max(m, n) l^2``); and the Ritz step (``n L^2 + 5 L^3``).
+
+    The factors are fitted to both paths timed on one BLAS thread (Intel Xeon, matrices with
+    singular values 1/i) on 58 shapes from 60 x 400 to 2000 x 1000 and k from 5 to 50: the path
+    the model picks was never more than 3% slower than the other (1000 x 300, k = 50: exact
+    13.7 ms, block Krylov 16.6; 2000 x 200, k = 10: 7.7 against 9.7; 300 x 300, k = 50: 10.2
+    against 8.6). With the earlier factors (a full Gram matrix, 8 s^3, 8 m L l) it was up to
+    1.6 times slower (5000 x 100, k = 5; 60 x 400, k = 5).
     """
     (m, n), (short, long) = products.shape, sorted(products.shape)
-    exact = long * short**2 + 8 * short**3 + (0 if products.entries_at_hand else m * n * short)
+    exact = long * short**2 // 2 + 5 * short**3 + (0 if products.entries_at_hand else m * n * short)
     if method == "block_krylov":
         L = min((q + 1) * l, short)
-        orthonormalization = 8 * m * L * l
+        orthonormalization = 16 * m * L * l
     else:
         L = l
         orthonormalization = 8 * (2 * q + 2) * max(m, n) * l * l
-    randomized = (2 * q + 2) * products.work * l + orthonormalization + n * L**2 + 8 * L**3
+    randomized = (2 * q + 2) * products.work * l + orthonormalization + n * L**2 + 5 * L**3
     return exact < randomized
 
 

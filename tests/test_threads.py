@@ -186,6 +186,24 @@ def test_dense_work_rules_limit_blas_below_their_thresholds():
         assert set(blas_thread_counts()) == {2}
 
 
+def test_one_blas_thread_nests_and_restores_the_outer_count():
+    """Nested one_blas_thread contexts keep one BLAS thread until the outermost one ends, which
+    restores the count it found, also when the body raises."""
+    from pynla import _threads
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        with _threads.one_blas_thread():
+            with _threads.one_blas_thread():
+                assert set(blas_thread_counts()) == {1}
+            assert set(blas_thread_counts()) == {1}
+        assert set(blas_thread_counts()) == {2}
+        with pytest.raises(RuntimeError), _threads.one_blas_thread(), _threads.one_blas_thread():
+            raise RuntimeError("inside")
+        assert set(blas_thread_counts()) == {2}
+        with _threads.one_blas_thread():  # a fresh outermost entry limits again
+            assert set(blas_thread_counts()) == {1}
+
+
 def test_threadpoolctl_sees_an_openmp_runtime():
     assert pynla._core.has_openmp
     assert any(info["user_api"] == "openmp" for info in threadpool_info())
