@@ -1,7 +1,8 @@
 """Sketching: pynla's sketches, least squares and randomized SVD against SciPy's calls (and
 scikit-learn's randomized_svd where installed), on smaller versions of the inputs of
 ``python -m pynla.bench sketch``: a sparse 2e5 x 2e4 matrix with 2e5 nonzeros (and, for the
-sums of wide rows, 2e5 x 2e5 with 2e5 nonzeros and 2e5 x 2^24 with 2e4), a dense
+sums of wide rows, 2e5 x 2e5 with 2e5 nonzeros and 2e5 x 2^24 with 2e4; for a full sketch, 1e5 x
+200 with 20 a row), a dense
 50000 x 100 matrix, a 50000 x 100 least-squares problem (condition 1e6) and a 4000 x 1000
 matrix with singular values 1/i (k = 50).
 
@@ -34,6 +35,11 @@ def _sparse_of_width(width, nnz):
     rng = np.random.default_rng(SEED)
     rows, columns = rng.integers(0, 200_000, nnz), rng.integers(0, width, nnz)
     return sp.csr_array((rng.standard_normal(nnz), (rows, columns)), shape=(200_000, width))
+
+
+@functools.lru_cache(maxsize=None)
+def _tall_sparse():
+    return sketch.sparse_input(100_000, 200, 20)[0]
 
 
 @functools.lru_cache(maxsize=None)
@@ -78,6 +84,14 @@ class CountSketchSparseWidest(_Timed):
 
     def calls(self):
         return _countsketch_calls(_sparse_of_width(1 << 24, 20_000), 500)
+
+
+class CountSketchSparseTall(_Timed):
+    """1e5 x 200 with 20 nonzeros a row to 1000 rows: S A is full (as least squares sketches a
+    tall sparse A), summed in a dense S A, then compressed."""
+
+    def calls(self):
+        return _countsketch_calls(_tall_sparse(), 1000)
 
 
 class CountSketchDense(_Timed):

@@ -224,11 +224,12 @@ void test_sum_run(std::int64_t width, std::int64_t n, std::mt19937_64& rng) {
     expect(same, "sorted sum of a whole set, same bits", width, n, static_cast<std::int64_t>(sizeof(T)));
 }
 
-// sketch_csr on rows of S A too sparse for a cached accumulator (so sorted, not accumulated)
-// against sketch_csc, bit for bit: values are not small integers, and both kernels add each
-// entry's terms in the order of A's rows when A's transpose lists them in that order.
+// sketch_csr against sketch_csc, bit for bit: values are not small integers, and both kernels
+// add each entry's terms in the order of A's rows when A's transpose lists them in that order.
+// Wide d: rows of S A too sparse for a cached accumulator (sorted, not accumulated); narrow d:
+// S A mostly full (accumulated dense, then compressed).
 template <class I>
-void test_sparse_wide(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t d, std::mt19937_64& rng) {
+void test_sparse_bits(std::int64_t m, std::int64_t n, std::int64_t k, std::int64_t d, std::mt19937_64& rng) {
     const auto drawn = sketch::draw_sparse_sketch(m, n, k, rng());
     const sketch::SparseSketchView s{m, n, k, drawn.rows.data(), drawn.signs.data(), 0.75};
     std::vector<I> indptr{0}, indices;
@@ -273,7 +274,7 @@ void test_sparse_wide(std::int64_t m, std::int64_t n, std::int64_t k, std::int64
         for (I p = by_columns.indptr[j]; p < by_columns.indptr[j + 1]; ++p)
             from_columns.emplace_back(by_columns.indices[p], j, bits(by_columns.data[p]));
     std::sort(from_columns.begin(), from_columns.end());
-    expect(!from_rows.empty() && from_rows == from_columns, "CSR, wide: same bits as CSC", m, n, k);
+    expect(!from_rows.empty() && from_rows == from_columns, "CSR: same bits as CSC", m, n, k);
 }
 
 void test_hadamard(std::mt19937_64& rng) {
@@ -353,14 +354,25 @@ int main() {
     }
     avx2_allowed().store(true);
     for (std::int64_t k : {1, 3}) {
-        test_sparse_wide<std::int32_t>(5, 3000, k, 100000, rng);
-        test_sparse_wide<std::int32_t>(7, 30000, k, 100000, rng);
-        test_sparse_wide<std::int64_t>(4, 2000, k, 1 << 24, rng);
+        test_sparse_bits<std::int32_t>(5, 3000, k, 100000, rng);
+        test_sparse_bits<std::int32_t>(7, 30000, k, 100000, rng);
+        test_sparse_bits<std::int64_t>(4, 2000, k, 1 << 24, rng);
     }
     test_hadamard(rng);
     for (std::int64_t n : {0, 1, 255, 600})
         for (std::int64_t d : {1, 2, 9, 16})
             for (std::int64_t q : {1, 3}) test_residual_gradient(n, d, q, rng);
+    // S A mostly full, on 1 and 3 threads (every size on the parallel path): each thread owns
+    // rows of S A, and every sum keeps A's row order.
+    bytes_per_thread().store(1);
+    for (int threads : {1, 3}) {
+        set_max_threads(threads);
+        for (std::int64_t k : {1, 3}) {
+            test_sparse_bits<std::int32_t>(5, 3000, k, 20, rng);
+            test_sparse_bits<std::int64_t>(17, 30000, k, 300, rng);
+        }
+    }
+    bytes_per_thread().store(kBytesPerThread);
     std::printf("%d checks, %d failures\n", n_checks, n_failures);
     return n_failures == 0 ? 0 : 1;
 }
