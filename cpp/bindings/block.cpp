@@ -47,6 +47,7 @@ py::object bsr_matmul_typed(const BsrView<I, T>& a, const py::handle& x_in, bool
     if (columns_in.is_none()) {
         return to_numpy(without_gil([&, x = x, k = k] {
             if (check) require_valid_structure(a);
+            if (block::transposed_by_ranges(a, k)) return block::multiply_transpose_dense(a, {}, x, k, k);
             const auto columns = block::block_columns(a);
             return block::multiply_transpose_dense(a, columns.view(), x, k, k);
         }));

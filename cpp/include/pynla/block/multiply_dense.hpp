@@ -3,7 +3,8 @@
 // Algorithm. One thread computes each block row of Y whole, from zero:
 //   A X:    Y_i = sum over the blocks A_ij of block row i    of A_ij   X_j   (R rows of Y)
 //   A^T X:  Y_j = sum over the blocks A_ij of block column j of A_ij^T X_i   (C rows of Y)
-// (the blocks of a block column come from block_columns.hpp, so A^T is never formed). A block
+// (the blocks of a block column come from block_columns.hpp, so A^T is never formed; a tall A
+// with a small Y is summed by ranges of block rows instead, multiply_transpose_by_ranges). A block
 // row of Y is made in register tiles of G rows x 2 runs of 32 bytes of columns: the tile's sums
 // stay in registers while all of the block row's blocks pass, each block value broadcast against
 // a run of a row of X (the rows of X the next blocks need are prefetched). Fewer columns than a
@@ -18,6 +19,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <vector>
 
 #include "pynla/block/block_columns.hpp"
 #include "pynla/block/block_shape.hpp"
@@ -189,6 +191,66 @@ Buffer<T> multiply(std::int64_t n_out_blocks, std::int64_t out_dim, std::int64_t
     return y;
 }
 
+// A^T X by ranges of block rows where A is tall and Y small: Y at most kCachedRangeBytes, and
+// A's rows at least kTallRatio times Y's.
+constexpr std::int64_t kCachedRangeBytes = std::int64_t{1} << 16;
+constexpr std::int64_t kTallRatio = 8;
+// The ranges: one per kRangeEntries of A's entries, at most kMaxRanges (their Ys' memory).
+constexpr std::int64_t kRangeEntries = std::int64_t{1} << 16;
+constexpr std::int64_t kMaxRanges = 16;
+
+// Y = A^T X for a tall A: each of a few ranges of block rows (fixed by A alone) sums A_i^T X_i
+// into a Y of its own, its blocks in storage order, so A and X are read in order and Y, small,
+// stays in the cache; the ranges' Ys are then added in range order. The by-column product
+// gathers X's rows and A's blocks from all over memory: for a 2e5 x 200 A with 4e6 entries, on
+// one thread (Intel Xeon), 42 ms by columns against 6.2 by ranges. The same bits for any thread
+// count, but summed in another order than by columns.
+template <class I, class T>
+Buffer<T> multiply_transpose_by_ranges(const BsrView<I, T>& a, const T* x, std::int64_t k, std::int64_t ldx) {
+    const std::int64_t R = a.block_rows, C = a.block_cols, size = a.n_cols() * k;
+    const std::int64_t n_ranges = std::clamp<std::int64_t>(a.n_blocks() * a.block_size() / kRangeEntries, 1, kMaxRanges);
+    const auto bounds = split_by_cost(a.n_block_rows, n_ranges, [&](std::int64_t i) { return a.row_begin(i) + i; });
+    const auto ranges = static_cast<std::int64_t>(bounds.size()) - 1;
+    std::vector<T> sums(static_cast<std::size_t>(ranges * size), T(0));
+    const int n_threads = threads_for((a.n_blocks() * a.block_size() + a.n_rows() * k + ranges * size) *
+                                      static_cast<std::int64_t>(sizeof(T)));
+    // Each range's sum; the block shape, and X's width where it is 1, fixed at compile time (as
+    // loop bounds read at run time, the loops cost four times the arithmetic at 1 x 1 blocks).
+    const auto sum_ranges = [&](auto rows, auto cols, auto width) {
+        parallel_for(ranges, n_threads, [&](std::int64_t range, int) {
+            T* const y = sums.data() + range * size;
+            for (std::int64_t i = bounds[range]; i < bounds[range + 1]; ++i) {
+                for (std::int64_t p = a.row_begin(i); p < a.row_end(i); ++p) {
+                    const T* const block = a.data + p * rows * cols;
+                    T* const y_block = y + std::int64_t{a.indices[p]} * cols * width;
+                    for (std::int64_t r = 0; r < rows; ++r) {
+                        const T* const x_row = x + (i * rows + r) * ldx;
+                        for (std::int64_t c = 0; c < cols; ++c) {
+                            const T v = block[r * cols + c];
+                            T* const y_row = y_block + c * width;
+                            for (std::int64_t col = 0; col < width; ++col) y_row[col] += v * x_row[col];
+                        }
+                    }
+                }
+            }
+        });
+    };
+    with_block_shape<T>(R, C, [&](auto rows, auto cols) {
+        if (k == 1) {
+            sum_ranges(rows, cols, Dim<1>{});
+        } else {
+            sum_ranges(rows, cols, k);
+        }
+    });
+    Buffer<T> y(size);
+    std::copy(sums.begin(), sums.begin() + size, y.data());
+    for (std::int64_t range = 1; range < ranges; ++range) {
+        const T* const from = sums.data() + range * size;
+        for (std::int64_t e = 0; e < size; ++e) y[e] += from[e];
+    }
+    return y;
+}
+
 }  // namespace detail
 
 // Y = A X: X has A.n_cols() rows of k values, row i at x + i * ldx. Y is A.n_rows() x k, row-major.
@@ -198,11 +260,23 @@ Buffer<T> multiply_dense(const BsrView<I, T>& a, const T* x, std::int64_t k, std
                                          nullptr, x, k, ldx);
 }
 
+// Whether multiply_transpose_dense sums A^T X by ranges of block rows (A tall, Y small), which
+// needs no listing of A's blocks by block column.
+template <class I, class T>
+bool transposed_by_ranges(const BsrView<I, T>& a, std::int64_t k) {
+    return a.n_cols() * k * static_cast<std::int64_t>(sizeof(T)) <= detail::kCachedRangeBytes &&
+           a.n_rows() >= detail::kTallRatio * a.n_cols();
+}
+
 // Y = A^T X: X has A.n_rows() rows of k values; columns lists A's blocks by block column
-// (block_columns(a)). Y is A.n_cols() x k, row-major.
+// (block_columns(a); unread where transposed_by_ranges). Y is A.n_cols() x k, row-major.
 template <class I, class T>
 Buffer<T> multiply_transpose_dense(const BsrView<I, T>& a, const BlockColumnsView<I>& columns, const T* x,
                                    std::int64_t k, std::int64_t ldx) {
+    if (transposed_by_ranges(a, k)) {
+        PYNLA_REQUIRE(k >= 0 && ldx >= k, "bsr_matmul: X's row stride is shorter than its rows");
+        return detail::multiply_transpose_by_ranges(a, x, k, ldx);
+    }
     return detail::multiply<true, I, T>(a.n_block_cols, a.block_cols, a.block_rows, a.data, columns.indptr,
                                         columns.rows, columns.positions, x, k, ldx);
 }
