@@ -196,9 +196,24 @@ def lapack_routine(name, dtype):
     return scipy.linalg.lapack.get_lapack_funcs(name, dtype=dtype)
 
 
+def blas_readable(A):
+    """True if BLAS reads A in place: aligned, one unit stride, the other a row/column step."""
+    if not A.flags.aligned:
+        return False
+    if A.flags.c_contiguous or A.flags.f_contiguous:
+        return True
+    (rows, cols), (row_step, col_step), item = A.shape, A.strides, A.itemsize
+    return (col_step == item and row_step % item == 0 and row_step >= item * cols) or (
+        row_step == item and col_step % item == 0 and col_step >= item * rows
+    )
+
+
 def gram(Y):
-    """``Y^H Y`` for Y with contiguous rows or columns, by the core's Gram pass (tall/gram.hpp):
-    the same bits for any number of threads, pynla's or the BLAS's."""
+    """``Y^H Y`` by the core's Gram pass (tall/gram.hpp): the same bits for any number of
+    threads, pynla's or the BLAS's. Y is read in place where BLAS can read it (blas_readable),
+    else copied first."""
+    if not blas_readable(Y):
+        Y = np.ascontiguousarray(Y)
     with one_blas_thread():  # one BLAS call per range, on pynla's threads
         return _core.tall_gram(Y)
 

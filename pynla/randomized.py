@@ -20,7 +20,16 @@ from scipy.sparse.linalg import LinearOperator
 
 from pynla._threads import blas_threads_for, small_lapack_threads
 from pynla._validation import as_csr_array, check_choice, check_integer, csr_parts, dense_compute_dtype
-from pynla.orthogonalize import gaussian, inner, orthonormal_block, small_eigh, thin_factors, times_power_of_two, unit_norm
+from pynla.orthogonalize import (
+    blas_readable,
+    gaussian,
+    inner,
+    orthonormal_block,
+    small_eigh,
+    thin_factors,
+    times_power_of_two,
+    unit_norm,
+)
 
 __all__ = ["randomized_range_finder", "randomized_svd"]
 
@@ -423,7 +432,7 @@ class _Products:
         self.shape = A.shape
         self.dtype = dense_compute_dtype(A.dtype, "A")
         floating = A.dtype.kind in "fc"
-        if A.dtype != self.dtype or not _blas_readable(A):
+        if A.dtype != self.dtype or not blas_readable(A):
             A = np.ascontiguousarray(A, dtype=self.dtype)
         if floating:
             self._entries = A
@@ -465,18 +474,6 @@ class _Products:
                 raise ValueError("A must not contain NaN or infinity")
             raise ValueError("a product with A overflowed: A's entries are too large in magnitude; scale A down")
         return Y
-
-
-def _blas_readable(A):
-    """True if BLAS reads A in place: aligned, one unit stride, the other a row/column step."""
-    if not A.flags.aligned:
-        return False
-    if A.flags.c_contiguous or A.flags.f_contiguous:
-        return True
-    (rows, cols), (row_step, col_step), item = A.shape, A.strides, A.itemsize
-    return (col_step == item and row_step % item == 0 and row_step >= item * cols) or (
-        row_step == item and col_step % item == 0 and col_step >= item * rows
-    )
 
 
 # ---------------------------------------------------------------------------------------------

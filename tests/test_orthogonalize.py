@@ -54,6 +54,21 @@ def test_gaussian_block_against_a_basis(rng, dtype, n, p, k, order):
         assert C.shape == (0, k)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("largest", [1.0, 0.01])
+def test_strided_block(rng, dtype, largest):
+    """V with both its rows and its columns strided, or its rows reversed, at a magnitude that
+    unit scaling keeps as it is (largest 0.01 with 2000 entries: no copy made by the scaling) or
+    changes."""
+    block = np.asarray(gaussian(rng, (400, 20), dtype))
+    for view in ((slice(None, None, 2), slice(None, None, 2)), (slice(None, None, -2), slice(0, 10))):
+        V = (block * (largest / np.abs(block[view]).max()).astype(block.dtype))[view]
+        assert not (V.flags.c_contiguous or V.flags.f_contiguous)
+        for Q in (None, orthonormal(rng, 200, 6, dtype)):
+            W, C, R = pynla.orthogonalize(V, Q, return_coefficients=True, rng=0)
+            assert_basis(W, Q, V, C, R, dtype)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.complex128])
 def test_span_is_v_outside_q(rng, dtype):
     """Projecting V's part outside Q onto W changes nothing: W spans it (full rank case)."""
