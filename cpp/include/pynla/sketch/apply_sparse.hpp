@@ -9,8 +9,8 @@
 //     is then compressed: one pass over A and one over S A.
 //   - CSC: column j of S A sums, for each entry (i, v) of A's column j, v times S's column i:
 //     O(k nnz(A)) work, one pass, columns shared among threads.
-// In both, the output is first written with room for every entry (k nnz(A) in all), then packed
-// in place.
+// In both (but the dense path), the output is first written with room for every entry (k nnz(A)
+// in all), then packed in place.
 #pragma once
 
 #include <algorithm>
