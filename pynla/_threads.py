@@ -69,7 +69,13 @@ class _OneBlasThread(threading.local):
     """The context one_blas_thread returns: the BLAS limited to one thread on the outermost
     entry in a Python thread, nested entries free. Small dense work nests them (a randomized SVD
     on one BLAS thread calls Gram passes that each need one): through threadpoolctl each nested
-    entry cost 15 to 45 us, 0.4 ms of a 2 ms SVD of a 100 x 500 matrix."""
+    entry cost 15 to 45 us, 0.4 ms of a 2 ms SVD of a 100 x 500 matrix.
+
+    A nested entry does not look at the BLAS again: code that raises the BLAS's thread count
+    inside the outermost entry (a LinearOperator's own threadpool_limits, say) leaves it raised
+    for the pynla work nested after it. The depth is per Python thread, but the BLAS's thread
+    count is the process's: contexts in two Python threads at once restore each other's counts
+    as threadpoolctl's own limits do."""
 
     depth = 0
     limiter = None

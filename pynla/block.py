@@ -28,8 +28,12 @@ def bsr_matmul(A, X, *, transpose=False):
 
     Each block row of the result is summed in registers by one thread, with kernels unrolled for
     the common block shapes (2x2, 2x3, 3x2, 3x3, 4x4, 6x6, 8x8, 9x9, 16x16) and a generic path
-    for any other; ``transpose=True`` lists A's blocks by block column and never forms A.T.
-    The result is the same, bit for bit, for any number of threads.
+    for any other; ``transpose=True`` lists A's blocks by block column and never forms A.T,
+    except for a tall A (rows at least 8 times its columns) whose ``A.T @ X`` fits in 64 KiB:
+    that is summed by fixed ranges of rows, each into a small result of its own, added in range
+    order (A and X read in order instead of gathered). The result is the same, bit for bit, for
+    any number of threads; a column of ``A.T @ X`` may differ at rounding level from the same
+    product with one column of X alone, where the width decides between the two orders.
 
     Parameters
     ----------

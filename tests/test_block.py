@@ -146,19 +146,21 @@ def test_matmul_same_bits_for_any_thread_count(rng, threads, transpose):
             assert_array_equal(mine, theirs)
 
 
-@pytest.mark.parametrize("blocksize", [(1, 1), (2, 3), (4, 4)], ids=str)
-def test_matmul_transpose_of_tall_matrices(rng, threads, blocksize):
+@pytest.mark.parametrize("blocksize, dtype", [((1, 1), np.float64), ((2, 3), np.float64), ((4, 4), np.float64),
+                                             ((1, 1), np.float32), ((2, 3), np.complex128)], ids=str)
+def test_matmul_transpose_of_tall_matrices(rng, threads, blocksize, dtype):
     """A tall A with few columns: A^T X is summed by ranges of block rows (fixed by A alone),
     which stays close to the dense product and gives the same bits on 1, 2 and 3 threads."""
-    A = random_bsr(rng, (50_000, 6), blocksize, 0.5, unsorted=True, repeats=500)
+    A = random_bsr(rng, (50_000, 6), blocksize, 0.5, dtype, unsorted=True, repeats=500)
     assert A.shape[0] >= 8 * A.shape[1] and A.nnz > 1 << 17  # several ranges
     for X in (rng.standard_normal(A.shape[0]), rng.standard_normal((A.shape[0], 5))):
+        X = X.astype(dtype)
         expected = dense(A).T @ X
         results = []
         for n_threads in (1, 2, 3):
             threads(n_threads)
             results.append(pynla.bsr_matmul(A, X, transpose=True))
-        assert_allclose(results[0], expected, rtol=1e-11, atol=1e-11)
+        assert_allclose(results[0], expected, rtol=tolerance(dtype), atol=tolerance(dtype) * 10)
         for other in results[1:]:
             assert_array_equal(results[0], other)
 

@@ -186,10 +186,29 @@ def test_dense_work_rules_limit_blas_below_their_thresholds():
         assert set(blas_thread_counts()) == {2}
 
 
-def test_one_blas_thread_nests_and_restores_the_outer_count():
+def test_one_blas_thread_nests_and_restores_the_outer_count(monkeypatch):
     """Nested one_blas_thread contexts keep one BLAS thread until the outermost one ends, which
-    restores the count it found, also when the body raises."""
+    restores the count it found, also when the body raises; only the outermost entry of a Python
+    thread limits the BLAS, and another Python thread's first entry limits again."""
+    import threading
+
     from pynla import _threads
+
+    controller = _threads._blas_controller()
+    limits = []
+    original_limit = controller.limit
+
+    def counted_limit(*args, **kwargs):
+        limits.append(threading.get_ident())
+        return original_limit(*args, **kwargs)
+
+    monkeypatch.setattr(controller, "limit", counted_limit)
+    with _threads.one_blas_thread(), _threads.one_blas_thread(), _threads.one_blas_thread():
+        assert len(limits) == 1
+        worker = threading.Thread(target=lambda: _threads.one_blas_thread().__enter__().__exit__(None, None, None))
+        worker.start()
+        worker.join()
+        assert len(limits) == 2 and limits[1] != limits[0]
 
     with threadpool_limits(limits=2, user_api="blas"):
         with _threads.one_blas_thread():
