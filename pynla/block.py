@@ -170,7 +170,8 @@ class BsrLinearOperator(KernelLinearOperator):
     (conjugated for complex A or x: the adjoint). Result dtypes the kernels lack (integers,
     bool, long double) and sparse x are multiplied by SciPy (``A @ x``), as SciPy's
     matrix-backed operator does. A's arrays are checked once, here; the block-column listing
-    the transposed products need is built at the first of them.
+    the transposed products need is built at the first of them that reads it (a tall A's are
+    summed by ranges of rows without it).
     Build it with :func:`aslinearoperator`.
     """
 
@@ -196,7 +197,7 @@ class BsrLinearOperator(KernelLinearOperator):
         parts = self._parts(X.dtype)
         if not adjoint:
             return _bsr_matmul(parts, X, X.dtype, False, check=False)
-        if self._columns is None:
+        if self._columns is None and not _core.bsr_transposed_by_ranges(parts, X.shape[1]):
             self._columns = _core.bsr_block_columns(parts)
         if X.dtype.kind != "c":
             return _bsr_matmul(parts, X, X.dtype, True, check=False, columns=self._columns)

@@ -163,6 +163,11 @@ def test_matmul_transpose_of_tall_matrices(rng, threads, blocksize, dtype):
         assert_allclose(results[0], expected, rtol=tolerance(dtype), atol=tolerance(dtype) * 10)
         for other in results[1:]:
             assert_array_equal(results[0], other)
+    # The operator's transposed products take the same path, and build no block-column listing.
+    operator = pynla.aslinearoperator(A)
+    X = rng.standard_normal((A.shape[0], 3)).astype(dtype)
+    assert_array_equal(operator.rmatmat(X), pynla.bsr_matmul(A, X.conj(), transpose=True).conj())
+    assert operator._columns is None
 
 
 def test_matmul_bad_input(rng):

@@ -88,6 +88,15 @@ void bind_block(py::module_& m) {
         py::arg("a"), "A's blocks listed by block column: (indptr, block rows, storage positions).");
 
     m.def(
+        "bsr_transposed_by_ranges",
+        [](const py::tuple& a, std::int64_t k) {
+            return with_bsr_view(a, "a", [&](const auto& view) { return py::bool_(block::transposed_by_ranges(view, k)); });
+        },
+        py::arg("a"), py::arg("k"),
+        "Whether bsr_matmul's A^T X with X of k columns is summed by ranges of block rows (a tall A),\n"
+        "which reads no bsr_block_columns listing.");
+
+    m.def(
         "bsr_spgemm",
         [](const py::tuple& a, const py::tuple& b) {
             return with_bsr_view(a, "a", [&](const auto& a_view) {
