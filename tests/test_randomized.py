@@ -429,6 +429,37 @@ def test_exact_path_where_it_costs_less(rng, shape):
     assert A.widths == ([] if shorter_is_rows else [60, 60])
 
 
+def vector_distance(X, Y):
+    """The largest ||x_j - phase y_j|| over matching columns (the phase that best aligns them)."""
+    inner_products = np.sum(X.conj() * Y, axis=0)
+    phases = inner_products / np.maximum(np.abs(inner_products), np.finfo(np.float64).tiny)
+    return np.linalg.norm(X - Y * phases.conj(), axis=0).max()
+
+
+@pytest.mark.parametrize(
+    "sigma, gram_route, vector_tol",
+    [(1.0 / np.arange(1, 201), True, 1e-8), (0.9 ** np.arange(200), False, 1e-6)],
+    ids=["sigma_k=sigma_1/150", "sigma_k=sigma_1*1.5e-7"],
+)
+def test_exact_path_ritz_route(rng, monkeypatch, sigma, gram_route, vector_tol):
+    """The exact path (600 x 200, k = 150) takes A's Gram matrix where sigma_k >= sigma_1 / 1000
+    (values exact to rounding, vectors within about sigma_1 / (2 sigma_k) times a direct SVD's
+    rounding) and a factorization of A below it, where the Gram matrix's vectors would be far off
+    (about eps sigma_1^2 / (sigma_k gap), 5e-2 here)."""
+    factor_calls = []
+    original = module._ritz_from_factor
+    monkeypatch.setattr(module, "_ritz_from_factor", lambda *args: factor_calls.append(1) or original(*args))
+    A = with_spectrum(rng, (600, 200), sigma)
+    U, s, Vh = randomized_svd(A, 150, rng=1)
+    assert (len(factor_calls) == 0) == gram_route
+    U_np, s_np, Vh_np = np.linalg.svd(A, full_matrices=False)
+    assert_allclose(s, s_np[:150], rtol=1e-12, atol=1e-14 * s_np[0])  # rounding: eps sigma_1
+    assert vector_distance(U, U_np[:, :150]) < vector_tol
+    assert vector_distance(Vh.T, Vh_np[:150].T) < vector_tol
+    assert_orthonormal_columns(U, 1e-13)
+    assert_orthonormal_columns(Vh.T, 1e-13)
+
+
 @pytest.mark.parametrize(
     "shape, k, exact",
     [((1000, 200), 50, True), ((3000, 300), 50, True), ((100, 500), 20, True), ((100, 500), 10, True),

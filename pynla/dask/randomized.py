@@ -27,9 +27,9 @@ def randomized_svd(A, k, **options):
       with the defaults at k = 50; n at most 8192): the exact truncated SVD, in two passes. The first adds
       the blocks' ``A_i^H A_i`` (each in its task, by the core's Gram pass); the top k
       eigenvectors V0 of ``A^H A`` give ``Y = A V0`` in the second, and the Rayleigh-Ritz step
-      of pynla.randomized_svd on Y gives U, s and V (exact to rounding where ``sigma_k >=
-      sigma_1 / 100``, as pynla.randomized_svd's own Gram path; below, the method runs
-      instead). ``options`` then change nothing, as for pynla.randomized_svd's exact path.
+      of pynla.randomized_svd on Y gives U, s and V (where ``sigma_k >= sigma_1 / 1000``, as
+      pynla.randomized_svd's own Gram path: values exact to rounding, vectors within about
+      ``sigma_1 / (2 sigma_k)`` times a direct SVD's rounding; below, the method runs instead). ``options`` then change nothing, as for pynla.randomized_svd's exact path.
     - Otherwise: pynla.randomized_svd on the DaskOperator, ``2 q + 2`` passes (8 with the
       defaults for ``k < 0.1 min(m, n)``); ``options`` are pynla.randomized_svd's, and the
       same ``rng`` gives the one-machine answer up to the order of the blocks' sums. Its basis
@@ -76,7 +76,7 @@ def _gram_costs_less(m, n, k, options):
 
 def _from_gram(operator, k):
     """(U, s, Vh) from A^H A's top k eigenvectors, refined by the Rayleigh-Ritz step on A V0;
-    None where sigma_k < sigma_1 / 100 (their rounding would then exceed the method's)."""
+    None where sigma_k < sigma_1 / 1000 (their rounding would then exceed the method's)."""
     rows = operator._rows
     dtype = one_machine.dense_compute_dtype(rows.dtype, "A")
     n = rows.shape[1]
