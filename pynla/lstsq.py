@@ -13,11 +13,10 @@ import scipy.linalg.lapack as lapack
 import scipy.sparse as sp
 
 from pynla import _core
+from pynla._cgls import cgls
 from pynla._threads import one_blas_thread
 from pynla.orthogonalize import cholesky_factor, eigh_lapack, lapack_routine, times_power_of_two
-from pynla._validation import check_choice, float_kernel_dtype
-from pynla.block import aslinearoperator
-from pynla.block_build import to_bsr
+from pynla._validation import cast_csr, check_choice, csr_parts, float_kernel_dtype
 from pynla.sketch import SRHT, CountSketch, GaussianSketch, SparseSignSketch, _count
 
 __all__ = ["LstsqResult", "sketched_lstsq"]
@@ -26,7 +25,7 @@ __all__ = ["LstsqResult", "sketched_lstsq"]
 LstsqResult = namedtuple("LstsqResult", ["x", "residual_norm", "iterations", "info"])
 
 #: The values ``method`` takes.
-METHODS = ("auto", "cholesky", "precondition", "solve", "direct")
+METHODS = ("auto", "cholesky", "precondition", "krylov", "solve", "direct")
 
 #: The Cholesky factor of A's Gram matrix is used where LAPACK's estimate of the reciprocal
 #: condition number of the Gram matrix with unit diagonal is at least this many units of
@@ -116,6 +115,11 @@ _Schedule = namedtuple("_Schedule", ["alpha", "beta", "stall_steps", "enough_uni
 #: pass over A that would check it.
 _REFINEMENT = _Schedule(alpha=1.0, beta=0.0, stall_steps=1, enough_units=1.0)
 
+#: The passes method="auto" expects CGLS ("krylov") to take on a sparse A, for its cost model:
+#: on random tall sparse matrices (cond about 1.2) it took 9-15 steps and two passes more. An A
+#: that needs many more (ill conditioned) is found out within the budget, at a few passes' cost.
+_KRYLOV_PASSES = 16
+
 #: The most iterations when the caller sets none: about three times what the default sketch needs
 #: in float64 (about 31).
 _DEFAULT_MAXITER = 100
@@ -165,6 +169,21 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     as ``scipy.linalg.lstsq``). If R (from the sketch) looks singular (singular values below
     ``4 eps`` times the largest) the rank is decided on A, by LAPACK.
 
+    ``method="krylov"`` (made for sparse A): conjugate gradients on the normal equations (CGLS)
+    of A with its columns scaled to unit norm (by powers of two), each step one pass over A that
+    gives ``A^H A p`` and ``||A p||`` together. It needs no sketch and no factorization, and its
+    steps depend on A's own condition number: on a well-conditioned sparse A (a random tall one:
+    cond about 1.2) it takes 9 to 16 passes where "precondition" takes about 30 after its sketch
+    and QR factorization, and it is faster than SciPy's ``lsqr`` at the same accuracy. Its answer
+    is checked on a true pass by its backward error: x is the exact least-squares solution for
+    ``A + E`` with ``||E|| = ||A^H (b - A x)|| / ||b - A x||`` (Stewart), so ``||A^H r|| <= rtol
+    ||A|| ||r||`` (or, where b lies in A's range, ``||r|| <= rtol (||A|| ||x|| + ||b||)``), with
+    ``||A||`` taken from below, is the guarantee of a backward stable solver such as gelsd; an
+    iteration that stalls short of rtol is accepted within 64 units of rounding. Where A is rank
+    deficient it returns a least-squares solution (from x = 0, the minimum-norm one up to
+    rounding, as ``lsqr``), not a LinAlgError. Where A is ill conditioned it is slow (about
+    ``cond(A)`` passes).
+
     ``method="direct"`` solves with LAPACK's ``gelsd`` (``scipy.linalg.lstsq``'s default
     driver; SciPy's answer to the bit for SciPy's inputs). ``method="auto"`` (the default)
     takes the method a cost model says is fastest, "direct" unless another is estimated at
@@ -174,9 +193,12 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     with rates measured on a 2-core x86-64 machine. In float64 "cholesky" is taken from about
     n = 320 d at d = 10, n = 58 d at d = 20 and n = 2 d from d = 50 on (never below 2 d:
     there it gains little, and an A too ill conditioned for its Gram matrix would then pay for
-    both); fewer rows for complex A, more for float32. "precondition" is taken for sparse A
-    where it pays, and for dense A only from d of a few thousand on, where the Gram matrix
-    costs more than its 30 passes.
+    both); fewer rows for complex A, more for float32. For sparse A, "krylov" comes first where
+    16 passes cost less than the method the model picks otherwise, with a budget: it gives up
+    as soon as its rate predicts more passes than that method would cost in all (an
+    ill-conditioned A: after 4 to 6 passes), and that method answers. "precondition" is taken
+    for dense A only from d of a few thousand on, where the Gram matrix costs more than its 30
+    passes.
 
     ``method="solve"`` (sketch-and-solve) returns ``R^-1 Q^H S b``: one pass over A, an answer
     whose residual is within a factor ``1 + O(sqrt(d/s))`` of the least one when S embeds A's
@@ -193,7 +215,7 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
         contiguous (a read-only A too; "cholesky" copies it only for an ill-conditioned A);
         sparse A of any format.
     b : array_like, shape (n,) or (n, q)
-    method : {"auto", "cholesky", "precondition", "solve", "direct"}, optional
+    method : {"auto", "cholesky", "precondition", "krylov", "solve", "direct"}, optional
     sketch : {"sparse_sign", "countsketch", "srht", "gaussian"} or a sketch operator, optional
         The sketch (:mod:`pynla.sketch`); an operator must have shape (s, n). Default: the
         sparse sign embedding with 8 nonzeros per column (fewer when s < 8).
@@ -202,10 +224,10 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     rtol : float, optional
         The iteration ends once ``||R^-H A^H (b - A x)||`` (about the excess residual) is below
         ``rtol ||R x||`` (about ``||A x||``), or when it stops shrinking at the rounding level;
-        default 4 eps of the dtype.
+        for "krylov", once the backward error is below rtol; default 4 eps of the dtype.
     maxiter : int, optional
-        The most iterations. Default: up to 100 ("precondition") or 10 refinement steps
-        ("cholesky"), after which an answer that is still not converged (as with a sketch too
+        The most iterations. Default: up to 100 ("precondition"), 10 refinement steps
+        ("cholesky") or ``max(100, 2 d)`` ("krylov"), after which an answer that is still not converged (as with a sketch too
         small to embed A's range) is replaced by LAPACK's; a given maxiter is kept to, with
         ``info = 1`` when reached.
     rng : None, int or numpy.random.Generator, optional
@@ -217,7 +239,8 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
         ``x`` (d,) or (d, q); ``residual_norm``, ``||b - A x||`` (a float, or (q,) for 2-D b);
         ``iterations``, the number of steps after the first answer (for "precondition" A is
         passed over once more, for "cholesky" as many times, its last step unchecked; 0 for
-        "direct" and "solve"); ``info``: 0 if x is the least-squares solution to rounding
+        "direct" and "solve"; for "krylov", its steps, each a pass, and two passes more; where
+        "auto" tried "krylov" first, its steps and the other method's); ``info``: 0 if x is the least-squares solution to rounding
         (checked, or solved directly; always 0 for "solve"), 1 if the iteration stopped at a
         given ``maxiter`` (x is the last iterate, unchecked), 2 if a sparse A's answer failed its
         check and A is too large to solve densely (more than 2^27 entries; x is the last iterate).
@@ -230,7 +253,8 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     numpy.linalg.LinAlgError
         If A is rank deficient: singular values below ``eps`` times the largest, the rule of
         ``scipy.linalg.lstsq`` (decided on A by LAPACK; for a sparse A of more than 2^27
-        entries, by its sketch). Sketching cannot give a minimum-norm solution; use
+        entries, by its sketch). Not for "krylov" (see above), which "auto" tries first on
+        sparse A: there a rank-deficient A gets a least-squares solution where CGLS converges. Sketching cannot give a minimum-norm solution; use
         ``scipy.linalg.lstsq`` for those.
 
     Examples
@@ -267,10 +291,12 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
         raise ValueError(f"rtol must be positive, got {rtol}")
     s = _sketch_rows(sketch, sketch_size, n, d)
     B = b.reshape(n, 1) if b.ndim == 1 else b
+    # "auto" may try CGLS first ("krylov"), within a budget of passes, then the fallback method.
+    fallback, krylov_budget = None, math.inf
     if method == "auto" and d > 0:
-        method = _cheapest_method(A, s, dtype, rtol)
+        method, fallback, krylov_budget = _cheapest_method(A, s, dtype, rtol)
     a_largest = None  # a dense A's largest magnitude, where its method reads A's values
-    if method != "cholesky" and not sp.issparse(A):
+    if method not in ("cholesky", "krylov") and not sp.issparse(A):
         a_largest = _largest_magnitude(A)
         if not math.isfinite(a_largest):  # NaN or infinity in A
             raise ValueError("A must not contain NaN or infinity")
@@ -293,8 +319,16 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
             solved = _gram_solve(Passes(A), B, *gram, rtol, maxiter)
         if solved is not None:
             return _finished(A, B, *solved, b, scale)
+    iterations = 0  # of CGLS, where it came first and gave up
+    if method == "krylov":
+        scale = _Scale.of(A, B, _frobenius_bound(A))
+        A, B = scale.applied(A, B)
+        X, residual, iterations, info = _krylov(Passes(A), B, rtol, maxiter, krylov_budget)
+        if X is not None or fallback in (None, "direct"):  # X None: LAPACK answers
+            return _finished(A, B, X, residual, iterations, info, b, scale)
+        method = fallback
     if 2 * s > n:
-        return _finished(A, B, None, None, 0, 0, b, scale)
+        return _finished(A, B, None, None, iterations, 0, b, scale)
     S = _make_sketch(sketch, s, n, rng, dtype)
     # In A's dtype: a given sketch's entries may be wider (a float64 S on float32 A).
     SA, SB = S @ A, np.asarray(S @ B, dtype=dtype)
@@ -307,8 +341,9 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     # What follows runs little BLAS (the s x d QR, d x d solves) besides the core's passes; BLAS
     # threads, which spin between calls, would only take the cores from those passes.
     with one_blas_thread():
-        solved = _sketched(Passes(A), B, SA.toarray() if sp.issparse(SA) else SA, SB, method, rtol, maxiter)
-    return _finished(A, B, *solved, b, scale)
+        X, residual, more_iterations, info = _sketched(Passes(A), B, SA.toarray() if sp.issparse(SA) else SA, SB,
+                                                      method, rtol, maxiter)
+    return _finished(A, B, X, residual, iterations + more_iterations, info, b, scale)
 
 
 class _Scale(namedtuple("_Scale", ["a", "b"])):
@@ -381,7 +416,9 @@ class Passes:
     """The passes over A that the methods take after the first (each reads A once): on one
     machine here; pynla.dask gives the same over the row blocks of a Dask array.
 
-    ``gradient(X, B)``: ``(A^H (B - A X), squared column norms of B - A X)``.
+    ``gradient(X, B)``: ``(A^H (B - A X), squared column norms of B - A X)``; with B None,
+    ``(-A^H A X, squared column norms of A X)``.
+    ``a_column_norms()``: the norms of A's columns.
     ``preconditioned_gram(R0, B)``: ``(Y^H Y, Y^H B)`` for ``Y = A R0^-1``.
     ``column_norms(B)``: the norms of B's columns.
     ``densifiable``: whether LAPACK may take A when a method's answer fails its check.
@@ -389,7 +426,8 @@ class Passes:
 
     def __init__(self, A):
         self.A = A
-        self.gradient = _gradient_function(A)
+        self._csr = _checked_csr(A) if sp.issparse(A) else None
+        self.gradient = _gradient_function(A) if self._csr is None else _csr_gradient(self._csr)
         self.densifiable = not sp.issparse(A) or A.shape[0] * A.shape[1] <= _DENSE_FALLBACK_ENTRIES
 
     def preconditioned_gram(self, R0, B):
@@ -399,6 +437,16 @@ class Passes:
         Y = np.array(A, order="F" if A.flags.f_contiguous else "C")
         _core.tall_times_upper(Y, np.asfortranarray(R0), inverse=True)
         return _core.tall_gram(Y, B)
+
+    def a_column_norms(self):
+        if self._csr is None:
+            return np.linalg.norm(self.A, axis=0)
+        # The squares' column sums, |A|^H 1, by the one-pass kernel (np.bincount took 30 ms at 4e6
+        # entries, this 8).
+        indptr, indices, data, (n, d) = self._csr
+        squares = np.abs(data) ** 2
+        gradient = _csr_gradient((indptr, indices, squares, (n, d)))
+        return np.sqrt(gradient(np.zeros((d, 1), dtype=squares.dtype), np.ones((n, 1), dtype=squares.dtype))[0][:, 0])
 
     @staticmethod
     def column_norms(B):
@@ -536,6 +584,38 @@ def _preconditioned_gram_solve(passes, B, R0, rtol, maxiter):
     return _refined(passes, B, R, _extreme_singular_values(R), X, rtol, maxiter)
 
 
+def _krylov(passes, B, rtol, maxiter, budget):
+    """method="krylov": CGLS on A with its columns scaled to unit norm (_cgls.cgls). (X,
+    residual norms, iterations, info) as _sketched; X None where LAPACK must answer, or where
+    CGLS gave up within a finite ``budget`` of passes (the caller goes on with the fallback).
+
+    The scaling is exact division, not powers of two: its rounding does not matter (the check
+    is taken on the X returned), and powers of two leave columns up to sqrt(2) apart, which
+    took a random sparse A with graded columns from condition 1.2 to 4.3 (31 steps against 11).
+    """
+    column_norms = passes.a_column_norms()
+    tiny = np.finfo(column_norms.dtype).tiny
+    column_scale = 1 / np.where(column_norms > tiny, column_norms, 1)
+    a_norm = float(np.max(column_norms * column_scale, initial=0))  # ||A D||_2 is at least its largest column
+    if a_norm == 0:  # A = 0: every x is a least-squares solution, the minimum-norm one is 0
+        return np.zeros((len(column_norms), B.shape[1]), dtype=B.dtype), passes.column_norms(B), 0, 0
+    default_maxiter = max(_DEFAULT_MAXITER, 2 * len(column_norms))
+    solved = cgls(passes.gradient, B, column_scale, a_norm, rtol, default_maxiter if maxiter is None else maxiter, budget)
+    if solved.status == "certified":
+        return solved.X, solved.residual, solved.iterations, 0
+    if solved.status == "maxiter" and maxiter is not None:
+        return solved.X, solved.residual, solved.iterations, 1
+    if math.isfinite(budget) or passes.densifiable:
+        return None, None, solved.iterations, 0
+    residual = solved.residual if solved.residual is not None else np.sqrt(passes.gradient(solved.X, B)[1])
+    return solved.X, residual, solved.iterations, 2
+
+
+def _frobenius_bound(A):
+    """A bound on ``||A||_F`` within sqrt(entries) of it, from A's largest magnitude (for _Scale)."""
+    return _largest_magnitude(A.data if sp.issparse(A) else A) * math.sqrt(A.nnz if sp.issparse(A) else A.size)
+
+
 def _refined(passes, B, R, singular_values, X, rtol, maxiter, column_scale=None):
     """Refinement of X with a factor R that makes A R^-1 nearly orthonormal (_GRAM_MIN_UNITS):
     x <- x + R^-1 R^-H A^H (b - A x), each step a pass over A, until the check of _iterate
@@ -658,7 +738,10 @@ def _gelsd_work(dtype_char, n, d, q, cond):
 def _cheapest_method(A, s, dtype, rtol):
     """The cost model behind method="auto": of "direct" (LAPACK's gelsd), "cholesky" (dense A
     only) and "precondition", the one estimated fastest (rates in _COST); a sketching method
-    only where its estimate is below _COST["margin"] times gelsd's."""
+    only where its estimate is below _COST["margin"] times gelsd's. For sparse A, "krylov" comes
+    first where _KRYLOV_PASSES passes cost less than that method: returns (method, the method
+    to fall back on, the passes CGLS may take before the fallback would have been cheaper), the
+    last two None and infinity where there is no fallback."""
     n, d = A.shape
     real_bytes = dtype.itemsize // 2 if dtype.kind == "c" else dtype.itemsize
     scale = (4 if dtype.kind == "c" else 1) * real_bytes / 8  # a multiply-add's cost against float64's
@@ -677,7 +760,11 @@ def _cheapest_method(A, s, dtype, rtol):
         costs["precondition"] = (_COST["call"] + s * d * (d + _COST["panel"]) * _COST["flop"] * scale
                                  + passes * (one_pass + _COST["iteration"] + 4 * d * d * _COST["flop"] * scale))
     cheapest = min(costs, key=costs.get)
-    return cheapest if costs[cheapest] < _COST["margin"] * costs["direct"] else "direct"
+    choice = cheapest if costs[cheapest] < _COST["margin"] * costs["direct"] else "direct"
+    pass_cost = one_pass + _COST["iteration"]
+    if sp.issparse(A) and _KRYLOV_PASSES * pass_cost < costs[choice]:
+        return "krylov", choice, costs[choice] / pass_cost
+    return choice, None, math.inf
 
 
 def _checked_problem(A, b):
@@ -750,18 +837,30 @@ def _make_sketch(sketch, s, n, rng, dtype):
 
 
 def _gradient_function(A):
-    """gradient(X, B) -> (A^H (B - A X), squared column norms of B - A X): one pass over dense A."""
+    """gradient(X, B) -> (A^H (B - A X), squared column norms of B - A X), one pass over A (the
+    core's kernels, dense or CSR); B None stands for zeros."""
     if sp.issparse(A):
-        operator = aslinearoperator(to_bsr(A, blocksize=(1, 1)))
-
-        def gradient(X, B):
-            residual = B - operator.matmat(X)
-            return operator.rmatmat(residual), np.sum(np.abs(residual) ** 2, axis=0)
-
-        return gradient
+        return _csr_gradient(_checked_csr(A))
 
     def gradient(X, B):
+        B = np.zeros((A.shape[0], X.shape[1]), dtype=A.dtype) if B is None else B
         G, norms = _core.residual_gradient(A, np.ascontiguousarray(X), B)
+        return G.reshape(X.shape), norms
+
+    return gradient
+
+
+def _checked_csr(A):
+    """A's CSR arrays as the core takes them, (indptr, indices, data, shape), structure checked."""
+    parts = csr_parts(A, "A")
+    return cast_csr(parts, A.dtype, parts.indices.dtype)[:4]
+
+
+def _csr_gradient(csr):
+    """_gradient_function for the CSR arrays ``csr`` (_checked_csr)."""
+
+    def gradient(X, B):
+        G, norms = _core.csr_residual_gradient(csr, np.ascontiguousarray(X), B)
         return G.reshape(X.shape), norms
 
     return gradient

@@ -1,11 +1,12 @@
 // pynla._core sketching kernels (pynla/sketch/): drawing sparse sketches, applying them to dense
-// and sparse matrices, the SRHT, and the one-pass least-squares gradient.
+// and sparse matrices, the SRHT, and the one-pass least-squares gradient (dense and CSR).
 #include <cstdint>
 
 #include "pynla/sketch/apply_dense.hpp"
 #include "pynla/sketch/apply_sparse.hpp"
 #include "pynla/sketch/hadamard.hpp"
 #include "pynla/sketch/residual_gradient.hpp"
+#include "pynla/sketch/residual_gradient_csr.hpp"
 #include "pynla/sketch/sparse_sketch.hpp"
 
 #include "common.hpp"
@@ -151,6 +152,24 @@ void bind_sketch(py::module_& m) {
         },
         py::arg("a"), py::arg("x"), py::arg("b"),
         "(A^H (B - A X) flat, squared column norms of B - A X) for 2-D A, X (d x q) and B (n x q), C order.");
+
+    m.def(
+        "csr_residual_gradient",
+        [](const py::tuple& a, const py::handle& x, const py::handle& b) {
+            return with_csr_view(a, "a", [&](const auto& a_view) -> py::object {
+                using T = std::remove_cv_t<std::remove_pointer_t<decltype(a_view.data)>>;
+                const auto x_array = py::reinterpret_borrow<py::array>(x);
+                if (x_array.ndim() != 2) throw py::value_error("x: expected a 2-D array");
+                const std::int64_t q = x_array.shape(1);
+                const T* x_data = matrix_data<T>(x, "x", a_view.n_cols, q);
+                const T* b_data = b.is_none() ? nullptr : matrix_data<T>(b, "b", a_view.n_rows, q);
+                auto result = without_gil([&] { return sketch::residual_gradient_csr(a_view, x_data, b_data, q); });
+                return py::make_tuple(to_numpy(std::move(result.gradient)), to_numpy(std::move(result.residual_norms)));
+            });
+        },
+        py::arg("a"), py::arg("x"), py::arg("b"),
+        "(A^H (B - A X) flat, squared column norms of B - A X) for a CSR tuple A (checked by the caller), X "
+        "(d x q) and B (n x q) C order; B None: (-A^H A X, squared column norms of A X).");
 }
 
 }  // namespace pynla::bindings

@@ -21,6 +21,7 @@
 #include "pynla/sketch/apply_sparse.hpp"
 #include "pynla/sketch/hadamard.hpp"
 #include "pynla/sketch/residual_gradient.hpp"
+#include "pynla/sketch/residual_gradient_csr.hpp"
 #include "pynla/sketch/sorted_sum.hpp"
 #include "pynla/sketch/sparse_sketch.hpp"
 
@@ -323,6 +324,63 @@ void test_residual_gradient(std::int64_t n, std::int64_t d, std::int64_t q, std:
     }
 }
 
+
+// A random CSR matrix (n x d) with rows of 0 to 2 d entries, some columns repeated and out of order.
+template <class I>
+std::tuple<std::vector<I>, std::vector<I>, std::vector<double>> random_csr(std::int64_t n, std::int64_t d,
+                                                                          std::mt19937_64& rng, bool integers) {
+    std::vector<I> indptr(1, 0), indices;
+    std::vector<double> data;
+    std::uniform_real_distribution<double> uniform(-1.0, 1.0);
+    for (std::int64_t i = 0; i < n; ++i) {
+        const std::int64_t length = d == 0 ? 0 : static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(2 * d + 1));
+        for (std::int64_t e = 0; e < length; ++e) {
+            indices.push_back(static_cast<I>(rng() % static_cast<std::uint64_t>(d)));
+            data.push_back(integers ? small_value(rng) : uniform(rng));
+        }
+        indptr.push_back(static_cast<I>(indices.size()));
+    }
+    return {indptr, indices, data};
+}
+
+// residual_gradient_csr against a dense reference (small integers: every order sums exactly), with
+// and without B; then, with real values, the same bits on 1 and 3 threads.
+template <class I>
+void test_residual_gradient_csr(std::int64_t n, std::int64_t d, std::int64_t q, std::mt19937_64& rng) {
+    const auto [indptr, indices, data] = random_csr<I>(n, d, rng, true);
+    const CsrView<I, double> a{n, d, indptr.data(), indices.data(), data.data()};
+    std::vector<double> x(d * q), b(n * q);
+    for (auto& v : x) v = small_value(rng);
+    for (auto& v : b) v = small_value(rng);
+    for (const double* b_data : {static_cast<const double*>(b.data()), static_cast<const double*>(nullptr)}) {
+        std::vector<double> gradient(d * q, 0.0), norms(q, 0.0);
+        for (std::int64_t i = 0; i < n; ++i) {
+            for (std::int64_t c = 0; c < q; ++c) {
+                double r = b_data != nullptr ? b_data[i * q + c] : 0.0;
+                for (std::int64_t e = indptr[i]; e < indptr[i + 1]; ++e) r -= data[e] * x[indices[e] * q + c];
+                norms[c] += r * r;
+                for (std::int64_t e = indptr[i]; e < indptr[i + 1]; ++e) gradient[indices[e] * q + c] += data[e] * r;
+            }
+        }
+        const auto result = sketch::residual_gradient_csr(a, x.data(), b_data, q);
+        expect(equal(result.gradient, gradient) && equal(result.residual_norms, norms), "CSR residual gradient", n, d, q);
+    }
+    const auto [r_indptr, r_indices, r_data] = random_csr<I>(n, d, rng, false);
+    const CsrView<I, double> real{n, d, r_indptr.data(), r_indices.data(), r_data.data()};
+    const auto saved_bytes = bytes_per_thread().load();
+    const int saved_threads = max_threads();
+    bytes_per_thread().store(1);  // every size on the parallel path
+    set_max_threads(1);
+    const auto one = sketch::residual_gradient_csr(real, x.data(), b.data(), q);
+    set_max_threads(3);
+    const auto three = sketch::residual_gradient_csr(real, x.data(), b.data(), q);
+    bytes_per_thread().store(saved_bytes);
+    set_max_threads(saved_threads);
+    const bool same = std::equal(one.gradient.data(), one.gradient.data() + d * q, three.gradient.data()) &&
+                      std::equal(one.residual_norms.data(), one.residual_norms.data() + q, three.residual_norms.data());
+    expect(same, "CSR residual gradient bits on 1 and 3 threads", n, d, q);
+}
+
 }  // namespace
 
 int main() {
@@ -362,6 +420,12 @@ int main() {
     for (std::int64_t n : {0, 1, 255, 600})
         for (std::int64_t d : {1, 2, 9, 16})
             for (std::int64_t q : {1, 3}) test_residual_gradient(n, d, q, rng);
+    for (std::int64_t n : {0, 1, 300, 20000})  // 20000 rows: several chunks
+        for (std::int64_t d : {0, 1, 7, 40})
+            for (std::int64_t q : {1, 3}) {
+                test_residual_gradient_csr<std::int32_t>(n, d, q, rng);
+                test_residual_gradient_csr<std::int64_t>(n, d, q, rng);
+            }
     // S A mostly full, on 1 and 3 threads (every size on the parallel path): each thread owns
     // rows of S A, and every sum keeps A's row order.
     bytes_per_thread().store(1);

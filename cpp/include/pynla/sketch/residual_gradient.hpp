@@ -33,6 +33,28 @@ inline RealOf<T> squared_magnitude(const T& v) {
     if constexpr (is_complex_v<T>) return std::norm(v); else return v * v;
 }
 
+// The partial G's (n_chunks blocks of `size` entries) and squared norms (n_chunks blocks of q)
+// added in chunk order, the entries of G shared among the threads: the same bits for any count.
+template <class T>
+ResidualGradient<T> sum_partials(const std::vector<T>& partial_g, const std::vector<RealOf<T>>& partial_norms,
+                                 std::int64_t n_chunks, std::int64_t size, std::int64_t q, int n_threads) {
+    ResidualGradient<T> result{Buffer<T>(size), Buffer<RealOf<T>>(q)};
+    const auto bounds = split_by_cost(size, n_threads, [&](std::int64_t e) { return e; });
+    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
+        for (std::int64_t e = bounds[task]; e < bounds[task + 1]; ++e) {
+            T sum = T(0);
+            for (std::int64_t chunk = 0; chunk < n_chunks; ++chunk) sum += partial_g[chunk * size + e];
+            result.gradient[e] = sum;
+        }
+    });
+    for (std::int64_t c = 0; c < q; ++c) {
+        RealOf<T> sum = 0;
+        for (std::int64_t chunk = 0; chunk < n_chunks; ++chunk) sum += partial_norms[chunk * q + c];
+        result.residual_norms[c] = sum;
+    }
+    return result;
+}
+
 // One chunk of rows [i0, i1), rows of A contiguous: per row, r = b - a x, then g += a^H r.
 template <class T>
 PYNLA_ALWAYS_INLINE void chunk_by_rows(const MatrixView<T>& a, const T* x, const T* b, std::int64_t q, std::int64_t i0,
@@ -132,22 +154,7 @@ ResidualGradient<T> residual_gradient(const MatrixView<T>& a, const T* x, const 
         else detail::chunk_by_columns(a, x, b, q, i0, i1, g, norms, residual);
     });
 
-    ResidualGradient<T> result{Buffer<T>(d * q), Buffer<RealOf<T>>(q)};
-    const std::int64_t size = d * q;
-    const auto bounds = split_by_cost(size, n_threads, [&](std::int64_t e) { return e; });
-    parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
-        for (std::int64_t e = bounds[task]; e < bounds[task + 1]; ++e) {
-            T sum = T(0);
-            for (std::int64_t chunk = 0; chunk < n_chunks; ++chunk) sum += partial_g[chunk * size + e];
-            result.gradient[e] = sum;
-        }
-    });
-    for (std::int64_t c = 0; c < q; ++c) {
-        RealOf<T> sum = 0;
-        for (std::int64_t chunk = 0; chunk < n_chunks; ++chunk) sum += partial_norms[chunk * q + c];
-        result.residual_norms[c] = sum;
-    }
-    return result;
+    return detail::sum_partials(partial_g, partial_norms, n_chunks, d * q, q, n_threads);
 }
 
 }  // namespace pynla::sketch
