@@ -4,7 +4,8 @@ scikit-learn's randomized_svd where installed), on smaller versions of the input
 sums of wide rows, 2e5 x 2e5 with 2e5 nonzeros and 2e5 x 2^24 with 2e4; for a full sketch, 1e5 x
 200 with 20 a row), a dense
 50000 x 100 matrix, a 50000 x 100 least-squares problem (condition 1e6) and a 4000 x 1000
-matrix with singular values 1/i (k = 50).
+matrix with singular values 1/i (k = 50); and a sparse 50000 x 100 least-squares problem with
+10 entries a row (against SciPy's lsqr).
 
 Sketches are random: answers are checked as ``python -m pynla.bench`` checks them (shape,
 kind and norm; least-squares solution; SVD residual).
@@ -50,6 +51,11 @@ def _dense():
 @functools.lru_cache(maxsize=None)
 def _least_squares():
     return sketch.least_squares_input(50_000, 100, 1e6)
+
+
+@functools.lru_cache(maxsize=None)
+def _sparse_least_squares():
+    return sketch.sparse_least_squares_input(50_000, 100, 10)
 
 
 @functools.lru_cache(maxsize=None)
@@ -141,6 +147,18 @@ class LeastSquaresSmall(_Timed):
     def calls(self):
         A, b = sketch.least_squares_input(*self.shape, 1e3)
         return {"scipy": lambda: sl.lstsq(A, b)[0], "pynla": lambda: pynla.sketched_lstsq(A, b, rng=SEED).x}
+
+
+class LeastSquaresSparse(_Timed):
+    """A sparse 50000 x 100 problem with 10 entries a row: CGLS (sketched_lstsq's "auto" on
+    sparse A) against SciPy's lsqr at gelsd's accuracy."""
+
+    def compare(self, expected, got):
+        return sketch.compare_solution(expected, got)
+
+    def calls(self):
+        A, b = _sparse_least_squares()
+        return {"scipy": lambda: sketch.scipy_lsqr(A, b), "pynla": lambda: pynla.sketched_lstsq(A, b, rng=SEED).x}
 
 
 class RandomizedSvd(_Timed):
