@@ -12,8 +12,8 @@ Least Squares Problems, 1996, section 7.4), and checked against a true pass over
 The check is Stewart's backward error: x is the exact least-squares solution for ``A + E`` with
 ``||E||_2 = ||A^H r|| / ||r||`` (E = -r r^H A / ||r||^2), so ``||A^H r|| <= tol ||A|| ||r||``
 certifies x as the answer to a problem within ``tol`` of A, the guarantee of a backward stable
-solver (gelsd); and where b lies in A's range, ``||r|| <= tol (||A|| ||x|| + ||b||)`` certifies
-it for a nearby consistent problem. ``||A||`` is taken from below (the largest column norm), so
+solver (gelsd); and ``||r|| <= tol (||A|| ||x|| + ||b||)`` certifies it for a nearby consistent
+problem (what a b in A's range comes to). Each column takes the smaller of the two. ``||A||`` is taken from below (the largest column norm), so
 the bound holds.
 
 CGLS converges at the rate ``(cond - 1) / (cond + 1)`` of A's condition number, not of a
@@ -90,9 +90,12 @@ def cgls(gradient, B, column_scale, a_norm, rtol, maxiter, budget):
             checked = _backward_error(_squared_norms(S), r_squared, a_norm, Y, b_norms)
             if checked <= rtol or (band >= checked > checked_best / 2):
                 return CglsResult(scale * Y, np.sqrt(r_squared), iteration, "certified")
-            checked_best, stalled = min(checked_best, checked), 0
-            gamma_next, P = _squared_norms(S), S.copy()  # go on from the true values
-            gamma = gamma_next
+            # Go on from the true values; the stall and rate records restart from them too.
+            checked_best, stalled, best = min(checked_best, checked), 0, checked
+            bests.append(checked)
+            gamma, P = _squared_norms(S), S.copy()
+            if _predicted_passes(bests, rtol) > budget - passes:
+                return CglsResult(scale * Y, None, iteration, "abandoned")
             continue
         if stalled >= STALL_STEPS or _predicted_passes(bests, rtol) > budget - passes:
             return CglsResult(scale * Y, None, iteration, "abandoned")
@@ -116,8 +119,7 @@ def _backward_error(gamma, r_squared, a_norm, Y=None, b_norms=None):
     ``||r||^2`` certify: ``||A^H r|| / (||A|| ||r||)``, or for a column whose residual is at the
     level of a consistent system's, ``||r|| / (||A|| ||x|| + ||b||)``, whichever is smaller."""
     r_norms = np.sqrt(r_squared)
-    normal = _ratio(np.sqrt(gamma), a_norm * r_norms)
-    normal[(r_norms == 0)] = 0.0
+    normal = _ratio(np.sqrt(gamma), a_norm * r_norms)  # 0 where r = 0
     if Y is None:
         return float(np.max(normal, initial=0))
     consistent = _ratio(r_norms, a_norm * np.linalg.norm(Y, axis=0) + b_norms)

@@ -170,7 +170,7 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     ``4 eps`` times the largest) the rank is decided on A, by LAPACK.
 
     ``method="krylov"`` (made for sparse A): conjugate gradients on the normal equations (CGLS)
-    of A with its columns scaled to unit norm (by powers of two), each step one pass over A that
+    of A with its columns scaled to unit norm, each step one pass over A that
     gives ``A^H A p`` and ``||A p||`` together. It needs no sketch and no factorization, and its
     steps depend on A's own condition number: on a well-conditioned sparse A (a random tall one:
     cond about 1.2) it takes 9 to 16 passes where "precondition" takes about 30 after its sketch
@@ -181,8 +181,9 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     ``||A||`` taken from below, is the guarantee of a backward stable solver such as gelsd; an
     iteration that stalls short of rtol is accepted within 64 units of rounding. Where A is rank
     deficient it returns a least-squares solution (from x = 0, the minimum-norm one up to
-    rounding, as ``lsqr``), not a LinAlgError. Where A is ill conditioned it is slow (about
-    ``cond(A)`` passes).
+    rounding, as ``lsqr``), not a LinAlgError. Where it stalls short of its check (an
+    ill-conditioned A, or a nearly consistent b: a residual between about 1e-14 and 1e-2 of
+    ``||b||``, which the check cannot resolve from rounding), "precondition" answers instead.
 
     ``method="direct"`` solves with LAPACK's ``gelsd`` (``scipy.linalg.lstsq``'s default
     driver; SciPy's answer to the bit for SciPy's inputs). ``method="auto"`` (the default)
@@ -295,6 +296,8 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     fallback, krylov_budget = None, math.inf
     if method == "auto" and d > 0:
         method, fallback, krylov_budget = _cheapest_method(A, s, dtype, rtol)
+        if method == "krylov" and maxiter is not None:  # a given maxiter is for one method's steps
+            method = fallback
     a_largest = None  # a dense A's largest magnitude, where its method reads A's values
     if method not in ("cholesky", "krylov") and not sp.issparse(A):
         a_largest = _largest_magnitude(A)
@@ -321,12 +324,18 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
             return _finished(A, B, *solved, b, scale)
     iterations = 0  # of CGLS, where it came first and gave up
     if method == "krylov":
-        scale = _Scale.of(A, B, _frobenius_bound(A))
+        largest = _largest_magnitude(A.data if sp.issparse(A) else A)
+        if not math.isfinite(largest):  # NaN or infinity in a dense A
+            raise ValueError("A must not contain NaN or infinity")
+        scale = _Scale.of(A, B, largest * math.sqrt(A.nnz if sp.issparse(A) else A.size))
         A, B = scale.applied(A, B)
         X, residual, iterations, info = _krylov(Passes(A), B, rtol, maxiter, krylov_budget)
-        if X is not None or fallback in (None, "direct"):  # X None: LAPACK answers
+        if X is not None or fallback == "direct":  # X None: LAPACK answers
             return _finished(A, B, X, residual, iterations, info, b, scale)
-        method = fallback
+        # CGLS gave up (its budget, or a stall short of its check): sketch-and-precondition
+        # answers, with what is left of a given maxiter.
+        method = "precondition"
+        maxiter = None if maxiter is None else maxiter - iterations
     if 2 * s > n:
         return _finished(A, B, None, None, iterations, 0, b, scale)
     S = _make_sketch(sketch, s, n, rng, dtype)
@@ -443,7 +452,11 @@ class Passes:
             return np.linalg.norm(self.A, axis=0)
         # The squares' column sums, |A|^H 1, by the one-pass kernel (np.bincount took 30 ms at 4e6
         # entries, this 8).
-        indptr, indices, data, (n, d) = self._csr
+        A = self.A
+        if not A.has_canonical_format:  # duplicates summed first: norms of the stored entries
+            A = A.copy()                 # could exceed the columns' and void the check's bound
+            A.sum_duplicates()
+        indptr, indices, data, (n, d) = _checked_csr(A)
         squares = np.abs(data) ** 2
         gradient = _csr_gradient((indptr, indices, squares, (n, d)))
         return np.sqrt(gradient(np.zeros((d, 1), dtype=squares.dtype), np.ones((n, 1), dtype=squares.dtype))[0][:, 0])
@@ -586,8 +599,9 @@ def _preconditioned_gram_solve(passes, B, R0, rtol, maxiter):
 
 def _krylov(passes, B, rtol, maxiter, budget):
     """method="krylov": CGLS on A with its columns scaled to unit norm (_cgls.cgls). (X,
-    residual norms, iterations, info) as _sketched; X None where LAPACK must answer, or where
-    CGLS gave up within a finite ``budget`` of passes (the caller goes on with the fallback).
+    residual norms, iterations, info) as _sketched; X None where CGLS gave up (its ``budget`` of
+    passes, or a stall short of its check: a nearly consistent b, whose residual the check
+    cannot resolve, or an ill-conditioned A) and the caller's fallback answers.
 
     The scaling is exact division, not powers of two: its rounding does not matter (the check
     is taken on the X returned), and powers of two leave columns up to sqrt(2) apart, which
@@ -605,15 +619,7 @@ def _krylov(passes, B, rtol, maxiter, budget):
         return solved.X, solved.residual, solved.iterations, 0
     if solved.status == "maxiter" and maxiter is not None:
         return solved.X, solved.residual, solved.iterations, 1
-    if math.isfinite(budget) or passes.densifiable:
-        return None, None, solved.iterations, 0
-    residual = solved.residual if solved.residual is not None else np.sqrt(passes.gradient(solved.X, B)[1])
-    return solved.X, residual, solved.iterations, 2
-
-
-def _frobenius_bound(A):
-    """A bound on ``||A||_F`` within sqrt(entries) of it, from A's largest magnitude (for _Scale)."""
-    return _largest_magnitude(A.data if sp.issparse(A) else A) * math.sqrt(A.nnz if sp.issparse(A) else A.size)
+    return None, None, solved.iterations, 0
 
 
 def _refined(passes, B, R, singular_values, X, rtol, maxiter, column_scale=None):
@@ -837,10 +843,8 @@ def _make_sketch(sketch, s, n, rng, dtype):
 
 
 def _gradient_function(A):
-    """gradient(X, B) -> (A^H (B - A X), squared column norms of B - A X), one pass over A (the
-    core's kernels, dense or CSR); B None stands for zeros."""
-    if sp.issparse(A):
-        return _csr_gradient(_checked_csr(A))
+    """gradient(X, B) -> (A^H (B - A X), squared column norms of B - A X), one pass over a dense A
+    (the core's kernel; Passes takes _csr_gradient for a sparse A); B None stands for zeros."""
 
     def gradient(X, B):
         B = np.zeros((A.shape[0], X.shape[1]), dtype=A.dtype) if B is None else B

@@ -163,3 +163,51 @@ def test_malformed_csr_names_a():
     A = sp.csr_array((np.ones(3), np.array([0, 5, 1]), np.array([0, 1, 2, 3])), shape=(3, 2))
     with pytest.raises(ValueError, match="A"):
         pynla.sketched_lstsq(A, np.ones(3), method="krylov")
+
+
+def test_duplicates_that_nearly_cancel_do_not_void_the_check():
+    """Entries stored twice that sum to 1e-15 of themselves: the columns' norms (the check's
+    lower bound on ||A||) come from the summed entries, not the stored ones."""
+    rng = np.random.default_rng(SEED)
+    n, d = 400, 5
+    M = rng.standard_normal((n, d))
+    data = np.stack([M.ravel(), -M.ravel() * (1 - 1e-15)], 1).ravel()
+    columns = np.tile(np.repeat(np.arange(d), 2), n)
+    A = sp.csr_matrix((data, columns, np.arange(0, 2 * n * d + 1, 2 * d)), shape=(n, d))
+    A.has_canonical_format = False
+    b = rng.standard_normal(n)
+    result = pynla.sketched_lstsq(A, b, method="krylov", rng=SEED)
+    assert result.info == 0
+    dense = A.toarray()
+    assert forward_error(result.x, sl.lstsq(dense, b)[0]) < 1e-8  # cond of the summed A is about 1
+
+
+@pytest.mark.parametrize("noise", [1e-3, 1e-6, 1e-9])
+def test_nearly_consistent_b_is_answered(monkeypatch, noise):
+    """A residual of 1e-9 to 1e-3 of ||b||: the backward-error check cannot resolve it from
+    rounding, so CGLS stalls and sketch-and-precondition answers, even for an A too large to
+    densify (never info 2 for an answer that is right)."""
+    monkeypatch.setattr(lstsq_module, "_DENSE_FALLBACK_ENTRIES", 0)
+    rng = np.random.default_rng(SEED)
+    A, b = sparse_problem(rng, 20_000, 30, 5, noise=noise)
+    expected = sl.lstsq(A.toarray(), b)[0]
+    for method in ("krylov", "auto"):
+        result = pynla.sketched_lstsq(A, b, method=method, rng=SEED)
+        assert result.info == 0
+        assert forward_error(result.x, expected) < 1e-11
+
+
+def test_dense_non_finite_a_is_refused():
+    A = np.ones((50, 3))
+    A[4, 1] = np.nan
+    with pytest.raises(ValueError, match="A must not contain NaN or infinity"):
+        pynla.sketched_lstsq(A, np.ones(50), method="krylov")
+
+
+def test_auto_keeps_to_a_given_maxiter():
+    rng = np.random.default_rng(SEED)
+    A, b = sparse_problem(rng, 40_000, 50, 6)
+    A = sp.hstack([A, A[:, [0]] + 1e-6 * sp.random_array((40_000, 1), density=0.05, rng=rng)], format="csr")
+    for maxiter in (3, 10):
+        result = pynla.sketched_lstsq(A, b, maxiter=maxiter, rng=SEED)
+        assert result.iterations <= maxiter

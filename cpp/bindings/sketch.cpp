@@ -158,6 +158,7 @@ void bind_sketch(py::module_& m) {
         [](const py::tuple& a, const py::handle& x, const py::handle& b) {
             return with_csr_view(a, "a", [&](const auto& a_view) -> py::object {
                 using T = std::remove_cv_t<std::remove_pointer_t<decltype(a_view.data)>>;
+                if (!py::isinstance<py::array>(x)) throw py::type_error("x: expected a NumPy array");
                 const auto x_array = py::reinterpret_borrow<py::array>(x);
                 if (x_array.ndim() != 2) throw py::value_error("x: expected a 2-D array");
                 const std::int64_t q = x_array.shape(1);

@@ -44,8 +44,9 @@ std::vector<std::int64_t> csr_chunks(const CsrView<I, T>& a, std::int64_t width)
     return bounds;
 }
 
-// a x for the row of entries [begin, end), in four running sums (one chain of dependent
-// additions would wait on each: 8.4 against N ms a pass at 2e5 x 200, 20 a row), added at the end.
+// a x for the row of entries [begin, end), in four running sums added at the end: one chain of
+// dependent additions waits on each (the dot products alone of 2e5 x 200, 20 a row, one thread:
+// 6.7 against 2.9 ms).
 template <class I, class T>
 PYNLA_ALWAYS_INLINE T row_dot(const CsrView<I, T>& a, const T* x, std::int64_t begin, std::int64_t end) {
     T sums[4] = {T(0), T(0), T(0), T(0)};
