@@ -90,12 +90,12 @@ def cgls(gradient, B, column_scale, a_norm, rtol, maxiter, budget):
             checked = _backward_error(_squared_norms(S), r_squared, a_norm, Y, b_norms)
             if checked <= rtol or (band >= checked > checked_best / 2):
                 return CglsResult(scale * Y, np.sqrt(r_squared), iteration, "certified")
-            # Go on from the true values; the stall and rate records restart from them too.
-            checked_best, stalled, best = min(checked_best, checked), 0, checked
-            bests.append(checked)
-            gamma, P = _squared_norms(S), S.copy()
-            if _predicted_passes(bests, rtol) > budget - passes:
+            if checked > checked_best / 2:  # a second check that gained little: the floor lies above the band
                 return CglsResult(scale * Y, None, iteration, "abandoned")
+            # Go on from the true values; the stall and rate records restart from them (the true
+            # error may lie above the recurrences' of a few steps before, which is no stall).
+            checked_best, stalled, best, bests = checked, 0, checked, [checked]
+            gamma, P = _squared_norms(S), S.copy()
             continue
         if stalled >= STALL_STEPS or _predicted_passes(bests, rtol) > budget - passes:
             return CglsResult(scale * Y, None, iteration, "abandoned")
