@@ -25,18 +25,25 @@ void csr_matvec(const CsrView<I, T>& a, const T* x, std::int64_t k, T* y) {
     const auto bounds = split_by_cost(a.n_rows, tasks_for(n_threads),
                                       [&](std::int64_t i) { return std::int64_t{a.indptr[i]} + i; });
     parallel_for(static_cast<std::int64_t>(bounds.size()) - 1, n_threads, [&](std::int64_t task, int) {
-        for (std::int64_t i = bounds[task]; i < bounds[task + 1]; ++i) {
-            T* y_row = y + i * k;
-            if (k == 1) {  // a matrix-vector product: one running sum
+        // Local copies of the arrays: the compiler need not reload them after every store to Y.
+        const I* const indptr = a.indptr;
+        const I* const indices = a.indices;
+        const T* const data = a.data;
+        const std::int64_t first = bounds[task], last = bounds[task + 1];
+        if (k == 1) {  // matrix-vector products: one running sum a row
+            for (std::int64_t i = first; i < last; ++i) {
                 T sum{};
-                for (std::int64_t t = a.row_begin(i); t < a.row_end(i); ++t) sum += a.data[t] * x[a.indices[t]];
-                *y_row = sum;
-                continue;
+                for (std::int64_t t = indptr[i]; t < std::int64_t{indptr[i + 1]}; ++t) sum += data[t] * x[indices[t]];
+                y[i] = sum;
             }
+            return;
+        }
+        for (std::int64_t i = first; i < last; ++i) {
+            T* y_row = y + i * k;
             for (std::int64_t c = 0; c < k; ++c) y_row[c] = T{};
-            for (std::int64_t t = a.row_begin(i); t < a.row_end(i); ++t) {
-                const T value = a.data[t];
-                const T* x_row = x + std::int64_t{a.indices[t]} * k;
+            for (std::int64_t t = indptr[i]; t < std::int64_t{indptr[i + 1]}; ++t) {
+                const T value = data[t];
+                const T* x_row = x + std::int64_t{indices[t]} * k;
                 for (std::int64_t c = 0; c < k; ++c) y_row[c] += value * x_row[c];
             }
         }
