@@ -104,6 +104,16 @@ public:
         }
     }
 
+    // out = this in, and in^H out (for CG's curvature: a CSR product sums it in the same sweep).
+    T product_and_inner(const T* in, T* out) const {
+        if (csr32_) return krylov::csr_matvec_inner(*csr32_, in, out);
+        if (csr64_) return krylov::csr_matvec_inner(*csr64_, in, out);
+        return krylov::product_then_inner(*this, in, out, n_);
+    }
+
+    // The diagonal when the operand is one, else null.
+    const T* diagonal() const { return diagonal_; }
+
     void operator()(const T* in, T* out) const {
         if (csr32_) {
             krylov::csr_matvec(*csr32_, in, 1, out);
@@ -181,14 +191,16 @@ py::object deflated_cg_typed(const py::tuple& workspace, const py::object& a, co
 
     const LoopOperator<T> apply_a(a, n, workspace[0], "A");
     const LoopOperator<T> apply_m(m, n, workspace[0], "M");
+    ws.m_diagonal = apply_m.diagonal();
+    const auto product_and_inner = [&](const T* p, T* q) { return apply_a.product_and_inner(p, q); };
     const auto each_iteration = [&](const T* x) {
         if (callback.is_none()) return;
         py::gil_scoped_acquire gil;
         callback(read_only_view(x, n, workspace[0]));
     };
     const auto outcome = without_gil([&] {
-        return krylov::deflated_cg(ws, apply_a, apply_m, m.is_none(), each_iteration, tolerance, max_iterations, done,
-                                   keep);
+        return krylov::deflated_cg(ws, product_and_inner, apply_m, m.is_none(), each_iteration, tolerance,
+                                   max_iterations, done, keep);
     });
     return py::make_tuple(outcome.status, outcome.iterations, outcome.products, outcome.preconditionings, ws.stored,
                           outcome.residual_norm);

@@ -1,8 +1,9 @@
 // The Krylov kernels (pynla/krylov/) under AddressSanitizer and UBSan: csr_matvec against a dense
-// product (empty rows, a dense row, repeated and unsorted indices, 1 and 3 columns, 0 rows),
-// orthogonalize and project against the definitions (w = w' + Q h, Q^H w' = 0 to rounding, the
-// returned norm), the CG updates against plain loops, for float64 and complex128 and int32 and
-// int64 indices; the Arnoldi and deflated CG loops against their defining relations; every
+// product (empty rows, a dense row, repeated and unsorted indices, 1 and 3 columns, 0 rows) and
+// csr_matvec_inner against it, orthogonalize and project against the definitions (w = w' + Q h,
+// Q^H w' = 0 to rounding, the returned norm), the CG updates against plain loops and the fused
+// one against the separate ones, for float64 and complex128 and int32 and int64 indices; the
+// Arnoldi and deflated CG loops against their defining relations; every
 // kernel on 1 and 3 threads, bit for bit (every kernel then takes every
 // thread: bytes_per_thread is lowered to 1). The BLAS table's gemv is filled with a plain
 // stand-in (SciPy's BLAS is not linked here).
@@ -86,6 +87,24 @@ void check_csr_matvec(std::mt19937_64& rng, std::int64_t n_rows, std::int64_t n_
         }
     }
     expect(close, "csr_matvec: against the dense product", n_rows, k);
+    if (k != 1 || n_rows != n_cols) return;
+    // q = A p with p^H q in the same sweep: q as csr_matvec's, p^H q to rounding.
+    const auto [inner_one, inner_three] = on_1_and_3_threads([&] {
+        std::vector<T> q(static_cast<std::size_t>(n_rows));
+        const T inner = krylov::csr_matvec_inner(a, x.data(), q.data());
+        return std::pair{q, inner};
+    });
+    expect(same_bits(inner_one.first, one) && inner_one == inner_three, "csr_matvec_inner: q, and 1 and 3 threads",
+           n_rows, k);
+    std::complex<long double> want = 0;
+    long double scale = 0;
+    for (std::int64_t i = 0; i < n_rows; ++i) {
+        const auto term = std::conj(std::complex<long double>(x[i])) * std::complex<long double>(one[i]);
+        want += term;
+        scale += std::abs(term);
+    }
+    expect(std::abs(std::complex<long double>(inner_one.second) - want) <= 1e-14L * (1 + scale),
+           "csr_matvec_inner: p^H q", n_rows, k);
 }
 
 template <class T>
@@ -172,6 +191,30 @@ void check_cg_updates(std::mt19937_64& rng, std::int64_t n, std::int64_t k) {
         return out;
     });
     expect(one == three, "cg updates: 1 and 3 threads", n, k);
+    // The fused advance and projection: the same bits as the advance, the scaling and the
+    // projection apart, with M a diagonal (z = d r) and the identity (z = r).
+    for (const bool diagonal : {true, false}) {
+        const auto awr = draws<T>(rng, n * (k + 1));
+        const auto [fused_one, fused_three] = on_1_and_3_threads([&] {
+            auto x = x0, block = awr;
+            std::vector<T> z_out(static_cast<std::size_t>(n)), g(static_cast<std::size_t>(k + 1));
+            const double squares = krylov::cg_advance_project(alpha, p0.data(), q.data(), x.data(), block.data() + k * n,
+                                                              diagonal ? z.data() : nullptr, z_out.data(), block.data(),
+                                                              k, n, g.data());
+            return std::tuple{x, block, diagonal ? z_out : std::vector<T>{}, g, squares};
+        });
+        auto x = x0, block = awr;
+        std::vector<T> scaled(static_cast<std::size_t>(n)), g(static_cast<std::size_t>(k + 1));
+        const double squares = krylov::cg_advance(alpha, p0.data(), q.data(), x.data(), block.data() + k * n, n);
+        T* zz = block.data() + k * n;
+        if (diagonal) {
+            krylov::diagonal_product(z.data(), zz, scaled.data(), n);
+            zz = scaled.data();
+        }
+        krylov::project(block.data(), n, k + 1, zz, n, g.data());
+        expect(fused_one == fused_three && fused_one == std::tuple{x, block, diagonal ? scaled : std::vector<T>{}, g, squares},
+               "cg_advance_project: 1 and 3 threads, and as the advance, scaling and projection apart", n, k);
+    }
     bool exact = true, close = true;
     double squares = 0;
     for (std::int64_t i = 0; i < n; ++i) {
@@ -371,8 +414,11 @@ void check_deflated_cg(std::mt19937_64& rng, std::int64_t n, std::int64_t k, std
         if (i + 1 < n) a[i * n + i + 1] = a[(i + 1) * n + i] = T(-1.0);
     }
     const DenseOperator<T> apply_a{a, n};
+    const auto product_and_inner = [&](const T* p, T* q) { return krylov::product_then_inner(apply_a, p, q, n); };
+    std::vector<T> m_diagonal(static_cast<std::size_t>(n));
+    for (std::int64_t i = 0; i < n; ++i) m_diagonal[i] = T(1.0 / (2.0 + 0.01 * i));
     const auto apply_m = [&](const T* x, T* y) {
-        for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] / (2.0 + 0.01 * i);
+        for (std::int64_t i = 0; i < n; ++i) y[i] = m_diagonal[i] * x[i];
     };
     // W: k random columns; E = W^H A W and its inverse (k <= 2 here: by hand).
     auto w = draws<T>(rng, n * k);
@@ -394,7 +440,8 @@ void check_deflated_cg(std::mt19937_64& rng, std::int64_t n, std::int64_t k, std
             return same_bits(x, o.x) && same_bits(kept, o.kept) && iterations == o.iterations && stored == o.stored;
         }
     };
-    const auto [one, three] = on_1_and_3_threads([&] {
+    // M as a callable, or as its diagonal, which the loop applies inside the advance's sweep.
+    const auto solve = [&](bool diagonal_m) {
         auto r_block = awr;
         std::copy(b.begin(), b.end(), r_block.begin() + k * n);
         std::vector<T> x(static_cast<std::size_t>(n)), kept(static_cast<std::size_t>(n * capacity)),
@@ -402,10 +449,14 @@ void check_deflated_cg(std::mt19937_64& rng, std::int64_t n, std::int64_t k, std
         std::vector<double> alphas(static_cast<std::size_t>(capacity)), curvatures(alphas), rhos(capacity + 1);
         krylov::CgWorkspace<T> ws{n, x.data(), r_block.data() + k * n, w.data(), r_block.data(), k, inverse.data(),
                                   kept.data(), products.data(), capacity, 0, alphas.data(), curvatures.data(),
-                                  rhos.data(), projections.data(), spare.data(), q.data(), z.data()};
-        const auto outcome = krylov::deflated_cg(ws, apply_a, apply_m, false, [](const T*) {}, 1e-12, 10 * n, 0, true);
+                                  rhos.data(), projections.data(), spare.data(), q.data(), z.data(),
+                                  diagonal_m ? m_diagonal.data() : nullptr};
+        const auto outcome =
+            krylov::deflated_cg(ws, product_and_inner, apply_m, false, [](const T*) {}, 1e-12, 10 * n, 0, true);
         return Out{x, kept, outcome.iterations, ws.stored};
-    });
+    };
+    const auto [one, three] = on_1_and_3_threads([&] { return solve(true); });
+    expect(one == solve(false), "deflated_cg: a diagonal M as the same M called", n, k);
     expect(one == three, "deflated_cg: 1 and 3 threads", n, k);
     std::vector<T> ax(static_cast<std::size_t>(n));
     apply_a(one.x.data(), ax.data());
@@ -453,7 +504,7 @@ void run_dense_kernels(std::mt19937_64& rng) {
 
 template <class I, class T>
 void run_csr(std::mt19937_64& rng) {
-    for (const auto& [rows, cols] : {std::pair<std::int64_t, std::int64_t>{0, 0}, {3, 0}, {1, 1}, {40, 7}, {5000, 3000}}) {
+    for (const auto& [rows, cols] : {std::pair<std::int64_t, std::int64_t>{0, 0}, {3, 0}, {1, 1}, {40, 7}, {5000, 3000}, {2500, 2500}}) {
         for (const std::int64_t k : {1, 3}) check_csr_matvec<I, T>(rng, rows, cols, k);
     }
 }

@@ -1,10 +1,13 @@
 // The vector updates of (deflated) conjugate gradients, each one sweep over its vectors:
 //   diagonal:  y = d * x entry by entry (a Jacobi preconditioner, for CG and GCRO-DR alike);
 //   advance:   x += alpha p, r -= alpha q (q = A p), returning ||r||^2;
+//   advance and project: the advance, then z = d r for a diagonal M (d null: M is the identity
+//              and z is r), then g = [A W, r]^H z, the inner products the next direction needs
+//              (through gemv), each chunk's while its r and z are in cache: one sweep, not three;
 //   direction: p' = z + beta p - W mu (W: the deflation basis, column-major; mu: its k weights;
 //              p' may be p;
 //              W mu through the BLAS table's gemv, chunk by chunk, as in orthogonalize.hpp).
-// The squared norm is summed per chunk in a fixed order and over chunks in chunk order
+// The squared norm and the inner products are summed per chunk in a fixed order and over chunks in chunk order
 // (chunks.hpp), so every result is the same bits for any number of threads.
 #pragma once
 
@@ -39,6 +42,33 @@ double cg_advance(T alpha, const T* p, const T* q, T* x, T* r, std::int64_t n) {
         }
         squares[c] = std::real(dot<true>(r + begin, r + begin, end - begin));
     });
+    double total = 0.0;
+    for (const double square : squares) total += square;
+    return total;
+}
+
+template <class T>
+double cg_advance_project(T alpha, const T* p, const T* q, T* x, T* r, const T* d, T* z, const T* awr,
+                          std::int64_t k, std::int64_t n, T* g) {
+    const Chunks chunks(n);
+    const detail::Basis<T> basis{awr, detail::blas_size(n, "n"), detail::blas_size(k + 1, "k"), chunks};
+    const T* scaled = d != nullptr ? z : r;
+    std::vector<double> squares(static_cast<std::size_t>(chunks.count()));
+    std::vector<T> partials(static_cast<std::size_t>(chunks.count() * (k + 1)));
+    const std::int64_t bytes = basis.sweep_bytes() + 5 * n * static_cast<std::int64_t>(sizeof(T));
+    for_each_chunk(chunks, bytes, [&](std::int64_t c) {
+        const std::int64_t begin = chunks.begin(c), end = begin + chunks.size(c);
+        for (std::int64_t i = begin; i < end; ++i) {
+            x[i] += alpha * p[i];
+            r[i] -= alpha * q[i];
+        }
+        if (d != nullptr) {
+            for (std::int64_t i = begin; i < end; ++i) z[i] = d[i] * r[i];
+        }
+        squares[c] = std::real(dot<true>(r + begin, r + begin, end - begin));
+        basis.products(c, scaled, partials.data());
+    });
+    basis.add_chunks(partials.data(), g);
     double total = 0.0;
     for (const double square : squares) total += square;
     return total;
