@@ -448,6 +448,29 @@ def test_gcrodr_recycled_space_matches_a_dense_reference(rng):
     assert principal_sines(U, reference_gcrodr_first_cycle(A.toarray(), b, m, k)) <= 1e-8
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.complex128])
+def test_harmonic_ritz_vectors_against_scipy_eig(rng, dtype):
+    """The cycle's harmonic Ritz step, which calls LAPACK's ggev directly: its columns span
+    the eigenvectors of SciPy's eig with the smallest |theta| (a real pencil's complex pairs
+    whole, as real and imaginary parts), each of unit length."""
+    from pynla.recycling_gmres import _smallest_harmonic_ritz
+
+    size = 14
+    draw = lambda *shape: rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if dtype == np.complex128 else 0)
+    G, WV = draw(size + 1, size).astype(dtype), draw(size + 1, size).astype(dtype)
+    values, vectors = scipy.linalg.eig(G.conj().T @ G, G.conj().T @ WV)
+    order = np.argsort(np.abs(values))
+    pairs = 0
+    for k in range(1, 8):
+        P = _smallest_harmonic_ritz(G, WV, k, size)
+        assert P.dtype == dtype
+        assert P.shape[1] in (k, k + 1)  # k + 1: a pair is not split
+        assert_allclose(np.linalg.norm(P[:, np.abs(values[order[: P.shape[1]]].imag) == 0], axis=0), 1.0)
+        assert principal_sines(P.astype(complex), vectors[:, order[: P.shape[1]]]) <= 1e-8
+        pairs += P.shape[1] == k + 1
+    assert dtype == np.complex128 or pairs > 0  # the real pencil's pair path ran
+
+
 def reference_deflation_update(A, M, W, P, k):
     """Ritz vectors of M A in span(W, P) with the k smallest Ritz values, dense: the pencil
     (S^T A M A S, S^T A S)."""
