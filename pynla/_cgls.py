@@ -1,9 +1,9 @@
 """Conjugate gradients on the normal equations (CGLS) for sketched_lstsq's method="krylov":
 ``min ||A x - b||`` through products with A alone, certified by the backward error.
 
-Each step is one pass over A: ``normal(P)`` gives ``A^H A P`` and the squared norms of ``A P``
-together (the core's one-pass gradient kernel without B), where CGLS as usually written takes
-two products, ``A P`` and then ``A^H`` of the residual. The residual is therefore never formed:
+Each step is one pass over A: ``gradient(P, None)`` gives ``-A^H A P`` and the squared norms of
+``A P`` together (the core's one-pass gradient kernel without B), where CGLS as usually written
+takes two products, ``A P`` and then ``A^H`` of the residual. The residual is therefore never formed:
 ``A^H r`` and ``||r||^2`` are updated by their recurrences, ``s <- s - alpha A^H A p`` and
 ``||r||^2 <- ||r||^2 - alpha gamma`` (Hestenes and Stiefel 1952; Bjorck, Numerical Methods for
 Least Squares Problems, 1996, section 7.4), and checked against a true pass over A
@@ -13,8 +13,8 @@ The check is Stewart's backward error: x is the exact least-squares solution for
 ``||E||_2 = ||A^H r|| / ||r||`` (E = -r r^H A / ||r||^2), so ``||A^H r|| <= tol ||A|| ||r||``
 certifies x as the answer to a problem within ``tol`` of A, the guarantee of a backward stable
 solver (gelsd); and ``||r|| <= tol (||A|| ||x|| + ||b||)`` certifies it for a nearby consistent
-problem (what a b in A's range comes to). Each column takes the smaller of the two. ``||A||`` is taken from below (the largest column norm), so
-the bound holds.
+problem (what a b in A's range comes to). Each column takes the smaller of the two. ``||A||``
+is taken from below (the largest column norm), so the bound holds.
 
 CGLS converges at the rate ``(cond - 1) / (cond + 1)`` of A's condition number, not of a
 preconditioned A: on a well-conditioned sparse A (random tall sparse matrices, cond about 1.2)
