@@ -263,7 +263,7 @@ class _Solve:
         S = np.zeros((kk + steps, steps), dtype=system.dtype, order="F")
         basis[:, kk] = r / norm
         done, products, broke_down, non_finite = _core.arnoldi(basis, kk, steps, H, B, S, norm, system.tolerance,
-                                                               _BREAKDOWN, *system.loop_operands())
+                                                               _BREAKDOWN, *system.right_preconditioned_operands())
         self.iterations += products
         system.count_loop(products, products if system.M.operand is not None else 0)
         if non_finite:

@@ -347,6 +347,24 @@ def test_counts_match_a_counting_operator(rng, method):
         assert solver.stats.iterations > 0
 
 
+@pytest.mark.parametrize("method", ["gcrodr", "cg"])
+def test_core_operands_count_and_solve_as_called_back(rng, method):
+    """A CSR A and a Jacobi M run inside the core's loops (GCRO-DR folds M into A's values):
+    the same counts and solutions as the same operators called back from the loop."""
+    sequence = spd_sequence(rng, 3, N=12)
+    native, called = SOLVERS[method](), SOLVERS[method]()
+    b = rng.standard_normal(sequence[0].shape[0])
+    for A in sequence:
+        M = sp.diags_array(1.0 / A.diagonal()).tocsr()
+        x, info = native.solve(A, b, rtol=1e-9, M=M)
+        x_called, info_called = called.solve(CountingOperator(A), b, rtol=1e-9, M=CountingOperator(M))
+        assert info == info_called == 0
+        assert native.stats.iterations == called.stats.iterations
+        assert native.stats.matvecs == called.stats.matvecs
+        assert native.stats.preconditioner_applications == called.stats.preconditioner_applications
+        assert_allclose(x, x_called, rtol=1e-7, atol=1e-9 * np.abs(x).max())
+
+
 # ---------------------------------------------------------------------------------------------
 # Breakdown, stagnation, maxiter, threads
 
