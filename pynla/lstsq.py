@@ -449,18 +449,7 @@ class Passes:
         return _core.tall_gram(Y, B)
 
     def a_column_norms(self):
-        if self._csr is None:
-            return np.linalg.norm(self.A, axis=0)
-        # The squares' column sums, |A|^H 1, by the one-pass kernel (np.bincount took 30 ms at 4e6
-        # entries, this 8).
-        indptr, indices, data, (n, d) = self._csr
-        if not self.A.has_canonical_format:  # duplicates summed first: norms of the stored entries
-            A = self.A.copy()                # could exceed the columns' and void the check's bound
-            A.sum_duplicates()
-            indptr, indices, data, (n, d) = _checked_csr(A)
-        squares = np.abs(data) ** 2
-        gradient = _csr_gradient((indptr, indices, squares, (n, d)))
-        return np.sqrt(gradient(np.zeros((d, 1), dtype=squares.dtype), np.ones((n, 1), dtype=squares.dtype))[0][:, 0])
+        return np.sqrt(column_squares(self.A, self._csr))
 
     @staticmethod
     def column_norms(B):
@@ -763,7 +752,7 @@ def _cheapest_method(A, s, dtype, rtol):
                              + _COST["refinements"] * (one_pass + _COST["iteration"])
                              + d ** 3 * _COST["small_flop"] * scale)
     if 2 * s <= n:
-        passes = math.log(rtol) / math.log(math.sqrt(d / s)) + 3
+        passes = precondition_passes(d, s, rtol)
         costs["precondition"] = (_COST["call"] + s * d * (d + _COST["panel"]) * _COST["flop"] * scale
                                  + passes * (one_pass + _COST["iteration"] + 4 * d * d * _COST["flop"] * scale))
     cheapest = min(costs, key=costs.get)
@@ -772,6 +761,12 @@ def _cheapest_method(A, s, dtype, rtol):
     if sp.issparse(A) and _KRYLOV_PASSES * pass_cost < costs[choice]:
         return "krylov", choice, costs[choice] / pass_cost
     return choice, None, math.inf
+
+
+def precondition_passes(d, s, rtol):
+    """The passes over A that "precondition" is expected to take after its sketch of s rows
+    (its rate: sqrt(d / s) a step, and three more)."""
+    return math.log(rtol) / math.log(math.sqrt(d / s)) + 3
 
 
 def _checked_problem(A, b):
@@ -841,6 +836,23 @@ def _make_sketch(sketch, s, n, rng, dtype):
     if sketch == "sparse_sign":
         return SparseSignSketch(s, n, nonzeros_per_column=min(8, s), rng=rng, dtype=real)
     return _SKETCHES[sketch](s, n, rng=rng, dtype=real)
+
+
+def column_squares(A, csr=None):
+    """The squared norms of A's columns, dense or sparse (``csr``: its _checked_csr arrays, if
+    at hand). For a sparse A they are the squares' column sums, |A|^H 1, by the one-pass
+    gradient kernel (np.bincount took 30 ms at 4e6 entries, this 8), duplicates summed first:
+    norms of the stored entries could exceed the columns' and void CGLS's bound on ||A||."""
+    if not sp.issparse(A):
+        return np.sum(np.abs(A) ** 2, axis=0)
+    if not A.has_canonical_format:
+        A = A.tocsr(copy=True)
+        A.sum_duplicates()
+        csr = None
+    indptr, indices, data, (n, d) = _checked_csr(A) if csr is None else csr
+    squares = np.abs(data) ** 2
+    gradient = _csr_gradient((indptr, indices, squares, (n, d)))
+    return gradient(np.zeros((d, 1), dtype=squares.dtype), np.ones((n, 1), dtype=squares.dtype))[0][:, 0]
 
 
 def _gradient_function(A):

@@ -315,11 +315,34 @@ def test_lstsq_sparse_and_dask_b(client):
     M = sp.random_array((20000, 40), density=0.05, format="csr", rng=rng) + sp.eye_array(20000, 40)
     M = sp.csr_array(M)
     b = rng.standard_normal(20000)
-    result = pynla.dask.sketched_lstsq(chunked(M, 6000), da.from_array(b, chunks=6000), rng=SEED)
+    expected = sl.lstsq(M.toarray(), b)[0]
+    results = {}
+    for method, extra_passes in (("auto", 4), ("krylov", 4), ("precondition", 2)):
+        result = pynla.dask.sketched_lstsq(chunked(M, 6000), da.from_array(b, chunks=6000), method=method, rng=SEED)
+        assert result.info == 0
+        assert_allclose(result.x, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
+        # CGLS ("auto"'s first method): A's largest magnitude, its column norms, the first
+        # gradient, the steps and their check; "precondition": the sketch, the first answer's
+        # pass, the steps.
+        assert result.passes == result.iterations + extra_passes
+        results[method] = result
+    # A well-conditioned A: CGLS's steps, as on one machine, and fewer than the sketch's.
+    assert abs(results["auto"].iterations - pynla.sketched_lstsq(M, b).iterations) <= 1
+    assert results["auto"].passes < results["precondition"].passes
+
+
+def test_lstsq_sparse_ill_conditioned_krylov_gives_way(client):
+    """CGLS gives up on an ill-conditioned sparse A within its budget, and sketch-and-precondition
+    answers (its steps counted after CGLS's), as on one machine."""
+    rng = np.random.default_rng(SEED)
+    M = sp.random_array((20000, 40), density=0.05, format="csr", rng=rng) + sp.eye_array(20000, 40)
+    M = sp.csr_array(M @ sp.diags_array(np.logspace(0, 5, 40)) @ sp.csr_array(np.triu(np.ones((40, 40)))))
+    b = rng.standard_normal(20000)
+    result = pynla.dask.sketched_lstsq(chunked(M, 6000), b, rng=SEED)
     expected = sl.lstsq(M.toarray(), b)[0]
     assert result.info == 0
-    assert_allclose(result.x, expected, rtol=1e-12, atol=1e-12 * np.abs(expected).max())
-    assert result.passes == result.iterations + 2  # the sketch, the first answer's pass, the steps
+    assert np.linalg.norm(M @ result.x - b) <= np.linalg.norm(M @ expected - b) * (1 + 1e-10)
+    assert result.passes > result.iterations + 4  # CGLS's passes, then the sketch's and the answer's
 
 
 @pytest.mark.parametrize("scale_a, scale_b", [(1e-200, 1e-150), (1e200, 1e190), (1.0, 1e-300)])

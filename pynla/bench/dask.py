@@ -8,7 +8,9 @@ dask lstsq       tall dense least squares, 500000 x 100 in 8 row blocks (4000000
                  with ``--full``), b = A x + 1e-8 noise. Anchor: ``pynla.sketched_lstsq`` on the
                  whole array, 1 thread; ``pynla.dask.sketched_lstsq`` on 1 and 2 workers;
                  Dask's ``dask.array.linalg.lstsq`` (TSQR) on 2 workers. Answers within 1e-10 of
-                 the anchor's, relatively.
+                 the anchor's, relatively. And sparse: 400000 x 200 with 20 entries a row in 8
+                 blocks (4000000 x 200 in 32 with ``--full``), b random (CGLS, not Dask's TSQR,
+                 which takes dense chunks).
 dask rsvd        randomized SVD, k = 50, of 200000 x 500 (2000000 x 1000 with ``--full``) with
                  singular values ``1/i``: ``pynla.dask.randomized_svd`` (block Krylov, 8 passes)
                  against ``dask.array.linalg.svd_compressed`` with 8 QR-normalized power
@@ -152,7 +154,18 @@ def _lstsq_inputs(m, n, parts):
     return Blocks(block, rows, n, np.float64, False), Blocks(rhs, rows, 1, np.float64, False)
 
 
-def _lstsq_case(m, n, parts):
+def _sparse_lstsq_inputs(m, n, per_row, parts):
+    (A,) = _sparse_inputs(m, n, per_row, parts)
+
+    def rhs(i):
+        return np.random.default_rng([SEED, i, 1]).standard_normal((A.rows[i], 1))
+
+    return A, Blocks(rhs, A.rows, 1, np.float64, False)
+
+
+def _lstsq_case(m, n, parts, per_row=None):
+    """Dense least squares, or sparse with per_row entries a row (no Dask peer: its TSQR takes
+    dense chunks)."""
     def pynla_dask(A, b):
         import pynla.dask
 
@@ -170,10 +183,16 @@ def _lstsq_case(m, n, parts):
 
     import pynla
 
-    return Case(name=f"dask lstsq {m}x{n}", setup=lambda: _lstsq_inputs(m, n, parts),
+    sparse = per_row is not None
+    peers = () if sparse else (_on_cluster("dask", 2, dask_lstsq),)
+    if sparse:
+        name, setup = f"dask lstsq {m}x{n} sparse {per_row}/row", lambda: _sparse_lstsq_inputs(m, n, per_row, parts)
+    else:
+        name, setup = f"dask lstsq {m}x{n}", lambda: _lstsq_inputs(m, n, parts)
+    return Case(name=name, setup=setup,
                 anchor=_one_machine(lambda A, b: pynla.sketched_lstsq(A, b).x),
                 implementations=(_on_cluster("pynla.dask", 1, pynla_dask), _on_cluster("pynla.dask", 2, pynla_dask),
-                                 _on_cluster("dask", 2, dask_lstsq)),
+                                 *peers),
                 compare=compare, nbytes=lambda x: x.nbytes, targets={"pynla.dask@2": 1.6},
                 describe=lambda inputs, expected: {"shape": [m, n], "blocks": parts})
 
@@ -313,7 +332,7 @@ def _computed(C, workers):
 
 def cases(full=False):
     if full:
-        return [_lstsq_case(4_000_000, 100, 32), _rsvd_case(2_000_000, 1000, 32),
-                _countsketch_case(10_000_000, 100_000, 10, 32), _spgemm_case(18, 16)]
-    return [_lstsq_case(500_000, 100, 8), _rsvd_case(200_000, 500, 8), _countsketch_case(2_000_000, 10_000, 10, 8),
-            _spgemm_case(16, 8)]
+        return [_lstsq_case(4_000_000, 100, 32), _lstsq_case(4_000_000, 200, 32, per_row=20),
+                _rsvd_case(2_000_000, 1000, 32), _countsketch_case(10_000_000, 100_000, 10, 32), _spgemm_case(18, 16)]
+    return [_lstsq_case(500_000, 100, 8), _lstsq_case(400_000, 200, 8, per_row=20), _rsvd_case(200_000, 500, 8),
+            _countsketch_case(2_000_000, 10_000, 10, 8), _spgemm_case(16, 8)]

@@ -20,7 +20,7 @@ __all__ = ["DaskLstsqResult", "sketched_lstsq"]
 #: What pynla.dask.sketched_lstsq returns: pynla.LstsqResult's fields and the passes over A.
 DaskLstsqResult = namedtuple("DaskLstsqResult", [*one_machine.LstsqResult._fields, "passes"])
 
-METHODS = ("auto", "cholesky", "precondition")
+METHODS = ("auto", "cholesky", "precondition", "krylov")
 
 
 def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=None, rtol=None, maxiter=None,
@@ -35,15 +35,22 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
       ``||b - A x||``: three passes in all for a well-conditioned A. Where A is too ill
       conditioned for its Gram matrix, the Gram matrix of ``A R0^-1`` (R0 from the QR
       factorization of a distributed sketch of A; each task solves with its own block) instead.
-    - ``"precondition"`` (sparse A's method): the sketch ``S A`` by :func:`pynla.dask.sketch`,
-      then iterative sketching with momentum, a pass an iteration.
+    - ``"krylov"`` (sparse A's first method): conjugate gradients on the normal equations
+      (CGLS) with A's columns scaled to unit norm, as on one machine: a pass over A for its
+      largest magnitude, one for its column norms, then one a step (``A^H A p`` and ``||A p||``
+      in each task), about 15 in all for a well-conditioned A. Under ``"auto"`` it gives up
+      as soon as its rate predicts more passes than ``"precondition"`` would take (an
+      ill-conditioned A), and ``"precondition"`` answers.
+    - ``"precondition"``: the sketch ``S A`` by :func:`pynla.dask.sketch`, then iterative
+      sketching with momentum, a pass an iteration.
 
     Every answer is checked as on one machine (x's excess residual within the rounding level
     of a forward stable solver). One that fails (a sketch that does not embed A's range, or A
     numerically rank deficient) is replaced by Dask's own QR solve (``dask.array.linalg.lstsq``,
     TSQR: Householder QR's accuracy), which also decides A's rank.
 
-    Parameters are pynla.sketched_lstsq's (``method``: "auto", "cholesky" or "precondition").
+    Parameters are pynla.sketched_lstsq's (``method``: "auto", "cholesky", "precondition" or
+    "krylov"; "auto" with a given ``maxiter`` takes "precondition" for a sparse A).
 
     Returns
     -------
@@ -79,28 +86,42 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
         raise ValueError(f"A has shape {rows.shape}: least squares needs at least as many rows as columns")
     b_blocks, one_column = _right_hand_sides(b, rows)
     dtype = float_kernel_dtype(np.result_type(rows.dtype, b_blocks.dtype), "A")
-    if method == "auto":
-        method = "precondition" if rows.sparse or n < one_machine._CHOLESKY_MIN_ROWS_PER_COLUMN * d else "cholesky"
-    if method == "cholesky" and rows.sparse:
-        raise ValueError("method='cholesky' needs dense chunks (a sparse A's Gram matrix fills in): use 'precondition'")
     rtol = 4 * np.finfo(dtype).eps if rtol is None else float(rtol)
     if not rtol > 0:
         raise ValueError(f"rtol must be positive, got {rtol}")
     maxiter = one_machine._count(maxiter, "maxiter", 0) if maxiter is not None else None
     s = one_machine._sketch_rows(sketch, sketch_size, n, d)
+    krylov_budget = math.inf  # passes CGLS may take before "precondition" would have cost less
+    if method == "auto" and rows.sparse:
+        method = "krylov" if maxiter is None else "precondition"  # a given maxiter is for one method's steps
+        krylov_budget = one_machine.precondition_passes(d, s, rtol) + 1  # and the sketch's pass
+    elif method == "auto":
+        method = "precondition" if n < one_machine._CHOLESKY_MIN_ROWS_PER_COLUMN * d else "cholesky"
+    if method == "cholesky" and rows.sparse:
+        raise ValueError("method='cholesky' needs dense chunks (a sparse A's Gram matrix fills in): use 'precondition'")
     passes = BlockPasses(rows, b_blocks, dtype)
     solved = None
+    krylov_iterations = 0  # of CGLS, where it came first and gave up
     if d == 0:
-        solved = np.zeros((0, b_blocks.q), dtype=dtype), np.sqrt(passes.gradient(np.zeros((0, b_blocks.q), dtype))[1]), 0, 0
+        no_columns = np.zeros((0, b_blocks.q), dtype)
+        solved = no_columns, np.sqrt(passes.gradient(no_columns, b_blocks)[1]), 0, 0
     elif method == "cholesky":
         solved = one_machine._gram_solve(passes, b, *passes.gram(), rtol, maxiter)
+    elif method == "krylov":
+        passes.scale_from_largest()
+        # cgls reads B's shape and dtype; the passes take b's own blocks.
+        B = np.empty((0, b_blocks.q), dtype=dtype)
+        solved = one_machine._krylov(passes, B, rtol, maxiter, krylov_budget)
+        if solved[0] is None:  # CGLS gave up: sketch-and-precondition answers, with what is left of maxiter
+            solved, krylov_iterations = None, solved[2]
+            maxiter = None if maxiter is None else maxiter - krylov_iterations
     if solved is None and d > 0 and 2 * s <= n:
         S = one_machine._make_sketch(sketch, s, n, rng, dtype)
         SA = dask_sketch(S, A)
         passes.count += 1
         SA = np.asarray(SA.toarray() if hasattr(SA, "toarray") else SA, dtype=dtype)
         SB = np.asarray(dask_sketch(S, b_blocks.array), dtype=dtype)
-        if method != "cholesky":  # no Gram pass has checked and scaled A and b
+        if method == "precondition":  # no Gram pass or CGLS has checked and scaled A and b
             passes.scale_from_sketch(SA, SB)
         SA, SB = times_power_of_two(SA, -passes.scale[0]), times_power_of_two(SB, -passes.scale[1])
         solved = one_machine._sketched(passes, b, SA, SB, "cholesky" if method == "cholesky" else "precondition",
@@ -110,6 +131,7 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
         iterations, info = (0, 0) if solved is None else solved[2:]
     else:
         X, residual, iterations, info = solved
+    iterations += krylov_iterations
     a_exponent, b_exponent = passes.scale
     X, residual = times_power_of_two(X, b_exponent - a_exponent), times_power_of_two(residual, b_exponent)
     if one_column:
@@ -145,9 +167,10 @@ def _right_hand_sides(b, rows):
 class BlockPasses:
     """pynla.sketched_lstsq's passes (pynla.lstsq.Passes) over row blocks: each block's part in
     its own task, the parts added in a fixed tree. A and b are scaled in the tasks by the
-    powers of two in ``scale`` (set by ``gram``, as pynla.sketched_lstsq scales them), and
-    ``count`` counts the passes taken. The ``B`` the methods pass is b itself, whose blocks
-    these passes hold."""
+    powers of two in ``scale`` (set by ``gram``, ``scale_from_sketch`` or
+    ``scale_from_largest``, as pynla.sketched_lstsq scales them), and ``count`` counts the
+    passes taken. A ``B`` the methods pass stands for b itself, whose blocks these passes hold
+    (None, where the methods ask for no b: zeros)."""
 
     densifiable = True  # an answer that fails its check is replaced by TSQR's (_tsqr_solve)
 
@@ -208,9 +231,24 @@ class BlockPasses:
             raise ValueError("A must not contain NaN or infinity")
         return largest
 
-    def gradient(self, X, B=None):
-        G, squared_norms = self._each_block(_gradient_block, np.ascontiguousarray(X, dtype=self.dtype))
-        return G, squared_norms
+    def scale_from_largest(self):
+        """Checks and scales A and b from their largest magnitudes, as pynla.sketched_lstsq does
+        before CGLS: a pass over A (and one over b); NaN or infinity in either raises."""
+        b_largest = float(abs(self.b_blocks.array).max().compute())
+        if not math.isfinite(b_largest):
+            raise ValueError("b must not contain NaN or infinity")
+        a_largest = self._a_largest()
+        (n, d), q = self.rows.shape, self.b_blocks.q
+        self.scale = (one_machine.scale_exponent(a_largest * math.sqrt(n * d), lambda: a_largest, n * d, self.dtype),
+                      one_machine.scale_exponent(b_largest, lambda: b_largest, n * q, self.dtype))
+
+    def gradient(self, X, B):
+        """As pynla.lstsq.Passes.gradient: any B stands for b's own blocks; None for zeros."""
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        return self._each_block(_gradient_block, X, B is not None)
+
+    def a_column_norms(self):
+        return np.sqrt(self._each_block(_column_squares_block))
 
     def preconditioned_gram(self, R0, B=None):
         return self._each_block(_preconditioned_gram_block, np.asfortranarray(R0))[:2]
@@ -250,15 +288,20 @@ def _largest(M):
 
 
 @dask.delayed(pure=True)
-def _gradient_block(block, b_block, sparse, dtype, scale, X):
+def _gradient_block(block, b_block, sparse, dtype, scale, X, with_b):
+    """(A_i^H (b_i - A_i X), ||b_i - A_i X||^2), b_i zero without with_b: the core's one-pass
+    kernels, as on one machine."""
     A_i, B_i = _block(block, b_block, sparse, dtype, scale)
     X = aligned(X)
+    B_i = B_i if with_b else None
     if sparse:
-        residual = B_i - A_i @ X
-        adjoint = A_i.T.conj() if dtype.kind == "c" else A_i.T
-        return np.asarray(adjoint @ residual), np.sum(np.abs(residual) ** 2, axis=0)
-    G, squared_norms = _core.residual_gradient(A_i, X, B_i)
-    return G.reshape(X.shape), squared_norms
+        return one_machine._csr_gradient(one_machine._checked_csr(A_i))(X, B_i)
+    return one_machine._gradient_function(A_i)(X, B_i)
+
+
+@dask.delayed(pure=True)
+def _column_squares_block(block, b_block, sparse, dtype, scale):
+    return one_machine.column_squares(_block(block, b_block, sparse, dtype, scale)[0])
 
 
 @dask.delayed(pure=True)
@@ -285,5 +328,5 @@ def _tsqr_solve(A, b_blocks, dtype, passes):
     if rank < d:
         raise np.linalg.LinAlgError(f"A is rank deficient (numerical rank {rank} < {d} columns); sketched_lstsq "
                                     "needs full column rank")
-    residual = np.sqrt(passes.gradient(np.asarray(X, dtype=dtype).reshape(d, -1))[1])
+    residual = np.sqrt(passes.gradient(np.asarray(X, dtype=dtype).reshape(d, -1), b_blocks)[1])
     return np.asarray(X, dtype=dtype).reshape(d, -1), residual
