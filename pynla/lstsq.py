@@ -198,9 +198,8 @@ def sketched_lstsq(A, b, *, method="auto", sketch="sparse_sign", sketch_size=Non
     16 passes cost less than the method the model picks otherwise, with a budget: it gives up
     as soon as its rate predicts more passes than that method would cost in all (an
     ill-conditioned A: after 6 to 9 passes on random sparse A of condition 40 to 4e4), and that
-    method answers. "precondition" is taken
-    for dense A only from d of a few thousand on, where the Gram matrix costs more than its 30
-    passes.
+    method answers. "precondition" is taken for dense A only from d of a few thousand on, where
+    the Gram matrix costs more than its 30 passes.
 
     ``method="solve"`` (sketch-and-solve) returns ``R^-1 Q^H S b``: one pass over A, an answer
     whose residual is within a factor ``1 + O(sqrt(d/s))`` of the least one when S embeds A's

@@ -3,12 +3,14 @@
 //   advance:   x += alpha p, r -= alpha q (q = A p), returning ||r||^2;
 //   advance and project: the advance, then z = d r for a diagonal M (d null: M is the identity
 //              and z is r), then g = [A W, r]^H z, the inner products the next direction needs
-//              (through gemv), each chunk's while its r and z are in cache: one sweep, not three;
+//              (through gemv; r is [A W, r]'s last column, the same memory), each chunk's while
+//              its r and z are in cache: one sweep, not three;
 //   direction: p' = z + beta p - W mu (W: the deflation basis, column-major; mu: its k weights;
 //              p' may be p;
 //              W mu through the BLAS table's gemv, chunk by chunk, as in orthogonalize.hpp).
-// The squared norm and the inner products are summed per chunk in a fixed order and over chunks in chunk order
-// (chunks.hpp), so every result is the same bits for any number of threads.
+// The squared norm and the inner products are summed per chunk in a fixed order and over
+// chunks in chunk order (chunks.hpp), so every result is the same bits for any number of
+// threads.
 #pragma once
 
 #include <complex>
