@@ -252,6 +252,12 @@ class LinearSystem:
             self._a_times_m = (indptr, indices, data * self.M.diagonal[indices], shape)
         return self._a_times_m, None
 
+    def m_diagonal(self):
+        """M's diagonal where M is a diagonal sparse matrix (ones without M), else None."""
+        if self.M.operand is None:
+            return np.ones(self.n)
+        return self.M.diagonal
+
     def count_loop(self, products, preconditionings):
         """Adds a core loop's products with A and M to the counts, for the operands the core
         applied itself (Python callables count their own calls)."""

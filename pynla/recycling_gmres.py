@@ -11,7 +11,9 @@ without returning to Python); the update
 minimizes the residual over ``span(U, T)``; then the k harmonic Ritz vectors of ``A M`` in
 that space with the smallest harmonic Ritz values (those that slow a restarted GMRES down)
 become the next U. Each new system keeps U, recomputes ``C = A M U`` (k products, one block)
-when A or M is another object, and starts from the residual's projection onto C.
+when A or M is another object, and starts from the residual's projection onto C. U is in M's
+variable (x = M U): where the last M and the new one are both diagonal (Jacobi), U is rescaled
+into the new M's variable first, so that the vectors x recycled stay the same.
 """
 
 import numpy as np
@@ -66,7 +68,10 @@ class RecyclingGMRES:
     system whose A and M are the same objects as the last solve's; for other objects ``C`` is
     recomputed from U (an A changed in place between solves is not noticed: pass a new object
     or call :meth:`reset`; the check of the true residual still keeps a wrong x from being
-    reported as converged). Results are the same bits for any number of pynla threads (BLAS runs on
+    reported as converged). U is in M's variable (x = M U): when the last M and the new one are
+    both diagonal sparse matrices (Jacobi), U is rescaled so that M U stays the same vectors; any
+    other M cannot be inverted, and U is carried as it is (on Darcy systems whose Jacobi M changed
+    with the coefficients, that took 1.4 times the products). Results are the same bits for any number of pynla threads (BLAS runs on
     one thread inside ``solve``).
 
     Examples
@@ -99,6 +104,7 @@ class RecyclingGMRES:
         self._basis = None  # Fortran (n, m + 1): C in its first kk columns, then the Arnoldi vectors
         self._recycled = 0  # kk: columns of U and C
         self._key = None  # the (A, M) identities C = A M U was computed for
+        self._m_diagonal = None  # M's diagonal for that M where diagonal (U holds M^-1 x), else None
 
     @property
     def recycled_space(self):
@@ -108,7 +114,7 @@ class RecyclingGMRES:
 
     def reset(self):
         """Forget the recycled space: the next solve starts as an ordinary restarted GMRES."""
-        self._U, self._basis, self._recycled, self._key = None, None, 0, None
+        self._U, self._basis, self._recycled, self._key, self._m_diagonal = None, None, 0, None, None
 
     def solve(self, A, b, x0=None, *, rtol=1e-5, atol=0.0, maxiter=None, M=None, callback=None):
         """Solve ``A x = b``, starting from the recycled space, and update it.
@@ -170,6 +176,7 @@ class _Solve:
             solver._basis = np.zeros((n, m + 1), dtype=system.dtype, order="F")
         self.basis = solver._basis
         self.recycled_at_start = solver._recycled
+        self.m_diagonal = system.m_diagonal()
 
     def run(self, maxiter):
         system, solver = self.system, self.solver
@@ -232,15 +239,19 @@ class _Solve:
     # -- the recycled space ------------------------------------------------------------------
 
     def _reproject(self):
-        """C = A M U for this system's A and M, orthonormalized (U transformed alike)."""
+        """C = A M U for this system's A and M, orthonormalized (U transformed alike). Where the
+        last M and this one are both diagonal, U first becomes this M's variable for the same
+        vectors x = M U."""
         solver, system = self.solver, self.system
+        if solver._m_diagonal is not None and self.m_diagonal is not None and np.all(self.m_diagonal != 0):
+            solver._U = np.asfortranarray(solver._U * (solver._m_diagonal / self.m_diagonal)[:, None])
         AU = system.A(system.M(solver._U))
         Q, R, kept = _orthonormal_columns(AU)
         kk = Q.shape[1]
         solver._U = np.asfortranarray(scipy.linalg.solve_triangular(R, solver._U[:, kept].T, trans="T").T)
         self.basis[:, :kk] = Q
         solver._recycled = kk
-        solver._key = system.key
+        solver._key, solver._m_diagonal = system.key, self.m_diagonal
 
     def _start_from_recycled(self, r):
         """x += M U C^H r, r -= C C^H r: the best start within the recycled space."""
@@ -329,7 +340,7 @@ class _Solve:
         basis[:, :k_new] = U_and_C[:, k_new:]  # (not made in place: W_hat holds the old C)
         solver._U = U_new
         solver._recycled = k_new
-        solver._key = self.system.key
+        solver._key, solver._m_diagonal = self.system.key, self.m_diagonal
 
 
 def _orthonormal_columns(X):

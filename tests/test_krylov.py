@@ -16,6 +16,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import pynla
 from pynla import _core
+from pynla._krylov import LinearSystem
+from pynla.bench.krylov import darcy_sequence, jacobi
+from pynla.recycling_gmres import _Solve
 from tests.conftest import csr_from_row_lengths
 
 # ---------------------------------------------------------------------------------------------
@@ -169,6 +172,40 @@ def test_gcrodr_recycling_saves_products(rng):
         assert_solves(A, x, b, 1e-8)
         counts.append(solver.stats.matvecs)
     assert counts[-1] < 0.8 * counts[0], counts
+
+
+def test_gcrodr_reprojection_keeps_x_across_diagonal_preconditioners(rng):
+    """A new A and a new diagonal M: the recycled space is carried as the same vectors x = M U
+    (U rescaled into the new M's variable), not as the same U."""
+    A = (laplacian_2d(10) + sp.diags_array(rng.random(100))).tocsr()
+    b = rng.standard_normal(100)
+    M1, M2 = (sp.diags_array(rng.uniform(0.2, 5.0, 100), format="csr") for _ in range(2))
+    solver = pynla.RecyclingGMRES(m=20, k=5)
+    solver.solve(A, b, M=M1, rtol=1e-14, maxiter=1)
+    U1, _ = solver.recycled_space
+    A2 = A.copy()  # another object: C = A M U is recomputed
+    system = LinearSystem(A2, b, None, rtol=1e-8, atol=0.0, maxiter=None, M=M2)
+    _Solve(solver, system, None)._reproject()
+    U2, C2 = solver.recycled_space
+    assert principal_sines(M2 @ U2, M1 @ U1) <= 1e-12
+    assert_allclose(A2 @ (M2 @ U2), C2, atol=1e-12 * np.abs(C2).max())
+    assert_allclose(C2.T @ C2, np.eye(5), atol=1e-12)
+
+
+def test_gcrodr_jacobi_sequence_recycles_across_preconditioners():
+    """Darcy systems whose coefficients (so whose Jacobi preconditioners) change from system to
+    system: carried as vectors x, the recycled space saves products that it does not where U
+    is carried as it is (a Jacobi M given as a LinearOperator, which the solver cannot see is
+    diagonal)."""
+    matrices, rhs = darcy_sequence(32)
+    counts = {}
+    for kind, preconditioner in (("diagonal", jacobi), ("operator", lambda A: spla.aslinearoperator(jacobi(A)))):
+        result = pynla.solve_sequence(matrices, rhs, method="gcrodr", rtol=1e-8, M=preconditioner, m=40, k=10)
+        assert (result.info == 0).all()
+        for A, x, b in zip(matrices, result.x, rhs):
+            assert_solves(A, x, b, 1e-8)
+        counts[kind] = result.matvecs
+    assert counts["diagonal"] < 0.85 * counts["operator"], counts
 
 
 def test_gcrodr_indefinite_and_complex(rng):
