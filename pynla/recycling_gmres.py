@@ -69,10 +69,13 @@ class RecyclingGMRES:
     recomputed from U (an A changed in place between solves is not noticed: pass a new object
     or call :meth:`reset`; the check of the true residual still keeps a wrong x from being
     reported as converged). U is in M's variable (x = M U): when the last M and the new one are
-    both diagonal sparse matrices (Jacobi), U is rescaled so that M U stays the same vectors; any
-    other M cannot be inverted, and U is carried as it is (on Darcy systems whose Jacobi M changed
-    with the coefficients, that took 1.4 times the products). Results are the same bits for any number of pynla threads (BLAS runs on
-    one thread inside ``solve``).
+    both diagonal sparse matrices (Jacobi; no M counts as the identity), U is rescaled so that
+    M U stays the same vectors x, which suits systems whose coefficients change (Darcy systems
+    whose Jacobi M changed with them took 1.4 times the products with U carried as it is). A
+    sequence that rescales its unknowns instead (A_j = A D_j) is the opposite case, where U as
+    it is stays exact: pass M as a ``LinearOperator`` to keep U. Any other M (BSR, dense, an
+    operator) keeps U, as undoing it would cost a solve with the new M. Results are the same
+    bits for any number of pynla threads (BLAS runs on one thread inside ``solve``).
 
     Examples
     --------
@@ -243,12 +246,16 @@ class _Solve:
         last M and this one are both diagonal, U first becomes this M's variable for the same
         vectors x = M U."""
         solver, system = self.solver, self.system
-        if solver._m_diagonal is not None and self.m_diagonal is not None and np.all(self.m_diagonal != 0):
-            solver._U = np.asfortranarray(solver._U * (solver._m_diagonal / self.m_diagonal)[:, None])
-        AU = system.A(system.M(solver._U))
+        U = solver._U  # the solver's state changes only once the products have returned
+        if solver._m_diagonal is not None and self.m_diagonal is not None:
+            with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+                rescaled = U * (solver._m_diagonal / self.m_diagonal)[:, None]
+            if np.isfinite(rescaled).all():  # else (a zero or vanishing new M) U is carried as it is
+                U = rescaled
+        AU = system.A(system.M(U))
         Q, R, kept = _orthonormal_columns(AU)
         kk = Q.shape[1]
-        solver._U = np.asfortranarray(scipy.linalg.solve_triangular(R, solver._U[:, kept].T, trans="T").T)
+        solver._U = np.asfortranarray(scipy.linalg.solve_triangular(R, U[:, kept].T, trans="T").T)
         self.basis[:, :kk] = Q
         solver._recycled = kk
         solver._key, solver._m_diagonal = system.key, self.m_diagonal

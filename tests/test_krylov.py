@@ -18,7 +18,7 @@ import pynla
 from pynla import _core
 from pynla._krylov import LinearSystem
 from pynla.bench.krylov import darcy_sequence, jacobi
-from pynla.recycling_gmres import _Solve
+from pynla.recycling_gmres import _Solve, _smallest_harmonic_ritz
 from tests.conftest import csr_from_row_lengths
 
 # ---------------------------------------------------------------------------------------------
@@ -190,6 +190,46 @@ def test_gcrodr_reprojection_keeps_x_across_diagonal_preconditioners(rng):
     assert principal_sines(M2 @ U2, M1 @ U1) <= 1e-12
     assert_allclose(A2 @ (M2 @ U2), C2, atol=1e-12 * np.abs(C2).max())
     assert_allclose(C2.T @ C2, np.eye(5), atol=1e-12)
+
+
+def test_gcrodr_interrupted_reprojection_leaves_the_recycled_space_as_it_was(rng):
+    """A product that raises during the reprojection for a new A and M (an operator's error,
+    Ctrl-C) changes nothing: the next solve with the earlier A and M recycles as before."""
+    A = (laplacian_2d(10) + sp.diags_array(rng.random(100))).tocsr()
+    b = rng.standard_normal(100)
+    M = sp.diags_array(1 / A.diagonal(), format="csr")
+    solver = pynla.RecyclingGMRES(m=30, k=10)
+    solver.solve(A, b, M=M, rtol=1e-8)
+    U, C = solver.recycled_space
+
+    class Raising(spla.LinearOperator):
+        def __init__(self):
+            super().__init__(dtype=A.dtype, shape=A.shape)
+
+        def _matvec(self, x):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        solver.solve(Raising(), b, M=sp.diags_array(rng.uniform(1e-3, 1e3, 100), format="csr"))
+    assert_array_equal(solver.recycled_space[0], U)
+    assert_array_equal(solver.recycled_space[1], C)
+    x, info = solver.solve(A, b, M=M, rtol=1e-8)
+    assert info == 0
+    assert_solves(A, x, b, 1e-8)
+
+
+def test_gcrodr_rescaling_that_overflows_carries_u_as_it_is(rng):
+    """Diagonal preconditioners whose ratio overflows: U is carried as it is, and the solve ends
+    as a fresh solver's does (no exception from the recycled space)."""
+    A = (laplacian_2d(8) + sp.diags_array(rng.random(64))).tocsr()
+    b = rng.standard_normal(64)
+    solver = pynla.RecyclingGMRES(m=20, k=5)
+    solver.solve(A, b, M=sp.diags_array(np.full(64, 1e150), format="csr"), rtol=1e-8)
+    assert solver.recycled_space is not None
+    M = sp.diags_array(np.full(64, 1e-200), format="csr")
+    x, info = solver.solve(A.copy(), b, M=M, rtol=1e-8)
+    assert np.isfinite(x).all()
+    assert info == pynla.RecyclingGMRES(m=20, k=5).solve(A, b, M=M, rtol=1e-8)[1]
 
 
 def test_gcrodr_jacobi_sequence_recycles_across_preconditioners():
@@ -508,8 +548,6 @@ def test_harmonic_ritz_vectors_against_scipy_eig(rng, dtype):
     """The cycle's harmonic Ritz step, which calls LAPACK's ggev directly: its columns span
     the eigenvectors of SciPy's eig with the smallest |theta| (a real pencil's complex pairs
     whole, as real and imaginary parts), each of unit length."""
-    from pynla.recycling_gmres import _smallest_harmonic_ritz
-
     size = 14
     draw = lambda *shape: rng.standard_normal(shape) + (1j * rng.standard_normal(shape) if dtype == np.complex128 else 0)
     G, WV = draw(size + 1, size).astype(dtype), draw(size + 1, size).astype(dtype)
