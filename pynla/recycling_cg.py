@@ -228,20 +228,26 @@ class _Solve:
         s, kk = self.stored, self.deflated
         if solver.k == 0 or s == 0:
             return
-        alphas, rhos = self.alphas[:s], self.rhos[: s + 1]
+        alphas, rhos, curvatures = self.alphas[:s], self.rhos[: s + 1], self.curvatures[:s]
         size = kk + s
         energy = np.zeros((size, size), dtype=self.P.dtype)
         stiffness = np.zeros((size, size), dtype=self.P.dtype)
-        # (A P)^H M A P: the Lanczos tridiagonal.
-        tail = np.diag((rhos[:-1] + rhos[1:]) / alphas**2) - np.diag(rhos[1:-1] / (alphas[:-1] * alphas[1:]), 1)
-        energy[kk:, kk:] = tail + np.triu(tail, 1).T
-        stiffness[kk:, kk:] = np.diag(self.curvatures[:s])
+        # The pencil for the directions scaled to unit curvature, p_i / sqrt(p_i^H A p_i), in
+        # ratios of the coefficients: its entries are of M A's size, where the products of
+        # alphas and rhos of the unscaled ones (M A's size cubed) overflowed beyond |M| ~ 1e102.
+        # (A P)^H M A P: the Lanczos tridiagonal; alpha_i = rho_i / curvature_i.
+        diagonal = (1 + rhos[1:] / rhos[:-1]) / alphas
+        off_diagonal = -np.sqrt(curvatures[1:] / curvatures[:-1]) / alphas[:-1]
+        energy[kk:, kk:] = np.diag(diagonal) + np.diag(off_diagonal, 1) + np.diag(off_diagonal, -1)
+        stiffness[kk:, kk:] = np.eye(s)
         if kk:
             energy[:kk, :kk] = solver._energy
-            energy[:kk, kk:] = (self.projections[:, :s] - self.projections[:, 1 : s + 1]) / alphas
+            differences = self.projections[:, :s] - self.projections[:, 1 : s + 1]
+            energy[:kk, kk:] = differences / (alphas * np.sqrt(curvatures))
             energy[kk:, :kk] = _adjoint(energy[:kk, kk:])
             stiffness[:kk, :kk] = solver._stiffness
         values, Y = _smallest_ritz(energy, stiffness, solver.k)
+        Y[kk:] /= np.sqrt(curvatures)[:, None]  # back to the directions as stored
         W = combine(self.P[:, :s], Y[kk:])
         AW = combine(self.AP[:, :s], Y[kk:])
         if kk:

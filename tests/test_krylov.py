@@ -462,6 +462,23 @@ def test_gcrodr_singular_system_ends_on_the_best_iterate(seed):
     assert solver.stats.residual_norm == pytest.approx(np.linalg.norm(b - A @ x), rel=1e-12)
 
 
+@pytest.mark.parametrize("method", ["gcrodr", "cg"])
+@pytest.mark.parametrize("scale", [1e-150, 1e-100, 1e100, 1e150])
+def test_preconditioners_of_any_magnitude(rng, method, scale):
+    """M = scale * Jacobi, as far as the curvatures p^H A p stay finite: every solve of a
+    sequence converges and updates the recycled space (the deflated CG's Ritz step multiplied
+    coefficients to M A's size cubed, and raised at 1e150)."""
+    A = (laplacian_2d(8) + sp.diags_array(rng.random(64))).tocsr()
+    M = sp.diags_array(scale / A.diagonal(), format="csr")
+    solver = pynla.RecyclingGMRES(m=20, k=5) if method == "gcrodr" else pynla.RecyclingCG(k=5, m=20)
+    for _ in range(3):
+        b = rng.standard_normal(64)
+        x, info = solver.solve(A, b, M=M, rtol=1e-8)
+        assert info == 0
+        assert_solves(A, x, b, 1e-8)
+    assert solver.stats.recycled > 0
+
+
 def test_cg_indefinite_reports_breakdown(rng):
     A = sp.diags_array(np.linspace(-1, 1, 40) + 0.01).tocsr()
     x, info = pynla.RecyclingCG(k=2).solve(A, rng.standard_normal(40), rtol=1e-10)
