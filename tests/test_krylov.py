@@ -177,7 +177,7 @@ def test_gcrodr_recycling_saves_products(rng):
 def test_gcrodr_reprojection_keeps_x_across_diagonal_preconditioners(rng):
     """A new A and a new diagonal M: the recycled space is carried as the same vectors x = M U
     (U rescaled into the new M's variable), not as the same U."""
-    A = (laplacian_2d(10) + sp.diags_array(rng.random(100))).tocsr()
+    A = spd_sequence(rng, 1, N=10)[0]
     b = rng.standard_normal(100)
     M1, M2 = (sp.diags_array(rng.uniform(0.2, 5.0, 100), format="csr") for _ in range(2))
     solver = pynla.RecyclingGMRES(m=20, k=5)
@@ -195,7 +195,7 @@ def test_gcrodr_reprojection_keeps_x_across_diagonal_preconditioners(rng):
 def test_gcrodr_interrupted_reprojection_leaves_the_recycled_space_as_it_was(rng):
     """A product that raises during the reprojection for a new A and M (an operator's error,
     Ctrl-C) changes nothing: the next solve with the earlier A and M recycles as before."""
-    A = (laplacian_2d(10) + sp.diags_array(rng.random(100))).tocsr()
+    A = spd_sequence(rng, 1, N=10)[0]
     b = rng.standard_normal(100)
     M = sp.diags_array(1 / A.diagonal(), format="csr")
     solver = pynla.RecyclingGMRES(m=30, k=10)
@@ -221,7 +221,7 @@ def test_gcrodr_interrupted_reprojection_leaves_the_recycled_space_as_it_was(rng
 def test_gcrodr_rescaling_that_overflows_carries_u_as_it_is(rng):
     """Diagonal preconditioners whose ratio overflows: U is carried as it is, and the solve ends
     as a fresh solver's does (no exception from the recycled space)."""
-    A = (laplacian_2d(8) + sp.diags_array(rng.random(64))).tocsr()
+    A = spd_sequence(rng, 1, N=8)[0]
     b = rng.standard_normal(64)
     solver = pynla.RecyclingGMRES(m=20, k=5)
     solver.solve(A, b, M=sp.diags_array(np.full(64, 1e150), format="csr"), rtol=1e-8)
@@ -468,9 +468,9 @@ def test_preconditioners_of_any_magnitude(rng, method, scale):
     """M = scale * Jacobi, as far as the curvatures p^H A p stay finite: every solve of a
     sequence converges and updates the recycled space (the deflated CG's Ritz step multiplied
     coefficients to M A's size cubed, and raised at 1e150)."""
-    A = (laplacian_2d(8) + sp.diags_array(rng.random(64))).tocsr()
+    A = spd_sequence(rng, 1, N=8)[0]
     M = sp.diags_array(scale / A.diagonal(), format="csr")
-    solver = pynla.RecyclingGMRES(m=20, k=5) if method == "gcrodr" else pynla.RecyclingCG(k=5, m=20)
+    solver = SOLVERS[method]()
     for _ in range(3):
         b = rng.standard_normal(64)
         x, info = solver.solve(A, b, M=M, rtol=1e-8)
