@@ -14,8 +14,11 @@ and A W are then one product each of the kept vectors with a small matrix.
 
 The iteration loop runs in C++ (``_core.deflated_cg``): per iteration one product with A,
 one with M, one sweep ``x += alpha p, r -= alpha A p``, the k + 1 inner products
-``[A W, r]^H z`` in one block and the direction update. Sparse A (CSR) and a diagonal M
-(Jacobi) run in the core without returning to Python; other operators are called back.
+``[A W, r]^H z`` in one block and the direction update. The loop holds each direction as
+``p~ - W c`` (a vector and k coefficients), so that W is not read every iteration, only A W
+in the sweep that reads it anyway; the kept directions come back as P~ and their
+coefficients C (P = P~ - W C). Sparse A (CSR) and a diagonal M (Jacobi) run in the core
+without returning to Python; other operators are called back.
 """
 
 import numpy as np
@@ -164,9 +167,11 @@ class _Solve:
         self.deflated = kk = 0 if solver._W is None else solver._W.shape[1]
         # [A W, r]: r is the last column, so that one projection gives (A W)^H z and r^H z.
         self.AWr = np.zeros((n, kk + 1), dtype=system.dtype, order="F")
+        self.gram = np.zeros((kk, kk), dtype=system.dtype, order="F")
         self.inverse_gram = np.zeros((kk, kk), dtype=system.dtype, order="F")
         if kk:
             self.AWr[:, :kk] = solver._AW
+            self.gram[:] = _hermitian(solver._stiffness)
             self.inverse_gram[:] = _pseudo_inverse(solver._stiffness)
         self.r = self.AWr[:, kk]
         # The first m iterations' directions, products and coefficients, for the new W.
@@ -175,7 +180,8 @@ class _Solve:
         # (80 MB at 65536 rows and m = 80). Only columns a solve has written are read.
         if solver._kept is None or solver._kept[0].shape != (n, stored) or solver._kept[0].dtype != system.dtype:
             solver._kept = tuple(np.empty((n, stored), dtype=system.dtype, order="F") for _ in range(2))
-        self.P, self.AP = solver._kept
+        self.P, self.AP = solver._kept  # the loop's P~ and A P~ (the module docstring's P = P~ - W C)
+        self.coefficients = np.zeros((kk, stored), dtype=system.dtype, order="F")  # C
         self.alphas = np.zeros(stored)
         self.curvatures = np.zeros(stored)
         self.rhos = np.zeros(stored + 1)  # r_i^H z_i
@@ -184,8 +190,8 @@ class _Solve:
         self.storing = stored > 0
         W = solver._W if kk else np.zeros((n, 0), dtype=system.dtype, order="F")
         work = [np.empty(n, dtype=system.dtype) for _ in range(3)]  # spare direction, A p, M r
-        self.workspace = (self.x, self.AWr, W, self.inverse_gram, self.P, self.AP, 0, self.alphas,
-                          self.curvatures, self.rhos, self.projections, *work)
+        self.workspace = (self.x, self.AWr, W, self.gram, self.inverse_gram, self.P, self.AP, self.coefficients, 0,
+                          self.alphas, self.curvatures, self.rhos, self.projections, *work)
 
     def run(self, maxiter):
         """CG to the tolerance on the true residual, restarting from it when the recurrence's
@@ -214,7 +220,7 @@ class _Solve:
         recurrence's residual meets the tolerance (0), maxiter iterations pass (maxiter) or the
         curvature is not positive (-1)."""
         system = self.system
-        workspace = self.workspace[:6] + (self.stored,) + self.workspace[7:]
+        workspace = self.workspace[:8] + (self.stored,) + self.workspace[9:]
         status, iterations, products, preconditionings, self.stored, _ = _core.deflated_cg(
             workspace, *system.loop_operands(), self.callback, system.tolerance, maxiter, self.iterations, self.storing)
         self.iterations += iterations
@@ -248,11 +254,13 @@ class _Solve:
             stiffness[:kk, :kk] = solver._stiffness
         values, Y = _smallest_ritz(energy, stiffness, solver.k)
         Y[kk:] /= np.sqrt(curvatures)[:, None]  # back to the directions as stored
+        # [W, P] Y with P = P~ - W C: P~ Y_P + W (Y_W - C Y_P), and the same for A W and A P.
         W = combine(self.P[:, :s], Y[kk:])
         AW = combine(self.AP[:, :s], Y[kk:])
         if kk:
-            combine(solver._W, Y[:kk], W, accumulate=True)
-            combine(solver._AW, Y[:kk], AW, accumulate=True)
+            in_w = Y[:kk] - self.coefficients[:, :s] @ Y[kk:]
+            combine(solver._W, in_w, W, accumulate=True)
+            combine(solver._AW, in_w, AW, accumulate=True)
         solver._W, solver._AW = W, AW
         solver._stiffness = np.eye(Y.shape[1], dtype=W.dtype)
         solver._energy = np.diag(values).astype(W.dtype)

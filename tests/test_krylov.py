@@ -382,6 +382,24 @@ def test_x0_atol_and_callback(rng, method):
     assert info == 0
 
 
+@pytest.mark.parametrize("jacobi", [False, True])
+def test_deflated_cg_callback_sees_the_whole_iterate(rng, jacobi):
+    # The loop keeps W's part of x as coefficients: the callback must see x itself, not the rest.
+    first, second = spd_sequence(rng, 2)
+    b = rng.standard_normal(first.shape[0])
+    M = (lambda A: sp.diags_array(1 / A.diagonal(), format="csr")) if jacobi else (lambda A: None)
+    solver = pynla.RecyclingCG(k=5, m=20)
+    solver.solve(first, b, rtol=1e-10, M=M(first))
+    seen = []
+    x, info = solver.solve(second, b, rtol=1e-10, M=M(second), callback=seen.append)
+    assert info == 0 and solver.stats.recycled == 5 and len(seen) == solver.stats.iterations
+    np.testing.assert_array_equal(seen[-1], x)
+    residuals = [np.linalg.norm(b - second @ xk) for xk in seen]
+    x_start, _ = pynla.RecyclingCG(k=5, m=20).solve(second, b, maxiter=1)  # one plain CG step
+    assert residuals[0] < np.linalg.norm(b - second @ x_start)  # the Galerkin start is in it
+    assert residuals[-1] <= 1e-10 * np.linalg.norm(b)
+
+
 @pytest.mark.parametrize("method", ["gcrodr", "cg"])
 @pytest.mark.parametrize("dtype, result", [(np.float32, np.float32), (np.int64, np.float64),
                                            (np.complex64, np.complex64), (np.float64, np.float64)])

@@ -161,7 +161,7 @@ template <class T>
 py::object deflated_cg_typed(const py::tuple& workspace, const py::object& a, const py::object& m,
                              const py::object& callback, double tolerance, std::int64_t max_iterations,
                              std::int64_t done, bool keep) {
-    if (workspace.size() != 14) throw py::value_error("workspace: expected 14 entries");
+    if (workspace.size() != 16) throw py::value_error("workspace: expected 16 entries");
     krylov::CgWorkspace<T> ws;
     ws.n = py::reinterpret_borrow<py::array>(workspace[0]).shape(0);
     const std::int64_t n = ws.n;
@@ -174,29 +174,35 @@ py::object deflated_cg_typed(const py::tuple& workspace, const py::object& a, co
     ws.awr = awr_data;
     ws.r = awr_data + k * n;
     ws.w = k > 0 ? column_data<T>(workspace[2], "w", n, k) : nullptr;
-    ws.inverse_gram = column_data<T>(workspace[3], "inverse_gram", k, k);
-    ws.capacity = py::reinterpret_borrow<py::array>(workspace[4]).shape(1);
+    ws.gram = column_data<T>(workspace[3], "gram", k, k);
+    ws.inverse_gram = column_data<T>(workspace[4], "inverse_gram", k, k);
+    ws.capacity = py::reinterpret_borrow<py::array>(workspace[5]).shape(1);
     const std::int64_t capacity = ws.capacity;
-    ws.kept = column_data<T>(workspace[4], "kept", n, capacity);
-    ws.kept_products = column_data<T>(workspace[5], "kept_products", n, capacity);
-    ws.stored = workspace[6].cast<std::int64_t>();
+    ws.kept = column_data<T>(workspace[5], "kept", n, capacity);
+    ws.kept_products = column_data<T>(workspace[6], "kept_products", n, capacity);
+    ws.kept_coefficients = column_data<T>(workspace[7], "kept_coefficients", k, capacity);
+    ws.stored = workspace[8].cast<std::int64_t>();
     if (ws.stored < 0 || ws.stored > capacity) throw py::value_error("stored: outside the kept columns");
-    ws.alphas = mutable_vector_data<double>(workspace[7], "alphas", capacity);
-    ws.curvatures = mutable_vector_data<double>(workspace[8], "curvatures", capacity);
-    ws.rhos = mutable_vector_data<double>(workspace[9], "rhos", capacity + 1);
-    ws.projections = column_data<T>(workspace[10], "projections", k, capacity + 1);
-    ws.spare = mutable_vector_data<T>(workspace[11], "spare", n);
-    ws.q = mutable_vector_data<T>(workspace[12], "q", n);
-    ws.z = mutable_vector_data<T>(workspace[13], "z", n);
+    ws.alphas = mutable_vector_data<double>(workspace[9], "alphas", capacity);
+    ws.curvatures = mutable_vector_data<double>(workspace[10], "curvatures", capacity);
+    ws.rhos = mutable_vector_data<double>(workspace[11], "rhos", capacity + 1);
+    ws.projections = column_data<T>(workspace[12], "projections", k, capacity + 1);
+    ws.spare = mutable_vector_data<T>(workspace[13], "spare", n);
+    ws.q = mutable_vector_data<T>(workspace[14], "q", n);
+    ws.z = mutable_vector_data<T>(workspace[15], "z", n);
 
     const LoopOperator<T> apply_a(a, n, workspace[0], "A");
     const LoopOperator<T> apply_m(m, n, workspace[0], "M");
     ws.m_diagonal = apply_m.diagonal();
     const auto product_and_inner = [&](const T* p, T* q) { return apply_a.product_and_inner(p, q); };
-    const auto each_iteration = [&](const T* x) {
+    // The iterate is made whole only for a callback, which gets its own copy.
+    const auto each_iteration = [&](const auto& current_x) {
         if (callback.is_none()) return;
+        const T* x = current_x();
         py::gil_scoped_acquire gil;
-        callback(read_only_view(x, n, workspace[0]));
+        py::array_t<T> copy(n);
+        std::copy_n(x, n, copy.mutable_data());
+        callback(copy);
     };
     const auto outcome = without_gil([&] {
         return krylov::deflated_cg(ws, product_and_inner, apply_m, m.is_none(), each_iteration, tolerance,
@@ -300,9 +306,10 @@ void bind_krylov(py::module_& m) {
         },
         py::arg("workspace"), py::arg("a"), py::arg("m"), py::arg("callback"), py::arg("tolerance"),
         py::arg("max_iterations"), py::arg("done"), py::arg("keep"),
-        "Deflated PCG from r (pynla/krylov/deflated_cg.hpp): workspace = (x, awr, w, inverse_gram, kept,\n"
-        "kept_products, stored, alphas, curvatures, rhos, projections, spare, q, z); a: a CSR tuple or a\n"
-        "callable p -> A p; m: None, a diagonal (1-D array) or a callable; callback: None or x -> None.\n"
+        "Deflated PCG from r (pynla/krylov/deflated_cg.hpp): workspace = (x, awr, w, gram, inverse_gram,\n"
+        "kept, kept_products, kept_coefficients, stored, alphas, curvatures, rhos, projections, spare, q,\n"
+        "z); a: a CSR tuple or a callable p -> A p; m: None, a diagonal (1-D array) or a callable;\n"
+        "callback: None or x -> None (x: a copy of the iterate).\n"
         "Returns (status, iterations, products, preconditionings, stored, residual_norm).");
 }
 

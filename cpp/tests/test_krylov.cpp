@@ -185,8 +185,10 @@ void check_cg_updates(std::mt19937_64& rng, std::int64_t n, std::int64_t k) {
     };
     const auto [one, three] = on_1_and_3_threads([&] {
         Out out{x0, r0, p0, std::vector<T>(static_cast<std::size_t>(n)), 0.0};
-        out.squares = krylov::cg_advance(alpha, p0.data(), q.data(), out.x.data(), out.r.data(), n);
-        krylov::cg_direction(beta, z.data(), w.data(), n, k, mu.data(), out.p.data(), out.p.data(), n);
+        auto awr = w;  // [A W, r]: r is out.r, apart (the advance reads only A W's k columns)
+        out.squares = krylov::cg_advance(alpha, p0.data(), q.data(), out.x.data(), out.r.data(), awr.data(), k,
+                                         mu.data(), n);
+        krylov::cg_direction(beta, z.data(), out.p.data(), out.p.data(), n);
         krylov::diagonal_product(q.data(), z.data(), out.scaled.data(), n);
         return out;
     });
@@ -200,12 +202,13 @@ void check_cg_updates(std::mt19937_64& rng, std::int64_t n, std::int64_t k) {
             std::vector<T> z_out(static_cast<std::size_t>(n)), g(static_cast<std::size_t>(k + 1));
             const double squares = krylov::cg_advance_project(alpha, p0.data(), q.data(), x.data(), block.data() + k * n,
                                                               diagonal ? z.data() : nullptr, z_out.data(), block.data(),
-                                                              k, n, g.data());
+                                                              k, mu.data(), n, g.data());
             return std::tuple{x, block, diagonal ? z_out : std::vector<T>{}, g, squares};
         });
         auto x = x0, block = awr;
         std::vector<T> scaled(static_cast<std::size_t>(n)), g(static_cast<std::size_t>(k + 1));
-        const double squares = krylov::cg_advance(alpha, p0.data(), q.data(), x.data(), block.data() + k * n, n);
+        const double squares =
+            krylov::cg_advance(alpha, p0.data(), q.data(), x.data(), block.data() + k * n, block.data(), k, mu.data(), n);
         T* zz = block.data() + k * n;
         if (diagonal) {
             krylov::diagonal_product(z.data(), zz, scaled.data(), n);
@@ -218,19 +221,20 @@ void check_cg_updates(std::mt19937_64& rng, std::int64_t n, std::int64_t k) {
     bool exact = true, close = true;
     double squares = 0;
     for (std::int64_t i = 0; i < n; ++i) {
-        const T r = r0[i] - alpha * q[i];
-        T p = z[i] + beta * p0[i];
-        double size = std::abs(p);
+        T r = r0[i] - alpha * q[i];
+        const T r_before = r;
+        double size = std::abs(r);
         for (std::int64_t j = 0; j < k; ++j) {
-            p -= w[j * n + i] * mu[j];
+            r -= w[j * n + i] * mu[j];
             size += std::abs(w[j * n + i] * mu[j]);
         }
-        exact = exact && one.x[i] == x0[i] + alpha * p0[i] && one.r[i] == r && one.scaled[i] == q[i] * z[i];
-        close = close && std::abs(one.p[i] - p) <= 1e-14 * size;  // W mu is summed by gemv
-        squares += std::norm(r);
+        exact = exact && one.x[i] == x0[i] + alpha * p0[i] && one.p[i] == z[i] + beta * p0[i] &&
+                one.scaled[i] == q[i] * z[i] && (k > 0 || one.r[i] == r_before);
+        close = close && std::abs(one.r[i] - r) <= 1e-14 * size;  // A W h is summed by gemv
+        squares += std::norm(one.r[i]);
     }
-    expect(exact, "cg_advance and diagonal_product: against plain loops", n, k);
-    expect(close, "cg_direction: against plain loops", n, k);
+    expect(exact, "cg_advance, cg_direction and diagonal_product: against plain loops", n, k);
+    expect(close, "cg_advance: r -= alpha q + A W h against a plain loop", n, k);
     expect(std::abs(one.squares - squares) <= 1e-13 * (1 + squares), "cg_advance: ||r||^2", n, k);
 }
 
@@ -434,10 +438,11 @@ void check_deflated_cg(std::mt19937_64& rng, std::int64_t n, std::int64_t k, std
     }
     const auto b = draws<T>(rng, n);
     struct Out {
-        std::vector<T> x, kept;
+        std::vector<T> x, kept, coefficients, last_reported;
         std::int64_t iterations, stored;
         bool operator==(const Out& o) const {
-            return same_bits(x, o.x) && same_bits(kept, o.kept) && iterations == o.iterations && stored == o.stored;
+            return same_bits(x, o.x) && same_bits(kept, o.kept) && same_bits(coefficients, o.coefficients) &&
+                   iterations == o.iterations && stored == o.stored;
         }
     };
     // M as a callable, or as its diagonal, which the loop applies inside the advance's sweep.
@@ -445,19 +450,24 @@ void check_deflated_cg(std::mt19937_64& rng, std::int64_t n, std::int64_t k, std
         auto r_block = awr;
         std::copy(b.begin(), b.end(), r_block.begin() + k * n);
         std::vector<T> x(static_cast<std::size_t>(n)), kept(static_cast<std::size_t>(n * capacity)),
-            products(kept.size()), projections(static_cast<std::size_t>(k * (capacity + 1))), spare(x), q(x), z(x);
+            products(kept.size()), coefficients(static_cast<std::size_t>(k * capacity)),
+            projections(static_cast<std::size_t>(k * (capacity + 1))), spare(x), q(x), z(x), last_reported;
         std::vector<double> alphas(static_cast<std::size_t>(capacity)), curvatures(alphas), rhos(capacity + 1);
-        krylov::CgWorkspace<T> ws{n, x.data(), r_block.data() + k * n, w.data(), r_block.data(), k, inverse.data(),
-                                  kept.data(), products.data(), capacity, 0, alphas.data(), curvatures.data(),
-                                  rhos.data(), projections.data(), spare.data(), q.data(), z.data(),
-                                  diagonal_m ? m_diagonal.data() : nullptr};
-        const auto outcome =
-            krylov::deflated_cg(ws, product_and_inner, apply_m, false, [](const T*) {}, 1e-12, 10 * n, 0, true);
-        return Out{x, kept, outcome.iterations, ws.stored};
+        krylov::CgWorkspace<T> ws{n, x.data(), r_block.data() + k * n, w.data(), r_block.data(), k, gram.data(),
+                                  inverse.data(), kept.data(), products.data(), coefficients.data(), capacity, 0,
+                                  alphas.data(), curvatures.data(), rhos.data(), projections.data(), spare.data(),
+                                  q.data(), z.data(), diagonal_m ? m_diagonal.data() : nullptr};
+        const auto report = [&](const auto& current_x) {
+            const T* reported = current_x();
+            last_reported.assign(reported, reported + n);
+        };
+        const auto outcome = krylov::deflated_cg(ws, product_and_inner, apply_m, false, report, 1e-12, 10 * n, 0, true);
+        return Out{x, kept, coefficients, last_reported, outcome.iterations, ws.stored};
     };
     const auto [one, three] = on_1_and_3_threads([&] { return solve(true); });
     expect(one == solve(false), "deflated_cg: a diagonal M as the same M called", n, k);
     expect(one == three, "deflated_cg: 1 and 3 threads", n, k);
+    expect(one.iterations == 0 || same_bits(one.last_reported, one.x), "deflated_cg: the last iterate reported is x", n, k);
     std::vector<T> ax(static_cast<std::size_t>(n));
     apply_a(one.x.data(), ax.data());
     double residual = 0, size = 0, conjugacy = 0;
@@ -465,9 +475,11 @@ void check_deflated_cg(std::mt19937_64& rng, std::int64_t n, std::int64_t k, std
         residual += std::norm(b[i] - ax[i]);
         size += std::norm(b[i]);
     }
-    for (std::int64_t j = 0; j < one.stored; ++j) {
-        std::vector<T> ap(static_cast<std::size_t>(n));
-        apply_a(one.kept.data() + j * n, ap.data());
+    for (std::int64_t j = 0; j < one.stored; ++j) {  // the direction p_j = p~_j - W c_j
+        std::vector<T> p(one.kept.begin() + j * n, one.kept.begin() + (j + 1) * n), ap(static_cast<std::size_t>(n));
+        for (std::int64_t l = 0; l < k; ++l)
+            for (std::int64_t i = 0; i < n; ++i) p[i] -= w[l * n + i] * one.coefficients[j * k + l];
+        apply_a(p.data(), ap.data());
         for (std::int64_t i = 0; i < k; ++i) {
             conjugacy = std::max(conjugacy, std::abs(dot<true>(w.data() + i * n, ap.data(), n)) /
                                                 std::sqrt(std::real(dot<true>(ap.data(), ap.data(), n))));
