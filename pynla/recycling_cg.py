@@ -33,6 +33,12 @@ __all__ = ["RecyclingCG"]
 #: Eigenvalues of a Gram matrix below this fraction of its largest are rounding: their
 #: directions are left out of the Ritz problem and of the deflation.
 _RANK_TOLERANCE = 1e-12
+#: Directions of W whose A-norm, W made A-orthonormal, is below this fraction of the largest
+#: are left out of the deflation: they are nearly in the span of the others, and deflating
+#: with them amplifies rounding by the inverse fraction (info -1 at a residual of 1e-6 for a W
+#: with a column 1e-5 from the others' span). CG's directions lose their conjugacy as Ritz
+#: values converge, and the Ritz step then gives such near copies of converged vectors.
+_DEPENDENT = 1e-8
 
 
 class RecyclingCG:
@@ -98,6 +104,18 @@ class RecyclingCG:
         self._key = None  # the (A, M) identities the three above hold for
         self._kept = None  # (P, A P): the arrays a solve keeps its first m directions in
 
+    def _keep(self, W, AW, energy, key):
+        """Keeps span(W) made A-orthonormal, W's nearly dependent directions left out (see
+        _DEPENDENT), with A W, W^H A W, (A W)^H M A W (``energy``: for the given W) and the
+        (A, M) they hold for."""
+        values, vectors = scipy.linalg.eigh(_hermitian(inner(W, AW)))
+        keep = values > _DEPENDENT * max(values[-1], 0.0) if values.size else values > 0
+        scale = vectors[:, keep] / np.sqrt(values[keep])
+        self._W, self._AW = combine(W, scale), combine(AW, scale)
+        self._stiffness = _hermitian(inner(self._W, self._AW))
+        self._energy = _hermitian(_adjoint(scale) @ energy @ scale)
+        self._key = key
+
     @property
     def deflation_space(self):
         return None if self._W is None or self._W.shape[1] == 0 else self._W.copy()
@@ -160,10 +178,7 @@ class _Solve:
             solver.reset()
         if solver._W is not None and solver._key != system.key:
             AW = np.asfortranarray(system.A(solver._W))
-            solver._AW = AW
-            solver._stiffness = _hermitian(inner(solver._W, AW))
-            solver._energy = _hermitian(inner(AW, system.M(AW)))
-            solver._key = system.key
+            solver._keep(solver._W, AW, _hermitian(inner(AW, system.M(AW))), system.key)
         self.deflated = kk = 0 if solver._W is None else solver._W.shape[1]
         # [A W, r]: r is the last column, so that one projection gives (A W)^H z and r^H z.
         self.AWr = np.zeros((n, kk + 1), dtype=system.dtype, order="F")
@@ -261,14 +276,11 @@ class _Solve:
             in_w = Y[:kk] - self.coefficients[:, :s] @ Y[kk:]
             combine(solver._W, in_w, W, accumulate=True)
             combine(solver._AW, in_w, AW, accumulate=True)
-        solver._W, solver._AW = W, AW
-        # W^H A W from the vectors: the pencil's W^H A W = I assumes the directions exactly
-        # A-conjugate, which CG loses as Ritz values converge (1e-6 to 1e-1 off after 40
-        # directions, measured); a next solve with the same A and M that deflated with I broke
-        # down. A W is made of products with A, so this costs none.
-        solver._stiffness = _hermitian(inner(W, AW))
-        solver._energy = np.diag(values).astype(W.dtype)
-        solver._key = self.system.key
+        # The pencil's W^H A W = I assumes the directions exactly A-conjugate, which CG loses as
+        # Ritz values converge (1e-6 to 1e-1 off after 40 directions, measured): _keep makes W
+        # A-orthonormal from W^H A W itself (a next solve with the same A and M that deflated with
+        # I broke down). A W is made of products with A, so this costs none.
+        solver._keep(W, AW, np.diag(values).astype(W.dtype), self.system.key)
 
 
 def _adjoint(X):

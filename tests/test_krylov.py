@@ -383,6 +383,25 @@ def test_deflated_cg_same_matrix_many_right_hand_sides(preconditioned):
         assert_solves(A, x, b, 1e-10)
 
 
+@pytest.mark.parametrize("n, k, m", [(16, 15, 16), (30, 20, 30), (100, 50, 100)])
+def test_deflated_cg_deflation_space_large_for_the_system(n, k, m):
+    # With k and m near n, CG's lost conjugacy makes the Ritz step return near copies of
+    # converged vectors; deflating with a nearly dependent W broke down or stalled (8 of 24
+    # solves at n = 100) before W was made A-orthonormal with such directions left out.
+    rng = np.random.default_rng(17)
+    for _ in range(2):
+        Q = np.linalg.qr(rng.standard_normal((n, n)))[0]
+        A0 = (Q * np.logspace(0, 4, n)) @ Q.T
+        solver = pynla.RecyclingCG(k=k, m=m)
+        for _ in range(6):
+            E = 0.3 * rng.standard_normal((n, n)) / np.sqrt(n)
+            A = sp.csr_array(A0 + E @ E.T)
+            b = rng.standard_normal(n)
+            x, info = solver.solve(A, b, rtol=1e-8)
+            assert info == 0
+            assert_solves(A, x, b, 1e-8)
+
+
 @pytest.mark.parametrize("method", ["gcrodr", "cg"])
 def test_x0_atol_and_callback(rng, method):
     A = spd_sequence(rng, 1, N=12)[0]
