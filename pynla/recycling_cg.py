@@ -22,17 +22,14 @@ without returning to Python; other operators are called back.
 """
 
 import numpy as np
-import scipy.linalg
 
 from pynla import _core
 from pynla._krylov import LinearSystem, SolveStats, check_positive_int, combine, inner
 from pynla._threads import one_blas_thread
+from pynla.orthogonalize import eigh_lapack
 
 __all__ = ["RecyclingCG"]
 
-#: Eigenvalues of a Gram matrix below this fraction of its largest are rounding: their
-#: directions are left out of the Ritz problem and of the deflation.
-_RANK_TOLERANCE = 1e-12
 #: Directions of W whose A-norm, W made A-orthonormal, is below this fraction of the largest
 #: are left out of the deflation: they are nearly in the span of the others, and deflating
 #: with them amplifies rounding by the inverse fraction (info -1 at a residual of 1e-6 for a W
@@ -108,7 +105,7 @@ class RecyclingCG:
         """Keeps span(W) made A-orthonormal, W's nearly dependent directions left out (see
         _DEPENDENT), with A W, W^H A W, (A W)^H M A W (``energy``: for the given W) and the
         (A, M) they hold for."""
-        values, vectors = scipy.linalg.eigh(_hermitian(inner(W, AW)))
+        values, vectors = eigh_lapack(_hermitian(inner(W, AW)))
         keep = values > _DEPENDENT * max(values[-1], 0.0) if values.size else values > 0
         scale = vectors[:, keep] / np.sqrt(values[keep])
         self._W, self._AW = combine(W, scale), combine(AW, scale)
@@ -188,7 +185,7 @@ class _Solve:
         if kk:
             self.AWr[:, :kk] = solver._AW
             self.gram[:] = _hermitian(solver._stiffness)
-            self.inverse_gram[:] = _pseudo_inverse(solver._stiffness)
+            self.inverse_gram[:] = np.linalg.inv(solver._stiffness)  # I to rounding (_keep)
         self.r = self.AWr[:, kk]
         # The first m iterations' directions, products and coefficients, for the new W.
         stored = min(m, n) if solver.k else 0
@@ -281,7 +278,6 @@ class _Solve:
         alphas, rhos, curvatures = self.alphas[:s], self.rhos[: s + 1], self.curvatures[:s]
         size = kk + s
         energy = np.zeros((size, size), dtype=self.P.dtype)
-        stiffness = np.zeros((size, size), dtype=self.P.dtype)
         # The pencil for the directions scaled to unit curvature, p_i / sqrt(p_i^H A p_i), in
         # ratios of the coefficients: its entries are of M A's size, where the products of
         # alphas and rhos of the unscaled ones (M A's size cubed) overflowed beyond |M| ~ 1e102.
@@ -289,14 +285,14 @@ class _Solve:
         diagonal = (1 + rhos[1:] / rhos[:-1]) / alphas
         off_diagonal = -np.sqrt(curvatures[1:] / curvatures[:-1]) / alphas[:-1]
         energy[kk:, kk:] = np.diag(diagonal) + np.diag(off_diagonal, 1) + np.diag(off_diagonal, -1)
-        stiffness[kk:, kk:] = np.eye(s)
         if kk:
             energy[:kk, :kk] = solver._energy
             differences = self.projections[:, :s] - self.projections[:, 1 : s + 1]
             energy[:kk, kk:] = differences / (alphas * np.sqrt(curvatures))
             energy[kk:, :kk] = _adjoint(energy[:kk, kk:])
-            stiffness[:kk, :kk] = solver._stiffness
-        values, Y = _smallest_ritz(energy, stiffness, solver.k)
+        # S^H A S is I: the directions at unit curvature, A-conjugate to W and to each other,
+        # and W A-orthonormal (_keep: to rounding).
+        values, Y = _smallest_ritz(energy, solver.k)
         Y[kk:] /= np.sqrt(curvatures)[:, None]  # back to the directions as stored
         # [W, P] Y with P = P~ - W C: P~ Y_P + W (Y_W - C Y_P), and the same for A W and A P.
         W = combine(self.P[:, :s], Y[kk:])
@@ -320,22 +316,8 @@ def _hermitian(G):
     return (G + _adjoint(G)) / 2
 
 
-def _pseudo_inverse(G):
-    """The inverse of a Hermitian positive semidefinite G on its numerical range."""
-    values, vectors = scipy.linalg.eigh(_hermitian(G))
-    keep = values > _RANK_TOLERANCE * max(values[-1], 0.0) if values.size else values > 0
-    vectors = vectors[:, keep]
-    return (vectors / values[keep]) @ _adjoint(vectors)
-
-
-def _smallest_ritz(energy, stiffness, k):
-    """(values, Y): the k smallest eigenpairs of energy y = lambda stiffness y, Y^H stiffness Y
-    = I, on the range of the positive semidefinite stiffness (directions it does not see are
-    left out)."""
-    values, vectors = scipy.linalg.eigh(stiffness)
-    keep = values > _RANK_TOLERANCE * max(values[-1], 0.0)
-    T = vectors[:, keep] / np.sqrt(values[keep])
-    reduced = _hermitian(_adjoint(T) @ energy @ T)
-    ritz_values, ritz = scipy.linalg.eigh(reduced)
-    count = min(k, ritz.shape[1])
-    return ritz_values[:count], T @ ritz[:, :count]
+def _smallest_ritz(energy, k):
+    """(values, Y): the k smallest eigenpairs of the Hermitian ``energy``, Y orthonormal."""
+    values, vectors = eigh_lapack(_hermitian(energy))
+    count = min(k, values.size)
+    return values[:count], vectors[:, :count]
