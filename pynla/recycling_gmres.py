@@ -188,11 +188,10 @@ class _Solve:
             self.true_norm = 0.0
             return 0
         r = system.b.copy() if system.started_from_zero else system.residual(self.x)
-        if solver._recycled:
-            if solver._key != system.key:
-                self._reproject()
-            r = self._start_from_recycled(r)
-        norm = np.linalg.norm(r)
+        self.best = (np.linalg.norm(r), self.x)  # the start: no iterate is returned that is worse
+        if solver._recycled and solver._key != system.key:
+            self._reproject()
+        r, norm = self._start_from_recycled(r)
         restarts = stalls = 0
         while True:
             if norm <= system.tolerance:
@@ -202,6 +201,7 @@ class _Solve:
                 restarts += 1
                 if restarts > _TRUE_RESIDUAL_RESTARTS:
                     return self._end(-1)  # the recurrence and A disagree: rounding limits the accuracy
+                r, norm = self._start_from_recycled(r)
             if self.cycles >= maxiter:
                 return self._end(maxiter)
             r, new_norm, broke_down = self._cycle(r, norm)
@@ -218,6 +218,7 @@ class _Solve:
                 r, new_norm = self._true_residual()
                 if new_norm >= best:
                     return self._end(-1)
+                r, new_norm = self._start_from_recycled(r)
             stalls = stalls + 1 if new_norm >= norm * (1 - 1e-12) else 0
             norm = new_norm
             if norm > system.tolerance and (stalls >= 2 or (broke_down and stalls)):
@@ -261,12 +262,18 @@ class _Solve:
         solver._key, solver._m_diagonal = system.key, self.m_diagonal
 
     def _start_from_recycled(self, r):
-        """x += M U C^H r, r -= C C^H r: the best start within the recycled space."""
+        """x += M U C^H r, r -= C C^H r: the best start within the recycled space, and the start
+        every cycle needs (the Arnoldi loop takes r orthogonal to C). Returns (r, ||r||). A cycle
+        that began from a true residual as it was broke C's orthonormality (a residual near
+        the attainable accuracy lies almost in span(C)), and the next Ritz step kept the damage:
+        with the same A, later solves failed where SciPy's gmres converges."""
         kk = self.solver._recycled
-        C = self.basis[:, :kk]
-        coefficients = inner(C, r[:, None])
-        self.x = self.x + self.system.M(combine(self.solver._U, coefficients)[:, 0])
-        return r - combine(C, coefficients)[:, 0]
+        if kk:
+            C = self.basis[:, :kk]
+            coefficients = inner(C, r[:, None])
+            self.x = self.x + self.system.M(combine(self.solver._U, coefficients)[:, 0])
+            r = r - combine(C, coefficients)[:, 0]
+        return r, np.linalg.norm(r)
 
     # -- a cycle ----------------------------------------------------------------------------
 

@@ -248,6 +248,38 @@ def test_gcrodr_jacobi_sequence_recycles_across_preconditioners():
     assert counts["diagonal"] < 0.85 * counts["operator"], counts
 
 
+def test_gcrodr_same_matrix_many_right_hand_sides_keeps_c_orthonormal():
+    # A cycle restarted from the true residual must start orthogonal to C: near the attainable
+    # accuracy that residual lies almost in span(C), and a cycle from it as it was left
+    # ||C^H C - I|| at 1e2 for good; later solves with the same A failed (info -1, residuals
+    # up to 12 ||b||) where SciPy's gmres converges.
+    rng = np.random.default_rng(4)
+    A = np.diag(np.linspace(1, 10, 100))
+    for j in range(6):  # nearly defective 2 x 2 blocks at the small end of the spectrum
+        i = 2 * j
+        A[i, i] = A[i + 1, i + 1] = 0.01 * (1 + 0.3 * j)
+        A[i, i + 1], A[i + 1, i] = 1.0, 1e-14
+    Q = np.linalg.qr(rng.standard_normal((100, 100)))[0]
+    A = Q @ A @ Q.T
+    solver = pynla.RecyclingGMRES(m=40, k=20)
+    for _ in range(6):
+        b = rng.standard_normal(100)
+        x, info = solver.solve(A, b, rtol=1e-10, maxiter=1000)
+        assert info == 0
+        assert_solves(A, x, b, 1e-10)
+        C = solver.recycled_space[1]
+        assert np.linalg.norm(C.T @ C - np.eye(C.shape[1])) <= 1e-8
+
+
+def test_gcrodr_never_returns_an_iterate_worse_than_its_start():
+    # M = 1e-200 Jacobi: the products underflow, the solve ends at info -1, and x had a
+    # residual of 2.1 ||b|| (x = 0: 1.0); the start is now a candidate for the best iterate.
+    A = darcy_sequence(32)[0][0]
+    b = np.ones(A.shape[0])
+    x, info = pynla.RecyclingGMRES(m=40, k=10).solve(A, b, rtol=1e-8, M=jacobi(A) * 1e-200)
+    assert info == 0 or np.linalg.norm(b - A @ x) <= np.linalg.norm(b)
+
+
 def test_gcrodr_indefinite_and_complex(rng):
     n = 200
     # Indefinite: eigenvalues on both sides of zero.
