@@ -103,8 +103,8 @@ class RecyclingCG:
 
     def _keep(self, W, AW, energy, key):
         """Keeps span(W) made A-orthonormal, W's nearly dependent directions left out (see
-        _DEPENDENT), with A W, W^H A W, (A W)^H M A W (``energy``: for the given W) and the
-        (A, M) they hold for."""
+        _DEPENDENT), with A W, W^H A W, (A W)^H M A W (``energy``: for the given W; made
+        Hermitian here) and the (A, M) they hold for."""
         values, vectors = eigh_lapack(_hermitian(inner(W, AW)))
         keep = values > _DEPENDENT * max(values[-1], 0.0) if values.size else values > 0
         scale = vectors[:, keep] / np.sqrt(values[keep])
@@ -176,7 +176,7 @@ class _Solve:
             solver.reset()
         if solver._W is not None and solver._key != system.key:
             AW = np.asfortranarray(system.A(solver._W))
-            solver._keep(solver._W, AW, _hermitian(inner(AW, system.M(AW))), system.key)
+            solver._keep(solver._W, AW, inner(AW, system.M(AW)), system.key)
         self.deflated = kk = 0 if solver._W is None else solver._W.shape[1]
         # [A W, r]: r is the last column, so that one projection gives (A W)^H z and r^H z.
         self.AWr = np.zeros((n, kk + 1), dtype=system.dtype, order="F")
@@ -184,7 +184,7 @@ class _Solve:
         self.inverse_gram = np.zeros((kk, kk), dtype=system.dtype, order="F")
         if kk:
             self.AWr[:, :kk] = solver._AW
-            self.gram[:] = _hermitian(solver._stiffness)
+            self.gram[:] = solver._stiffness
             self.inverse_gram[:] = np.linalg.inv(solver._stiffness)  # I to rounding (_keep)
         self.r = self.AWr[:, kk]
         # The first m iterations' directions, products and coefficients, for the new W.
@@ -201,10 +201,14 @@ class _Solve:
         self.projections = np.zeros((kk, stored + 1), dtype=system.dtype, order="F")  # (A W)^H z_i
         self.stored = 0
         self.storing = stored > 0
+        self.work = [np.empty(n, dtype=system.dtype) for _ in range(3)]  # spare direction, A p, M r
         W = solver._W if kk else np.zeros((n, 0), dtype=system.dtype, order="F")
-        work = [np.empty(n, dtype=system.dtype) for _ in range(3)]  # spare direction, A p, M r
-        self.workspace = (self.x, self.AWr, W, self.gram, self.inverse_gram, self.P, self.AP, self.coefficients, 0,
-                          self.alphas, self.curvatures, self.rhos, self.projections, *work)
+        self.workspace = self._loop_workspace(W, self.gram, self.inverse_gram, self.coefficients, self.projections)
+
+    def _loop_workspace(self, W, gram, inverse_gram, coefficients, projections):
+        """_core.deflated_cg's arrays for deflation by W (the stored count is set per run)."""
+        return (self.x, self.AWr, W, gram, inverse_gram, self.P, self.AP, coefficients, 0, self.alphas,
+                self.curvatures, self.rhos, projections, *self.work)
 
     def run(self, maxiter):
         """CG to the tolerance on the true residual, restarting from it when the recurrence's
@@ -251,9 +255,9 @@ class _Solve:
         self.AWr = np.zeros((n, 1), dtype=dtype, order="F")
         self.r = self.AWr[:, 0]
         nothing = np.zeros((0, 0), dtype=dtype, order="F")
-        self.workspace = (self.x, self.AWr, np.zeros((n, 0), dtype=dtype, order="F"), nothing, nothing, self.P,
-                          self.AP, np.zeros((0, capacity), dtype=dtype, order="F"), 0, self.alphas, self.curvatures,
-                          self.rhos, np.zeros((0, capacity + 1), dtype=dtype, order="F"), *self.workspace[13:])
+        self.workspace = self._loop_workspace(np.zeros((n, 0), dtype=dtype, order="F"), nothing, nothing,
+                                              np.zeros((0, capacity), dtype=dtype, order="F"),
+                                              np.zeros((0, capacity + 1), dtype=dtype, order="F"))
         return True
 
     def _iterate(self, maxiter):
